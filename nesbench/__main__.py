@@ -1,0 +1,3 @@
+from nesbench.cli import main
+
+raise SystemExit(main())

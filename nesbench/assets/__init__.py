@@ -1,0 +1,1 @@
+"""Assets the methods need: FLAME conversion and installation."""

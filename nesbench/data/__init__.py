@@ -1,0 +1,1 @@
+"""Datasets in the RenderMe-360 NES layout: paths and validation."""

@@ -1,0 +1,1 @@
+"""The metric engine: named, versioned scorers and benchmark aggregation."""

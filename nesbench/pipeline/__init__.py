@@ -1,0 +1,1 @@
+"""The pipeline: plan jobs, execute them, score and report."""

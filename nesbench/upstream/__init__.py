@@ -1,0 +1,1 @@
+"""Upstream methods (IMavatar, PointAvatar): pinned clones, overlays, compatibility patches, confs."""

@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# NES-Bench setup: a virtual environment with the harness, then (optionally) upstream methods, FLAME and data.
+# Idempotent: a second run with nothing changed takes seconds. Run `bash setup.sh --help` for the options.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+ROOT=$(pwd)
+
+usage() {
+  cat <<'TXT'
+usage: bash setup.sh [options]
+
+  (no option)              create .venv (or use the active virtual environment) and install the harness
+  --methods LIST           also clone + patch upstream methods, e.g. imavatar,pointavatar
+  --mirror DIR             clone upstream methods from local git mirrors DIR/IMavatar, DIR/PointAvatar
+                           (or set NESBENCH_MIRROR=DIR); default: GitHub
+  --flame PATH             convert your licensed FLAME 2020 generic_model.pkl for the methods
+  --synthetic-flame        install the synthetic FLAME stand-in (smoke tests, no license needed)
+  --data PATH              check and link the RenderMe-360 NES data (tarball or extracted folder)
+  --force                  re-create what exists (upstream checkouts, the harness install)
+  -q, --quiet              print less
+  -h, --help               this text
+
+environment: NESBENCH_PYTHON (interpreter for the venv, default python3),
+             NESBENCH_TORCH_SPEC (torch requirement installed when no torch is importable, default torch==2.13.0)
+TXT
+}
+
+METHODS="" MIRROR="${NESBENCH_MIRROR:-}" FLAME="" SYN_FLAME=0 DATA="" FORCE=0 QUIET=0
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --methods) METHODS="${2:?--methods needs a value, e.g. imavatar,pointavatar}"; shift 2 ;;
+    --methods=*) METHODS="${1#*=}"; shift ;;
+    --mirror) MIRROR="${2:?--mirror needs a directory}"; shift 2 ;;
+    --mirror=*) MIRROR="${1#*=}"; shift ;;
+    --flame) FLAME="${2:?--flame needs the path of generic_model.pkl}"; shift 2 ;;
+    --flame=*) FLAME="${1#*=}"; shift ;;
+    --synthetic-flame) SYN_FLAME=1; shift ;;
+    --data) DATA="${2:?--data needs a tarball or folder}"; shift 2 ;;
+    --data=*) DATA="${1#*=}"; shift ;;
+    --force) FORCE=1; shift ;;
+    -q|--quiet) QUIET=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "setup.sh: unknown option '$1' (see bash setup.sh --help)" >&2; exit 2 ;;
+  esac
+done
+
+say() { [[ $QUIET == 1 ]] || echo "[setup] $*"; }
+die() { echo "[setup] error: $*" >&2; exit 1; }
+
+# 1. Python environment -------------------------------------------------------------------------------------------
+if [[ -n "${VIRTUAL_ENV:-}" ]]; then
+  PY="$VIRTUAL_ENV/bin/python"
+  say "using the active virtual environment $VIRTUAL_ENV"
+else
+  BASE_PY="${NESBENCH_PYTHON:-python3}"
+  command -v "$BASE_PY" >/dev/null || die "$BASE_PY not found; install Python >= 3.11 or set NESBENCH_PYTHON=/path/to/python3.11"
+  "$BASE_PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+    || die "$("$BASE_PY" -V 2>&1) is too old; NES-Bench needs Python >= 3.11 (set NESBENCH_PYTHON=/path/to/python3.11)"
+  if [[ ! -x .venv/bin/python ]]; then
+    say "creating .venv with $("$BASE_PY" -V 2>&1)"
+    "$BASE_PY" -m venv .venv || die "could not create .venv (on Debian: apt-get install python3-venv)"
+  fi
+  PY="$ROOT/.venv/bin/python"
+fi
+
+STAMP="$("$PY" -c 'import sys; print(sys.prefix)')/.nesbench-setup"
+WANT=$(cat pyproject.toml requirements.txt | sha256sum | cut -c1-16)
+if [[ $FORCE == 0 && -f "$STAMP" && "$(cat "$STAMP")" == "$WANT" ]] && "$PY" -c 'import nesbench' 2>/dev/null; then
+  say "harness already installed and up to date ($PY)"
+else
+  PIP=("$PY" -m pip install --disable-pip-version-check)
+  [[ $QUIET == 1 ]] && PIP+=(-q)
+  if ! "$PY" -c 'import torch' 2>/dev/null; then
+    say "installing ${NESBENCH_TORCH_SPEC:-torch==2.13.0} (no torch found; set NESBENCH_TORCH_SPEC to choose a build)"
+    "${PIP[@]}" "${NESBENCH_TORCH_SPEC:-torch==2.13.0}" || die "could not install torch; install a torch 2.x build yourself and re-run"
+  fi
+  say "installing the harness (pip install -e .[dev]) and lpips' published weights (lpips==0.1.4, --no-deps)"
+  "${PIP[@]}" -e ".[dev]" || die "pip could not install the harness dependencies (see the pip error above)"
+  "${PIP[@]}" --no-deps "lpips==0.1.4" || die "could not install lpips==0.1.4 (needed for its published LPIPS weights)"
+  echo "$WANT" > "$STAMP"
+  say "harness installed into $("$PY" -c 'import sys; print(sys.prefix)')"
+fi
+
+# 2. Optional steps (upstream methods, FLAME, data) ----------------------------------------------------------------
+NB=("$PY" -m nesbench)
+if [[ -n "$METHODS" ]]; then
+  args=(upstream install --methods "$METHODS")
+  [[ -n "$MIRROR" ]] && args+=(--mirror "$MIRROR")
+  [[ $FORCE == 1 ]] && args+=(--force)
+  "${NB[@]}" "${args[@]}" || die "upstream setup failed (see above)"
+fi
+if [[ -n "$FLAME" ]]; then
+  "${NB[@]}" assets install-flame --from "$FLAME" || die "FLAME conversion failed (see above)"
+fi
+if [[ $SYN_FLAME == 1 ]]; then
+  "${NB[@]}" assets install-flame --synthetic || die "installing the synthetic FLAME stand-in failed (see above)"
+fi
+if [[ -n "$DATA" ]]; then
+  "${NB[@]}" data link "$DATA" || die "the data at $DATA did not pass the check (see above)"
+fi
+say "done. Next: bash run.sh (embedded default) or bash test.sh"
