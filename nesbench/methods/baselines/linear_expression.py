@@ -1,0 +1,89 @@
+"""Linear expression-to-appearance model: ridge regression from FLAME parameters to a PCA image basis.
+
+Training frames are resized to a working resolution (at most ``work_res``, default 256), flattened and reduced to
+their top principal components (scikit-learn PCA); a ridge regression (RidgeCV, alpha chosen by efficient
+leave-one-out) maps standardised [expression(50), global(3), neck(3), jaw(3)] to those coefficients. Prediction
+reconstructs the image and resizes it back to the ground-truth size. Being linear in the parameters, it
+interpolates to unseen expressions, unlike retrieval.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.decomposition import PCA
+from sklearn.linear_model import RidgeCV
+
+from nesbench.methods.baselines.common import (
+    is_trained,
+    load_model,
+    render_sequences,
+    save_model,
+    standardizer,
+    training_sequences,
+)
+from nesbench.methods.sequence_data import SequenceData, read_rgb
+from nesbench.methods.spec import Job
+
+MAX_TRAIN_FRAMES = 1024
+ALPHAS = np.logspace(-3, 3, 13)
+
+
+def pose_expression_features(data: SequenceData) -> np.ndarray:
+    return np.concatenate([data.expression, data.pose[:, 0:9]], axis=1)
+
+
+class LinearExpression:
+    """Ridge regression on a low-rank image basis."""
+
+    def __init__(self, work_res: int = 256, components: int = 48) -> None:
+        self.work_res = work_res
+        self.components = components
+
+    def prepare(self, job: Job) -> None:
+        job.work_dir.mkdir(parents=True, exist_ok=True)
+
+    def train(self, job: Job) -> None:
+        if is_trained(job):
+            return
+        seqs = training_sequences(job)
+        items = [(s, k) for s in seqs for k in s.frames]
+        keep = np.linspace(0, len(items) - 1, min(len(items), MAX_TRAIN_FRAMES)).round().astype(int)
+        first = read_rgb(seqs[0].image_path(seqs[0].frames[0]))
+        size = min(self.work_res, first.shape[0])
+        images = np.stack([read_rgb(items[i][0].image_path(items[i][1]), size).ravel() for i in keep])
+        feats_all = np.concatenate([pose_expression_features(s) for s in seqs])[keep]
+        mean, std = standardizer(feats_all)
+        pca = PCA(n_components=min(self.components, len(keep) - 1), svd_solver="randomized", random_state=0)
+        coeffs = pca.fit_transform(images)
+        ridge = RidgeCV(alphas=ALPHAS).fit((feats_all - mean) / std, coeffs)
+        save_model(
+            job,
+            mean=mean,
+            std=std,
+            coef=ridge.coef_,
+            intercept=np.atleast_1d(ridge.intercept_),
+            alpha=np.array(ridge.alpha_),
+            basis=pca.components_.astype(np.float32),
+            image_mean=pca.mean_.astype(np.float32),
+            size=np.array([size, first.shape[0], first.shape[1]]),
+        )
+
+    def render(self, job: Job) -> None:
+        import cv2
+
+        m = load_model(job)
+        size, out_h, out_w = (int(v) for v in m["size"])
+
+        def predict(data: SequenceData) -> list[np.ndarray]:
+            coeffs = ((pose_expression_features(data) - m["mean"]) / m["std"]) @ m["coef"].T + m["intercept"]
+            flat = coeffs.astype(np.float32) @ m["basis"] + m["image_mean"]
+            imgs = np.clip(flat.reshape(-1, size, size, 3), 0.0, 1.0)
+            if (out_h, out_w) != (size, size):
+                return [cv2.resize(im, (out_w, out_h), interpolation=cv2.INTER_LINEAR) for im in imgs]
+            return list(imgs)
+
+        render_sequences(
+            job,
+            predict,
+            {"work_res": size, "components": int(m["basis"].shape[0]), "ridge_alpha": float(m["alpha"])},
+        )

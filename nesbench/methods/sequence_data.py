@@ -1,0 +1,75 @@
+"""Reading a sequence's FLAME parameters and images for methods that learn directly from the dataset."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from nesbench.data.layout import FLAME_JSON, frame_number_of, read_flame_json
+from nesbench.errors import DataError
+from nesbench.fsutil import write_bytes_atomic
+
+JAW = slice(6, 9)
+
+
+@dataclass(frozen=True)
+class SequenceData:
+    """Per-frame FLAME parameters of one sequence (frames in json order, 1-based numbers)."""
+
+    folder: Path
+    frames: tuple[int, ...]
+    expression: np.ndarray  # (N, 50)
+    pose: np.ndarray  # (N, 15): global, neck, jaw, eye L, eye R (axis-angle)
+
+    def image_path(self, k: int) -> Path:
+        return self.folder / "image" / f"{k}.png"
+
+
+def load_sequence(folder: Path) -> SequenceData:
+    """Parameters of one sequence folder (``.../<seq>/`` holding flame_params.json)."""
+    path = Path(folder) / FLAME_JSON
+    data = read_flame_json(path)
+    frames, expr, pose = [], [], []
+    for i, fr in enumerate(data["frames"]):
+        k = frame_number_of(fr.get("file_path", ""))
+        if k is None:
+            raise DataError(
+                f"{path}: frames[{i}].file_path {fr.get('file_path')!r} does not end in a frame number"
+            )
+        frames.append(k)
+        expr.append(fr.get("expression"))
+        pose.append(fr.get("pose"))
+    try:
+        expression = np.asarray(expr, dtype=np.float64).reshape(len(frames), 50)
+        poses = np.asarray(pose, dtype=np.float64).reshape(len(frames), 15)
+    except ValueError:
+        raise DataError(
+            f"{path}: expression must have 50 and pose 15 values per frame (run `nesbench data check`)"
+        ) from None
+    return SequenceData(Path(folder), tuple(frames), expression, poses)
+
+
+def read_rgb(path: Path, size: int | None = None) -> np.ndarray:
+    """An image as float32 RGB in [0, 1], optionally resized (bilinear) to size x size."""
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise DataError(f"{path}: missing or not a readable image")
+    img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    if size is not None and img.shape[:2] != (size, size):
+        img = cv2.resize(
+            img, (size, size), interpolation=cv2.INTER_AREA if img.shape[0] > size else cv2.INTER_LINEAR
+        )
+    return img.astype(np.float32) / 255.0
+
+
+def write_rgb(path: Path, rgb: np.ndarray) -> None:
+    """Write float RGB in [0, 1] (or uint8) as an 8-bit PNG, atomically."""
+    if rgb.dtype != np.uint8:
+        rgb = np.clip(np.rint(rgb * 255.0), 0, 255).astype(np.uint8)
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise DataError(f"{path}: could not encode PNG")
+    write_bytes_atomic(path, buf.tobytes())

@@ -1,0 +1,90 @@
+"""What a method is: a small spec (name, needs) plus an implementation with prepare / train / render steps.
+
+A method reads a :class:`Job` (method, subject, protocol and where things are) and writes its renders of every test
+sequence into the canonical prediction layout ``<runs>/<method>/<protocol>/<subject>/<seq>/rgb/<k>.png``. That is
+all the scorers read, so a new method only has to render.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from nesbench.config import Benchmark
+from nesbench.data.layout import prediction_dir, sequence_dir
+from nesbench.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Job:
+    """One unit of work: a method trained on one subject under one protocol, then rendered on its test sequences."""
+
+    method: str
+    bench: Benchmark
+    subject: str
+    protocol: str
+    data_root: Path
+    runs_dir: Path
+    work_dir: Path
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        return f"{self.method}/{self.protocol}/{self.subject}"
+
+    @property
+    def testset(self) -> str:
+        return self.bench.testset_of(self.subject)
+
+    @property
+    def train_sequences(self) -> tuple[str, ...]:
+        return self.bench.protocol(self.protocol).train
+
+    @property
+    def test_sequences(self) -> tuple[str, ...]:
+        return self.bench.protocol(self.protocol).test_sequences
+
+    def gt_dir(self, sequence: str) -> Path:
+        return sequence_dir(self.data_root, self.testset, self.subject, sequence)
+
+    def pred_dir(self, sequence: str) -> Path:
+        return prediction_dir(self.runs_dir, self.method, self.protocol, self.subject, sequence)
+
+    @property
+    def method_dir(self) -> Path:
+        """Per-job folder inside the runs dir for method metadata (method_info.json)."""
+        return self.runs_dir / self.method / self.protocol / self.subject
+
+
+class Method(Protocol):
+    """The steps a method implements. Each must be idempotent: re-running after a crash redoes or resumes."""
+
+    def prepare(self, job: Job) -> None: ...
+
+    def train(self, job: Job) -> None: ...
+
+    def render(self, job: Job) -> None: ...
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """A registered method: its name, what it needs, and where its implementation lives (lazy 'module:object')."""
+
+    name: str
+    description: str
+    target: str
+    needs_gpu: bool = False
+    needs_assets: tuple[str, ...] = ()
+    upstream: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def create(self) -> Method:
+        """Import and instantiate the implementation (a class or a zero-argument factory)."""
+        module_name, _, attr = self.target.partition(":")
+        try:
+            obj = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(f"method {self.name!r}: cannot load {self.target!r} ({exc})") from None
+        return obj()
