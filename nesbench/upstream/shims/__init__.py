@@ -1,0 +1,1 @@
+"""Small torch shims imported by patched upstream code (importable without a GPU or PyTorch3D)."""
