@@ -1,9 +1,29 @@
-"""`nesbench` subcommands of this area (filled in by the issue that builds it)."""
+"""`nesbench methods`: the registered methods and what they need."""
 
 from __future__ import annotations
 
 import argparse
 
+from tabulate import tabulate
 
-def register(sub: argparse._SubParsersAction) -> None:  # noqa: ARG001
-    return None
+
+def _list(args: argparse.Namespace) -> int:  # noqa: ARG001
+    from nesbench.methods.registry import list_methods
+
+    rows = [
+        [
+            m.name,
+            "yes" if m.needs_gpu else "no",
+            ", ".join(m.needs_assets) or "-",
+            m.upstream or "-",
+            m.description,
+        ]
+        for m in list_methods()
+    ]
+    print(tabulate(rows, headers=["method", "GPU", "assets", "upstream", "description"], tablefmt="github"))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("methods", help="list registered methods (built-in and plugins)")
+    p.set_defaults(func=_list)

@@ -1,9 +1,81 @@
-"""`nesbench` subcommands of this area (filled in by the issue that builds it)."""
+"""`nesbench run` (the main job) and `nesbench report`."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from nesbench.config import DEFAULT_BENCHMARK, load_benchmark
+from nesbench.pipeline.executors import EXECUTORS
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # noqa: ARG001
-    return None
+def _csv(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _run(args: argparse.Namespace) -> int:
+    from nesbench.pipeline.run import RunOptions, run_pipeline
+
+    run_pipeline(
+        RunOptions(
+            benchmark=args.config or args.benchmark,
+            out=args.out,
+            data=args.data,
+            methods=args.methods,
+            protocols=args.protocols,
+            subjects=args.subjects,
+            scorers=args.scorers,
+            executor=args.executor,
+            device=args.device,
+            lpips_backbone=args.lpips_backbone,
+            allow_cpu=args.allow_cpu,
+        )
+    )
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    import json
+
+    from nesbench.errors import DataError
+    from nesbench.pipeline.report import write_report
+
+    summary_path = Path(args.run_dir) / "summary.json"
+    if not summary_path.exists():
+        raise DataError(
+            f"{summary_path}: missing; run `nesbench run --out {args.run_dir}` or `nesbench metrics` first"
+        )
+    summary = json.loads(summary_path.read_text())
+    bench = load_benchmark(args.benchmark or summary["provenance"]["config_path"])
+    print(write_report(Path(args.run_dir), bench, summary))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run",
+        help="the main job: data -> train -> render -> score -> report (resumable)",
+        description="Run the whole pipeline for a benchmark into one folder; re-running with the same --out resumes.",
+    )
+    p.add_argument("--benchmark", default=DEFAULT_BENCHMARK, help="benchmark name (default: %(default)s)")
+    p.add_argument("--config", help="path of a benchmark .conf file (overrides --benchmark)")
+    p.add_argument("--out", type=Path, help="run folder (default: results/<timestamp>)")
+    p.add_argument("--data", type=Path, help="dataset root (default: the benchmark's data_root)")
+    p.add_argument("--methods", type=_csv, help="comma list (default: the benchmark's methods)")
+    p.add_argument("--protocols", type=_csv, help="comma list (default: all)")
+    p.add_argument("--subjects", help="comma list of subject ids and/or test sets (default: all)")
+    p.add_argument("--scorers", type=_csv, help="comma list (default: the benchmark's scorers)")
+    p.add_argument("--executor", choices=EXECUTORS, default="inline")
+    p.add_argument("--device", default="auto", help="scoring device: auto, cpu or cuda")
+    p.add_argument(
+        "--lpips-backbone", type=Path, help="AlexNet weights file for LPIPS (see nesbench fetch-weights)"
+    )
+    p.add_argument(
+        "--allow-cpu", action="store_true", help="let GPU methods run on the CPU (tiny smoke runs only)"
+    )
+    p.set_defaults(func=_run)
+
+    r = sub.add_parser("report", help="(re)write report.md and report.html of a scored run folder")
+    r.add_argument("run_dir", type=Path)
+    r.add_argument("--benchmark", help="benchmark name or .conf (default: the one recorded in summary.json)")
+    r.set_defaults(func=_report)

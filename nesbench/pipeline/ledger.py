@@ -1,0 +1,110 @@
+"""The job ledger: one small JSON record per (method, protocol, subject, stage), written atomically.
+
+States: pending -> running -> done | failed (with reason). Each record is its own file, so concurrent workers
+(local processes, Slurm array tasks) never write the same file unless they run the same stage; updates of one record
+take an exclusive ``fcntl`` lock on a sidecar lock file so attempts are counted exactly.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from nesbench.fsutil import write_json_atomic
+
+STAGES = ("prepare", "train", "render")
+STATES = ("pending", "running", "done", "failed")
+
+
+@dataclass
+class StageRecord:
+    job: str
+    stage: str
+    state: str = "pending"
+    attempts: int = 0
+    reason: str = ""
+    host: str = ""
+    pid: int = 0
+    started: float = 0.0
+    finished: float = 0.0
+    history: list[dict] = field(default_factory=list)
+
+
+class Ledger:
+    """Stage states of every job of a run, stored under ``<run>/ledger/<method>/<protocol>/<subject>/<stage>.json``."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.root = Path(run_dir) / "ledger"
+
+    def _path(self, job: str, stage: str) -> Path:
+        return self.root / job / f"{stage}.json"
+
+    def get(self, job: str, stage: str) -> StageRecord:
+        path = self._path(job, stage)
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            return StageRecord(job=job, stage=stage)
+        return StageRecord(**data)
+
+    @contextmanager
+    def _locked(self, job: str, stage: str) -> Iterator[None]:
+        lock = self._path(job, stage).with_suffix(".lock")
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        with open(lock, "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _put(self, rec: StageRecord) -> None:
+        write_json_atomic(self._path(rec.job, rec.stage), asdict(rec))
+
+    def start(self, job: str, stage: str) -> StageRecord:
+        """Mark a stage running (one more attempt). An earlier 'running' record means that attempt was interrupted."""
+        with self._locked(job, stage):
+            rec = self.get(job, stage)
+            if rec.state == "running":
+                rec.history.append(
+                    {"state": "interrupted", "attempt": rec.attempts, "host": rec.host, "pid": rec.pid}
+                )
+            rec.state, rec.attempts, rec.reason = "running", rec.attempts + 1, ""
+            rec.host, rec.pid, rec.started, rec.finished = socket.gethostname(), os.getpid(), time.time(), 0.0
+            self._put(rec)
+            return rec
+
+    def finish(self, job: str, stage: str, ok: bool, reason: str = "") -> StageRecord:
+        with self._locked(job, stage):
+            rec = self.get(job, stage)
+            rec.state = "done" if ok else "failed"
+            rec.reason = reason
+            rec.finished = time.time()
+            rec.history.append({"state": rec.state, "attempt": rec.attempts, "reason": reason})
+            self._put(rec)
+            return rec
+
+    def is_done(self, job: str, stage: str) -> bool:
+        return self.get(job, stage).state == "done"
+
+    def reset(self, job: str, stage: str) -> None:
+        with self._locked(job, stage):
+            self._put(StageRecord(job=job, stage=stage))
+
+    def records(self) -> list[StageRecord]:
+        if not self.root.exists():
+            return []
+        return [StageRecord(**json.loads(p.read_text())) for p in sorted(self.root.rglob("*.json"))]
+
+    def summary(self) -> dict[str, int]:
+        counts = dict.fromkeys(STATES, 0)
+        for rec in self.records():
+            counts[rec.state] += 1
+        return counts

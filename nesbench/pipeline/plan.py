@@ -1,0 +1,130 @@
+"""A run's plan: which jobs (method x protocol x subject), for which benchmark and data, saved as plan.json.
+
+The plan is written once when a run starts; re-running with the same output folder reuses it, so every worker
+(inline, local processes, Slurm tasks) rebuilds exactly the same jobs from the file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nesbench.config import Benchmark, load_benchmark
+from nesbench.errors import ConfigError
+from nesbench.fsutil import write_json_atomic
+from nesbench.methods.registry import get_method
+from nesbench.methods.spec import Job
+
+PLAN_FILE = "plan.json"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything needed to rebuild the jobs of a run."""
+
+    run_dir: Path
+    benchmark: str  # path of the benchmark .conf
+    data_root: Path
+    methods: tuple[str, ...]
+    protocols: tuple[str, ...]
+    subjects: tuple[str, ...]
+    options: dict[str, Any]
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.run_dir / "runs"
+
+    def load_bench(self) -> Benchmark:
+        return load_benchmark(self.benchmark)
+
+    def jobs(self, bench: Benchmark | None = None) -> list[Job]:
+        bench = bench or self.load_bench()
+        return [
+            Job(
+                method=m,
+                bench=bench,
+                subject=s,
+                protocol=p,
+                data_root=self.data_root,
+                runs_dir=self.runs_dir,
+                work_dir=self.run_dir / "work" / m / p / s,
+                options=dict(self.options.get(m, {})),
+            )
+            for m in self.methods
+            for p in self.protocols
+            for s in self.subjects
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "benchmark": self.benchmark,
+            "data_root": str(self.data_root),
+            "methods": list(self.methods),
+            "protocols": list(self.protocols),
+            "subjects": list(self.subjects),
+            "options": self.options,
+        }
+
+
+def make_plan(
+    bench: Benchmark,
+    run_dir: Path,
+    data_root: Path,
+    methods: list[str] | None = None,
+    protocols: list[str] | None = None,
+    subjects: str | list[str] | None = None,
+    options: dict[str, Any] | None = None,
+) -> Plan:
+    """Validate the selection against the benchmark and the method registry."""
+    methods = list(methods or bench.methods)
+    if not methods:
+        raise ConfigError(f"{bench.source}: no methods configured; pass --methods")
+    for m in methods:
+        get_method(m)
+    protocols = list(protocols or bench.protocols)
+    for p in protocols:
+        bench.protocol(p)
+    return Plan(
+        run_dir=Path(run_dir).resolve(),
+        benchmark=str(bench.source),
+        data_root=Path(data_root).resolve(),
+        methods=tuple(methods),
+        protocols=tuple(protocols),
+        subjects=tuple(bench.resolve_subjects(subjects)),
+        options=options or {},
+    )
+
+
+def save_plan(plan: Plan) -> None:
+    """Write plan.json, or check that an existing one matches (a run folder holds exactly one plan)."""
+    path = plan.run_dir / PLAN_FILE
+    if path.exists():
+        existing = json.loads(path.read_text())
+        if existing != plan.to_dict():
+            raise ConfigError(
+                f"{path}: this run folder already holds a different plan; re-run with the same arguments "
+                f"to resume it, or choose another --out"
+            )
+        return
+    write_json_atomic(path, plan.to_dict())
+
+
+def load_plan(run_dir: Path) -> Plan:
+    path = Path(run_dir) / PLAN_FILE
+    try:
+        d = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: no plan here; start the run with `nesbench run --out {run_dir}`"
+        ) from None
+    return Plan(
+        run_dir=Path(run_dir).resolve(),
+        benchmark=d["benchmark"],
+        data_root=Path(d["data_root"]),
+        methods=tuple(d["methods"]),
+        protocols=tuple(d["protocols"]),
+        subjects=tuple(d["subjects"]),
+        options=d.get("options", {}),
+    )

@@ -1,0 +1,392 @@
+"""The results report: report.md and a self-contained report.html (inline CSS, images as data URIs).
+
+Built only from summary.json (docs/RESULTS_FORMAT.md), the benchmark config and the images on disk, so it can be
+regenerated at any time with ``nesbench report RUN_DIR``.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from jinja2 import Environment, PackageLoader, select_autoescape
+from tabulate import tabulate
+
+from nesbench.config import Benchmark
+from nesbench.data.layout import frame_files, prediction_dir, sequence_dir
+from nesbench.errors import DataError
+from nesbench.fsutil import write_text_atomic
+
+METRIC_ORDER = ("l1", "mae", "mse", "psnr", "ssim", "lpips", "keypoint")
+METRIC_LABEL = {
+    "l1": "L1",
+    "mae": "MAE",
+    "mse": "MSE",
+    "psnr": "PSNR",
+    "ssim": "SSIM",
+    "lpips": "LPIPS",
+    "keypoint": "KP err",
+}
+GRID_FRAMES = 2
+
+
+@dataclass
+class Table:
+    """A table whose cells are plain strings; ``bold`` marks (row, col) cells holding the best value."""
+
+    title: str
+    headers: list[str]
+    rows: list[list[str]]
+    bold: set[tuple[int, int]]
+
+    def markdown(self) -> str:
+        rows = [
+            [f"**{c}**" if (i, j) in self.bold else c for j, c in enumerate(r)]
+            for i, r in enumerate(self.rows)
+        ]
+        return tabulate(rows, headers=self.headers, tablefmt="github", disable_numparse=True)
+
+
+def _fmt(v: float | None, metric: str) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "n/a"
+    if metric == "psnr":
+        return f"{v:.2f}"
+    if metric in ("keypoint",):
+        return f"{v:.2f}"
+    return f"{v:.4f}" if abs(v) >= 1e-3 or v == 0 else f"{v:.2e}"
+
+
+def _metric_columns(summary: dict, scorer: str) -> list[str]:
+    declared = summary.get("metrics", {}).get(scorer, {})
+    return [m for m in METRIC_ORDER if m in declared] + [m for m in declared if m not in METRIC_ORDER]
+
+
+def _arrow(summary: dict, scorer: str, metric: str) -> str:
+    hib = summary.get("metrics", {}).get(scorer, {}).get(metric, {}).get("higher_is_better")
+    return "↑" if hib else "↓" if hib is not None else ""
+
+
+def _entries(summary: dict, **match: Any) -> list[dict]:
+    return [e for e in summary.get("entries", []) if all(e.get(k) == v for k, v in match.items())]
+
+
+def _table(
+    summary: dict,
+    scorer: str,
+    title: str,
+    key_headers: list[str],
+    items: list[tuple[list[str], dict]],
+) -> Table:
+    """Rows of (key cells ending with the method, entry). The best value per metric is bold, compared among the
+    methods whose other key cells are equal (same split, subject, ...)."""
+    metrics = _metric_columns(summary, scorer)
+    headers = (
+        key_headers + [f"{METRIC_LABEL.get(m, m)} {_arrow(summary, scorer, m)}" for m in metrics] + ["frames"]
+    )
+    rows = [
+        keys + [_fmt(e["metrics"].get(m), m) for m in metrics] + [f"{e['n_scored']}/{e['n_expected']}"]
+        for keys, e in items
+    ]
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for i, (keys, _) in enumerate(items):
+        groups.setdefault(tuple(keys[:-1]), []).append(i)
+    bold: set[tuple[int, int]] = set()
+    for idx in groups.values():
+        if len(idx) < 2:
+            continue
+        for j, m in enumerate(metrics):
+            hib = summary["metrics"][scorer][m].get("higher_is_better")
+            vals = {i: items[i][1]["metrics"].get(m) for i in idx}
+            finite = {i: v for i, v in vals.items() if v is not None and not math.isnan(v)}
+            if finite and hib is not None:
+                best = max(finite.values()) if hib else min(finite.values())
+                bold |= {(i, len(key_headers) + j) for i, v in finite.items() if v == best}
+    return Table(title, headers, rows, bold)
+
+
+def leaderboards(summary: dict, bench: Benchmark) -> list[Table]:
+    """Per protocol and scorer: one row per (split, method), plus the protocol mean ('all')."""
+    tables = []
+    for pname in _ordered_protocols(summary, bench):
+        splits = [s.name for s in bench.protocols[pname].splits] if pname in bench.protocols else []
+        for scorer in summary.get("metrics", {}):
+            items = []
+            for split in [*splits, None]:
+                level = "split" if split else "protocol"
+                for e in sorted(
+                    _entries(summary, protocol=pname, scorer=scorer, level=level, split=split),
+                    key=lambda e: e["method"],
+                ):
+                    items.append(([split or "all", e["method"]], e))
+            if items:
+                tables.append(_table(summary, scorer, f"{pname} · {scorer}", ["split", "method"], items))
+    return tables
+
+
+def _ordered_protocols(summary: dict, bench: Benchmark) -> list[str]:
+    present = {e["protocol"] for e in summary.get("entries", [])}
+    return [p for p in bench.protocols if p in present] + sorted(present - set(bench.protocols))
+
+
+def _primary_scorer(summary: dict) -> str:
+    scorers = list(summary.get("metrics", {}))
+    return "unified" if "unified" in scorers else scorers[0]
+
+
+def subject_tables(summary: dict, bench: Benchmark) -> list[Table]:
+    scorer = _primary_scorer(summary)
+    tables = []
+    for pname in _ordered_protocols(summary, bench):
+        items = [
+            ([e["split"], e["subject"], e["method"]], e)
+            for e in _entries(summary, protocol=pname, scorer=scorer, level="subject")
+        ]
+        items.sort(key=lambda it: (it[0][1], it[0][0], it[0][2]))
+        if items:
+            tables.append(
+                _table(
+                    summary,
+                    scorer,
+                    f"{pname} · {scorer} · per subject",
+                    ["split", "subject", "method"],
+                    items,
+                )
+            )
+    return tables
+
+
+def sequence_tables(summary: dict, bench: Benchmark) -> list[Table]:
+    scorer = _primary_scorer(summary)
+    tables = []
+    for pname in _ordered_protocols(summary, bench):
+        items = [
+            ([e["split"], e["subject"], e["sequence"], e["method"]], e)
+            for e in _entries(summary, protocol=pname, scorer=scorer, level="sequence")
+        ]
+        if items:
+            tables.append(
+                _table(
+                    summary,
+                    scorer,
+                    f"{pname} · {scorer} · per sequence",
+                    ["split", "subject", "sequence", "method"],
+                    items,
+                )
+            )
+    return tables
+
+
+def published_table(summary: dict, bench: Benchmark) -> Table | None:
+    """The published numbers next to ours for the same (method, protocol, split, scorer)."""
+    if not bench.published:
+        return None
+    rows, metrics = [], ["l1", "psnr", "ssim", "lpips"]
+    for r in bench.published:
+        ours = _entries(
+            summary, method=r.method, protocol=r.protocol, split=r.split, scorer=r.scorer, level="split"
+        )
+        mine = ours[0]["metrics"] if ours else {}
+        cells = []
+        for m in metrics:
+            cells.append(
+                f"{r.values.get(m, float('nan')):g}"
+                + (f" / {_fmt(mine.get(m), m)}" if ours else " / not run")
+            )
+        rows.append([r.display, r.protocol, r.split, r.scorer, *cells])
+    headers = ["method", "protocol", "split", "scorer"] + [
+        f"{METRIC_LABEL[m]} published / ours" for m in metrics
+    ]
+    return Table(f"Published: {bench.published_source}", headers, rows, set())
+
+
+def counts_table(summary: dict) -> Table:
+    rows = []
+    for e in sorted(
+        _entries(summary, level="protocol"), key=lambda e: (e["method"], e["protocol"], e["scorer"])
+    ):
+        rows.append(
+            [
+                e["method"],
+                e["protocol"],
+                e["scorer"],
+                str(e["n_expected"]),
+                str(e["n_scored"]),
+                str(e["n_failed"]),
+            ]
+        )
+    return Table(
+        "Frame counts", ["method", "protocol", "scorer", "expected", "scored", "failed"], rows, set()
+    )
+
+
+def _png_data_uri(img_rgb: np.ndarray) -> str:
+    ok, buf = cv2.imencode(".png", cv2.cvtColor(img_rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise DataError("could not encode a report image")
+    return "data:image/png;base64," + base64.b64encode(buf.tobytes()).decode()
+
+
+def _read(path: Path, size: int) -> np.ndarray:
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise DataError(f"{path}: unreadable image")
+    img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    return (
+        cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA) if img.shape[:2] != (size, size) else img
+    )
+
+
+def image_grids(summary: dict, bench: Benchmark, size: int = 192) -> list[dict[str, str]]:
+    """GT | prediction | |error| heat map for a few frames per (method, protocol): first subject, first test sequence."""
+    prov = summary.get("provenance", {})
+    data_root, runs = Path(prov.get("data_root", "")), Path(prov.get("runs_dir", ""))
+    grids = []
+    methods = sorted({e["method"] for e in summary.get("entries", [])})
+    for pname in _ordered_protocols(summary, bench):
+        seqs = [
+            e for e in _entries(summary, protocol=pname, level="sequence", scorer=_primary_scorer(summary))
+        ]
+        if not seqs:
+            continue
+        subject, sequence = seqs[0]["subject"], seqs[0]["sequence"]
+        gt_frames = frame_files(
+            sequence_dir(data_root, bench.testset_of(subject), subject, sequence) / "image"
+        )
+        ks = list(gt_frames)
+        picks = [ks[len(ks) * (i + 1) // (GRID_FRAMES + 1)] for i in range(GRID_FRAMES)] if ks else []
+        for method in methods:
+            pred_frames = frame_files(prediction_dir(runs, method, pname, subject, sequence))
+            for k in picks:
+                if k not in pred_frames:
+                    continue
+                gt, pred = _read(gt_frames[k], size), _read(pred_frames[k], size)
+                err = np.abs(gt.astype(np.float32) - pred.astype(np.float32)).mean(axis=2)
+                heat = cv2.applyColorMap(np.clip(err * 4, 0, 255).astype(np.uint8), cv2.COLORMAP_INFERNO)
+                grid = np.concatenate([gt, pred, cv2.cvtColor(heat, cv2.COLOR_BGR2RGB)], axis=1)
+                grids.append(
+                    {
+                        "caption": f"{method} · {pname} · subject {subject} · {sequence} · frame {k}  (GT | prediction | |error| x4)",
+                        "src": _png_data_uri(grid),
+                    }
+                )
+    return grids
+
+
+def subject_plot(summary: dict, bench: Benchmark, metric: str = "psnr") -> str | None:
+    """Bar chart of a metric per subject and method (primary scorer, each protocol); a PNG data URI."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scorer = _primary_scorer(summary)
+    protocols = _ordered_protocols(summary, bench)
+    if not protocols or metric not in summary.get("metrics", {}).get(scorer, {}):
+        return None
+    fig, axes = plt.subplots(1, len(protocols), figsize=(5.5 * len(protocols), 3.4), squeeze=False)
+    for ax, pname in zip(axes[0], protocols, strict=True):
+        entries = _entries(summary, protocol=pname, scorer=scorer, level="subject")
+        subjects = sorted({e["subject"] for e in entries})
+        methods = sorted({e["method"] for e in entries})
+        width = 0.8 / max(len(methods), 1)
+        for i, m in enumerate(methods):
+            vals = []
+            for s in subjects:
+                es = [e["metrics"].get(metric) for e in entries if e["method"] == m and e["subject"] == s]
+                es = [v for v in es if v is not None]
+                vals.append(float(np.mean(es)) if es else np.nan)
+            ax.bar(np.arange(len(subjects)) + i * width, vals, width, label=m)
+        ax.set_xticks(np.arange(len(subjects)) + width * (len(methods) - 1) / 2, subjects)
+        ax.set_title(f"{pname} · {scorer}")
+        ax.set_ylabel(
+            f"{METRIC_LABEL.get(metric, metric)} {_arrow(summary, scorer, metric)} (mean over splits)"
+        )
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def write_report(run_dir: Path, bench: Benchmark, summary: dict | None = None) -> Path:
+    """Write run_dir/report.md and run_dir/report.html; returns the HTML path."""
+    run_dir = Path(run_dir)
+    if summary is None:
+        path = run_dir / "summary.json"
+        try:
+            summary = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise DataError(
+                f"{path}: missing; score the run first (`nesbench metrics --runs {run_dir}/runs --out {run_dir}`)"
+            ) from None
+    boards = leaderboards(summary, bench)
+    subjects = subject_tables(summary, bench)
+    sequences = sequence_tables(summary, bench)
+    published = published_table(summary, bench)
+    counts = counts_table(summary)
+    prov = summary.get("provenance", {})
+    unavailable = summary.get("unavailable", {})
+    failures = summary.get("failures", [])
+
+    md = [f"# NES-Bench report: {prov.get('benchmark_title', bench.title)}", ""]
+    md.append(
+        f"Created {prov.get('created', '?')} · harness {prov.get('harness_version', '?')} "
+        f"({str(prov.get('harness_commit', '?'))[:12]}) · config hash {prov.get('config_hash', '?')} · "
+        f"device {prov.get('device', '?')} · resolution {prov.get('resolution', '?')}"
+    )
+    md += ["", "## Leaderboards", ""]
+    for t in boards:
+        md += [f"### {t.title}", "", t.markdown(), ""]
+    if published:
+        md += ["## Published numbers side by side", "", published.title, "", published.markdown(), ""]
+    md += ["## Per subject", ""] + [x for t in subjects for x in (f"### {t.title}", "", t.markdown(), "")]
+    md += ["## Per sequence", ""] + [x for t in sequences for x in (f"### {t.title}", "", t.markdown(), "")]
+    md += ["## Frame counts", "", counts.markdown(), ""]
+    if unavailable:
+        md += (
+            ["## Unavailable metrics", ""]
+            + [f"- `{s}` {m}: {r}" for s, ms in unavailable.items() for m, r in ms.items()]
+            + [""]
+        )
+    if failures:
+        md += (
+            [f"## Failures ({len(failures)})", ""]
+            + [
+                f"- {f['method']} {f['protocol']} {f['scorer']} {f['subject']} {f['sequence']} frame {f['frame']}: {f['reason']}"
+                for f in failures[:200]
+            ]
+            + [""]
+        )
+    md += ["## Provenance", "", "```json", json.dumps(prov, indent=1), "```", ""]
+    write_text_atomic(run_dir / "report.md", "\n".join(md))
+
+    env = Environment(
+        loader=PackageLoader("nesbench.pipeline", "templates"), autoescape=select_autoescape(["html"])
+    )
+    html = env.get_template("report.html.j2").render(
+        title=prov.get("benchmark_title", bench.title),
+        prov=prov,
+        prov_json=json.dumps(prov, indent=1),
+        boards=boards,
+        published=published,
+        subjects=subjects,
+        sequences=sequences,
+        counts=counts,
+        plot=subject_plot(summary, bench),
+        grids=image_grids(summary, bench),
+        unavailable=unavailable,
+        failures=failures[:200],
+        n_failures=len(failures),
+    )
+    out = run_dir / "report.html"
+    write_text_atomic(out, html)
+    return out

@@ -1,0 +1,112 @@
+"""The main job: data -> plan -> train + render every job -> score -> report, resumable in one folder."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from nesbench.config import Benchmark, load_benchmark
+from nesbench.errors import ConfigError, DataError
+from nesbench.methods.registry import get_method
+from nesbench.paths import REPO_ROOT
+from nesbench.pipeline.executors import execute
+from nesbench.pipeline.plan import load_plan, make_plan, save_plan
+
+
+@dataclass
+class RunOptions:
+    benchmark: str = "synthetic"
+    out: Path | None = None
+    data: Path | None = None
+    methods: list[str] | None = None
+    protocols: list[str] | None = None
+    subjects: str | None = None
+    scorers: list[str] | None = None
+    executor: str = "inline"
+    device: str = "auto"
+    lpips_backbone: Path | None = None
+    allow_cpu: bool = False
+
+
+def default_out_dir() -> Path:
+    return REPO_ROOT / "results" / time.strftime("%Y%m%d-%H%M%S")
+
+
+def prepare_data(bench: Benchmark, data: Path | None, subjects: list[str] | None) -> Path:
+    """The dataset root: generated (and cached) for synthetic benchmarks, checked for real ones."""
+    if data is None and bench.data_root_spec.startswith("cache:"):
+        from nesbench.synth.default import ensure_synthetic_data
+
+        return ensure_synthetic_data(bench)
+    from nesbench.data.layout import find_dataset_root
+    from nesbench.data.validate import validate_dataset
+
+    root, note = find_dataset_root(Path(data) if data else bench.data_root())
+    if note:
+        print(f"note: {note}", file=sys.stderr)
+    report = validate_dataset(root, bench, subjects=subjects, check_images=False)
+    if not report.ok:
+        raise DataError(
+            f"{root}: the dataset has errors; run `nesbench data check {root} --benchmark {bench.name}`"
+        )
+    return root
+
+
+def check_method_needs(methods: list[str], allow_cpu: bool) -> None:
+    import torch
+
+    for name in methods:
+        spec = get_method(name)
+        if spec.needs_gpu and not allow_cpu and not torch.cuda.is_available():
+            raise ConfigError(
+                f"method {name!r} needs a CUDA GPU and none is visible; run on a GPU machine "
+                f"(or pass --allow-cpu for a tiny smoke run)"
+            )
+
+
+def run_pipeline(opts: RunOptions) -> Path:
+    """Run (or resume) the whole pipeline into ``opts.out``; returns the run folder."""
+    from nesbench.metrics.benchmark import score_benchmark
+    from nesbench.pipeline.report import write_report
+
+    run_dir = Path(opts.out or default_out_dir()).resolve()
+    if (run_dir / "plan.json").exists() and opts.methods is None and opts.subjects is None:
+        plan = load_plan(run_dir)
+        bench = plan.load_bench()
+    else:
+        bench = load_benchmark(opts.benchmark)
+        subjects = bench.resolve_subjects(opts.subjects)
+        data_root = prepare_data(bench, opts.data, subjects)
+        plan = make_plan(bench, run_dir, data_root, opts.methods, opts.protocols, opts.subjects)
+        save_plan(plan)
+    check_method_needs(list(plan.methods), opts.allow_cpu)
+    print(
+        f"[run] {bench.title}: {len(plan.methods)} method(s) x {len(plan.protocols)} protocol(s) x "
+        f"{len(plan.subjects)} subject(s) -> {run_dir}",
+        file=sys.stderr,
+    )
+    results = execute(plan, plan.jobs(bench), opts.executor)
+    failed = [k for k, ok in results.items() if not ok]
+    summary = score_benchmark(
+        bench,
+        plan.runs_dir,
+        run_dir,
+        data_root=plan.data_root,
+        methods=list(plan.methods),
+        protocols=list(plan.protocols),
+        subjects=list(plan.subjects),
+        scorers=opts.scorers,
+        device=opts.device,
+        lpips_backbone=opts.lpips_backbone,
+        progress=True,
+    )
+    report = write_report(run_dir, bench, summary)
+    print((run_dir / "results.md").read_text())
+    print(f"[run] report: {report}  summary: {run_dir / 'summary.json'}", file=sys.stderr)
+    if failed:
+        raise ConfigError(
+            f"{len(failed)} job(s) failed: {', '.join(failed)}; see {run_dir / 'logs'} and re-run to resume"
+        )
+    return run_dir
