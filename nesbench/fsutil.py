@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+TEMP_PREFIX = ".nbtmp."
+
 
 @contextmanager
 def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iterator[Path]:
@@ -42,3 +44,16 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
 
 def write_json_atomic(path: str | os.PathLike[str], obj: Any, indent: int | None = 1) -> None:
     write_text_atomic(path, json.dumps(obj, indent=indent, sort_keys=False, allow_nan=True) + "\n")
+
+
+def sweep_temp_files(root: str | os.PathLike[str]) -> int:
+    """Remove temp files left by writers that were killed (SIGKILL skips cleanup); returns how many.
+
+    Only call it when no writer is active under ``root`` (e.g. when a run starts or resumes).
+    """
+    n = 0
+    for p in Path(root).rglob(f"{TEMP_PREFIX}*"):
+        if p.is_file():
+            p.unlink(missing_ok=True)
+            n += 1
+    return n
