@@ -1,0 +1,217 @@
+"""The scoring engine: decode frames in a thread pool (one batch ahead), score batches with every scorer on the
+chosen device, and account for every expected frame (scored, or failed with a reason)."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from nesbench.errors import AssetError, NesbenchError
+from nesbench.metrics.frames import GtSequence, RawGt, load_gt_sequence, read_gt_frame
+from nesbench.metrics.images import FrameError, read_rgb
+from nesbench.metrics.keypoints import KeypointDetector, NoFaceDetected, load_detector
+from nesbench.metrics.lpips_alex import LpipsAlex
+from nesbench.metrics.scorers import Scorer
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """'auto' -> the first CUDA device when there is one, else the CPU."""
+    if device in (None, "", "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise NesbenchError(f"--device {device}: no CUDA device is visible here; use --device cpu or auto")
+    return dev
+
+
+def describe_device(dev: torch.device) -> str:
+    if dev.type == "cuda":
+        return f"{dev} ({torch.cuda.get_device_name(dev)})"
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
+@dataclass
+class SequenceResult:
+    """Per-frame values and failures of one (method, scorer) on one sequence."""
+
+    expected: list[int]
+    frames: dict[int, dict[str, float | None]] = field(default_factory=dict)
+    failed: dict[int, str] = field(default_factory=dict)
+    metric_failures: dict[int, dict[str, str]] = field(default_factory=dict)
+
+
+@dataclass
+class PredSource:
+    """A method's predictions for one sequence: frame number -> PNG, or the reason there are none."""
+
+    files: dict[int, Path]
+    error: str | None = None
+
+
+class Engine:
+    """Scores sequences with a fixed set of scorers, one LPIPS network and one keypoint detector."""
+
+    def __init__(
+        self,
+        scorers: Sequence[Scorer],
+        *,
+        device: str = "auto",
+        lpips_backbone: str | os.PathLike[str] | None = None,
+        missing_lpips: str = "error",
+        batch_size: int | None = None,
+        workers: int | None = None,
+    ):
+        self.scorers = list(scorers)
+        self.device = resolve_device(device)
+        self.batch_size = batch_size or (32 if self.device.type == "cuda" else 8)
+        self.workers = workers or min(8, (os.cpu_count() or 2) * 2)
+        self.unavailable: dict[str, dict[str, str]] = {s.name: {} for s in self.scorers}
+        self.lpips: LpipsAlex | None = None
+        if any("lpips" in s.metrics for s in self.scorers):
+            try:
+                self.lpips = LpipsAlex(lpips_backbone, self.device)
+            except AssetError as exc:
+                if missing_lpips == "error":
+                    raise
+                for s in self.scorers:
+                    if "lpips" in s.metrics:
+                        self.unavailable[s.name]["lpips"] = f"unavailable: {exc}"
+        self.detector: KeypointDetector | None = None
+        if any(s.needs_keypoints for s in self.scorers):
+            self.detector, reason = load_detector(str(self.device))
+            if reason:
+                for s in self.scorers:
+                    if s.needs_keypoints:
+                        self.unavailable[s.name]["keypoint"] = reason
+
+    def score(
+        self, gt_dir: Path, preds: dict[str, PredSource], progress: Callable[[int], None] | None = None
+    ) -> dict[tuple[str, str], SequenceResult]:
+        """Score every method's predictions of one GT sequence; result keyed by (method, scorer name)."""
+        seq = load_gt_sequence(gt_dir)
+        expected = seq.expected
+        results = {(m, s.name): SequenceResult(expected) for m in preds for s in self.scorers}
+        for method, src in preds.items():
+            for k in expected:
+                reason = src.error or (None if k in src.files else f"missing prediction {k}.png")
+                if reason:
+                    for s in self.scorers:
+                        results[method, s.name].failed[k] = reason
+        live = {m: src for m, src in preds.items() if not src.error}
+        batches = [expected[i : i + self.batch_size] for i in range(0, len(expected), self.batch_size)]
+        with ThreadPoolExecutor(self.workers) as pool, ThreadPoolExecutor(1) as ahead:
+
+            def load(ks: list[int]) -> list[dict]:
+                return list(pool.map(lambda k: self._load_frame(seq, k, live), ks))
+
+            nxt = ahead.submit(load, batches[0]) if batches else None
+            for i, _ in enumerate(batches):
+                bundles = nxt.result()
+                nxt = ahead.submit(load, batches[i + 1]) if i + 1 < len(batches) else None
+                self._score_batch(bundles, live, results)
+                if progress:
+                    progress(len(bundles))
+        return results
+
+    def _load_frame(self, seq: GtSequence, k: int, preds: dict[str, PredSource]) -> dict:
+        """Decode GT frame k and each method's frame k once; prepare them for every scorer."""
+        bundle: dict = {"k": k, "gt": {}, "pred": {m: {} for m in preds}, "rgb": {}, "kps": None}
+        try:
+            raw: RawGt | None = read_gt_frame(seq, k, any(s.needs_semantic for s in self.scorers))
+            bundle["kps"] = raw.keypoints
+        except FrameError as exc:
+            raw, gt_error = None, f"ground truth: {exc}"
+        for s in self.scorers:
+            try:
+                bundle["gt"][s.name] = s.prepare_gt(raw) if raw is not None else gt_error
+            except FrameError as exc:
+                bundle["gt"][s.name] = f"ground truth: {exc}"
+        for m, src in preds.items():
+            path = src.files.get(k)
+            if path is None:
+                continue
+            try:
+                rgb = read_rgb(path)
+            except FrameError as exc:
+                for s in self.scorers:
+                    bundle["pred"][m][s.name] = str(exc)
+                continue
+            bundle["rgb"][m] = rgb if self.detector is not None else None
+            for s in self.scorers:
+                try:
+                    bundle["pred"][m][s.name] = s.prepare_pred(rgb, path)
+                except FrameError as exc:
+                    bundle["pred"][m][s.name] = str(exc)
+        return bundle
+
+    def _to_device(self, arrays: list[np.ndarray]) -> torch.Tensor:
+        t = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2)
+        return t.to(self.device, non_blocking=True).contiguous()
+
+    @torch.inference_mode()
+    def _score_batch(self, bundles: list[dict], preds: dict[str, PredSource], results: dict) -> None:
+        for s in self.scorers:
+            gt_cache: dict = {}
+            for m in preds:
+                res = results[m, s.name]
+                ok = []
+                for b in bundles:
+                    k, g, p = b["k"], b["gt"][s.name], b["pred"][m].get(s.name)
+                    if p is None:
+                        continue  # already recorded as missing
+                    if isinstance(g, str):
+                        res.failed[k] = g
+                    elif isinstance(p, str):
+                        res.failed[k] = p
+                    else:
+                        ok.append(b)
+                if not ok:
+                    continue
+                key = tuple(b["k"] for b in ok)
+                gt = {n: self._to_device([b["gt"][s.name][n] for b in ok]) for n in ok[0]["gt"][s.name]}
+                pr = {
+                    n: self._to_device([b["pred"][m][s.name][n] for b in ok])
+                    for n in ok[0]["pred"][m][s.name]
+                }
+                values = s.score(gt, pr, self.lpips, gt_cache.setdefault(key, {}))
+                values = {n: v.double().cpu().tolist() for n, v in values.items()}
+                for i, b in enumerate(ok):
+                    row = {n: values[n][i] for n in s.metrics if n in values}
+                    bad = [n for n, v in row.items() if math.isnan(v)]
+                    if bad:
+                        res.failed[b["k"]] = f"non-finite {', '.join(bad)} (empty ground-truth mask?)"
+                        continue
+                    if s.needs_keypoints and self.detector is not None:
+                        row["keypoint"] = self._keypoint(s, b, m, res)
+                    res.frames[b["k"]] = row
+
+    def _keypoint(self, s: Scorer, bundle: dict, method: str, res: SequenceResult) -> float | None:
+        k = bundle["k"]
+        if bundle["kps"] is None:
+            res.metric_failures.setdefault(k, {})["keypoint"] = (
+                "no flame_keypoints (68x2) in flame_params.json"
+            )
+            return None
+        try:
+            return self.detector.error(
+                s.keypoint_image(bundle["rgb"][method]), s.keypoint_targets(bundle["kps"])
+            )
+        except NoFaceDetected as exc:
+            res.metric_failures.setdefault(k, {})["keypoint"] = str(exc)
+            return None
+
+
+def frame_means(result: SequenceResult, metrics: Sequence[str]) -> dict[str, float | None]:
+    """Mean over the scored frames of each metric (None when no frame has a value)."""
+    out: dict[str, float | None] = {}
+    for n in metrics:
+        vals = [r[n] for r in result.frames.values() if r.get(n) is not None]
+        out[n] = float(np.mean(vals)) if vals else None
+    return out

@@ -1,0 +1,87 @@
+"""Decoding of frames for scoring: predictions, GT images, masks and semantic maps as float32 arrays.
+
+PNGs are decoded with OpenCV (lossless, releases the GIL, so a thread pool decodes in parallel); values equal
+``skimage.io.imread``'s for 8-bit RGB/RGBA/grey PNGs, which is what the legacy metric scripts use.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from nesbench.errors import DataError
+
+cv2.setNumThreads(1)  # parallelism comes from the decode thread pool; avoid oversubscribing the cores
+
+
+class FrameError(DataError):
+    """A single frame cannot be scored (missing, corrupt, wrong size/channels); recorded as a failure."""
+
+
+def read_png(path: Path) -> np.ndarray:
+    """uint8 array HxW (grey) or HxWxC in RGB(A) order; FrameError naming the file otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise FrameError(f"{path}: missing")
+    data = np.fromfile(path, dtype=np.uint8)
+    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if img is None:
+        raise FrameError(f"{path}: cannot decode (corrupt or not an image); re-render or re-extract it")
+    if img.dtype != np.uint8:
+        raise FrameError(f"{path}: {img.dtype} image; expected 8-bit PNG (save it as uint8)")
+    if img.ndim == 3:
+        if img.shape[2] == 3:
+            img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+        elif img.shape[2] == 4:
+            img = cv2.cvtColor(img, cv2.COLOR_BGRA2RGBA)
+        elif img.shape[2] == 1:
+            img = img[:, :, 0]
+    return img
+
+
+def read_rgb(path: Path) -> np.ndarray:
+    """RGB uint8 HxWx3: RGBA loses alpha (as the legacy `[:, :, :3]`); grey or 2-channel images are rejected."""
+    img = read_png(path)
+    if img.ndim != 3 or img.shape[2] not in (3, 4):
+        ch = 1 if img.ndim == 2 else img.shape[2]
+        raise FrameError(f"{path}: {ch}-channel image; expected RGB (3 channels) - save the render as RGB")
+    return img[:, :, :3]
+
+
+def read_mask_channel0(path: Path) -> np.ndarray:
+    """Mask channel 0 as uint8 HxW. 1-channel (grey) masks are accepted explicitly: their single channel is
+    channel 0, i.e. the value the legacy scripts read from the equivalent 3-channel mask."""
+    img = read_png(path)
+    return img if img.ndim == 2 else img[:, :, 0]
+
+
+def read_semantic(path: Path) -> np.ndarray:
+    """Face-parsing labels as float32 HxW, like ``imageio.imread(as_gray=True)`` (PIL 'F': ITU-R 601-2 luma
+    for colour images, the value itself for 1-channel label maps)."""
+    img = read_png(path)
+    if img.ndim == 2:
+        return img.astype(np.float32)
+    rgb = img[:, :, :3].astype(np.float32)
+    return rgb[..., 0] * (299 / 1000) + rgb[..., 1] * (587 / 1000) + rgb[..., 2] * (114 / 1000)
+
+
+def legacy_resize(img: np.ndarray, res: int, path: Path) -> np.ndarray:
+    """The legacy ``_load_img`` rule: cv2 bilinear resize to res x res only when ``shape[-2]`` differs from res
+    (the width for HxWxC, the height for HxW). A frame that is still not res x res afterwards is rejected."""
+    if img.shape[-2] != res:
+        img = cv2.resize(img, (res, res))
+    if img.shape[0] != res or img.shape[1] != res:
+        raise FrameError(f"{path}: {img.shape[1]}x{img.shape[0]} image; expected {res}x{res} (or square)")
+    return img
+
+
+def resize_to(img: np.ndarray, res: int, path: Path) -> np.ndarray:
+    """Resize a square image to res x res (bilinear, or area when shrinking); non-square images are rejected."""
+    h, w = img.shape[:2]
+    if h != w:
+        raise FrameError(f"{path}: {w}x{h} image is not square; render at {res}x{res}")
+    if h == res:
+        return img
+    return cv2.resize(img, (res, res), interpolation=cv2.INTER_AREA if h > res else cv2.INTER_LINEAR)

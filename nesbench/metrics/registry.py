@@ -1,0 +1,44 @@
+"""Scorer registry: every scorer is named and versioned, and declares each metric's direction once."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from nesbench.errors import ConfigError
+
+if TYPE_CHECKING:
+    from nesbench.metrics.scorers import Scorer
+
+# Lazy `module:object` entries (as in lm-evaluation-harness): importing the registry imports no torch.
+SCORERS: dict[str, str] = {
+    "unified": "nesbench.metrics.scorers:UnifiedScorer",
+    "renderme-imavatar": "nesbench.metrics.scorers:RenderMeIMavatarScorer",
+    "renderme-pointavatar": "nesbench.metrics.scorers:RenderMePointAvatarScorer",
+}
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One metric column: its direction and how frames/sequences are aggregated (always 'mean' here)."""
+
+    name: str
+    higher_is_better: bool
+    aggregation: str
+    description: str
+
+
+def list_scorers() -> list[str]:
+    """Names of every registered scorer."""
+    return list(SCORERS)
+
+
+def get_scorer(name: str, **options: object) -> Scorer:
+    """The scorer registered under ``name``; options (e.g. ``resolution=256``) go to its constructor."""
+    try:
+        target = SCORERS[name]
+    except KeyError:
+        raise ConfigError(f"unknown scorer {name!r}; available: {', '.join(SCORERS)}") from None
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)(**options)

@@ -1,0 +1,69 @@
+"""Single-sequence scoring: one prediction folder against one GT sequence folder, with one scorer."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from nesbench.errors import DataError
+from nesbench.metrics.engine import Engine, SequenceResult, describe_device, frame_means
+from nesbench.metrics.frames import load_gt_sequence
+from nesbench.metrics.predictions import prediction_source
+from nesbench.metrics.registry import get_scorer
+from nesbench.metrics.scorers import Scorer
+
+
+def sequence_record(scorer: Scorer, result: SequenceResult, unavailable: dict[str, str]) -> dict[str, Any]:
+    """The OUT.json structure for one (scorer, sequence) result."""
+    means = frame_means(result, list(scorer.metrics))
+    for n in unavailable:
+        means[n] = None
+    rec: dict[str, Any] = {
+        "scorer": scorer.name,
+        "version": scorer.version,
+        "resolution": scorer.resolution,
+        "n_expected": len(result.expected),
+        "n_scored": len(result.frames),
+        "failed": {str(k): r for k, r in sorted(result.failed.items())},
+        "frames": {str(k): v for k, v in sorted(result.frames.items())},
+        "mean": means,
+        "unavailable": dict(unavailable),
+    }
+    if result.metric_failures:
+        rec["metric_failures"] = {str(k): v for k, v in sorted(result.metric_failures.items())}
+    return rec
+
+
+def score_sequence(
+    pred_dir: str | os.PathLike[str],
+    gt_seq_dir: str | os.PathLike[str],
+    scorer: str | Scorer,
+    *,
+    resolution: int = 512,
+    device: str = "auto",
+    lpips_backbone: str | os.PathLike[str] | None = None,
+    batch_size: int | None = None,
+    missing_lpips: str = "error",
+) -> dict[str, Any]:
+    """Score `pred_dir` (holding `<k>.png`, or `rgb/`, or `epoch_<N>/rgb/`) against a GT sequence folder.
+
+    Missing/corrupt/mis-sized frames are recorded in ``failed``; frames with no ground truth raise DataError;
+    a missing LPIPS backbone raises AssetError unless ``missing_lpips='unavailable'``.
+    """
+    sc = get_scorer(scorer, resolution=resolution) if isinstance(scorer, str) else scorer
+    seq = load_gt_sequence(Path(gt_seq_dir))
+    src, folder, epoch = prediction_source(Path(pred_dir), seq.expected)
+    if src.error and src.files:
+        raise DataError(src.error)
+    if src.error:
+        raise DataError(f"{folder}: prediction folder not found; pass the folder holding <k>.png (or rgb/)")
+    engine = Engine(
+        [sc], device=device, lpips_backbone=lpips_backbone, missing_lpips=missing_lpips, batch_size=batch_size
+    )
+    result = engine.score(seq.dir, {"pred": src})["pred", sc.name]
+    rec = sequence_record(sc, result, engine.unavailable[sc.name])
+    rec["device"] = describe_device(engine.device)
+    rec["prediction_dir"] = str(folder)
+    rec["epoch"] = epoch
+    return rec

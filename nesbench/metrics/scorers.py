@@ -1,0 +1,252 @@
+"""The three scorers. Each turns decoded frames into per-frame metric values, in batches, on CPU or GPU.
+
+- ``renderme-imavatar``: the RenderMe-360 IMavatar overlay ``metrics.py`` (published IMavatar numbers).
+- ``renderme-pointavatar``: PointAvatar ``utils/metrics.py`` ``run(..., no_cloth=True)`` (published PointAvatar).
+- ``unified``: one documented definition for every method (docs/METRICS.md).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import cv2
+import numpy as np
+import torch
+
+from nesbench.metrics.frames import CLOTH_LABELS, RawGt
+from nesbench.metrics.images import FrameError, legacy_resize, resize_to
+from nesbench.metrics.lpips_alex import LpipsAlex
+from nesbench.metrics.registry import MetricSpec
+from nesbench.metrics.ssim import ssim, ssim_map
+
+Tensors = dict[str, torch.Tensor]
+
+
+def _spec(name: str, up: bool, text: str) -> tuple[str, MetricSpec]:
+    return name, MetricSpec(name, up, "mean", text)
+
+
+def _sum(x: torch.Tensor) -> torch.Tensor:
+    return x.sum(dim=(1, 2, 3))
+
+
+class Scorer:
+    """A named, versioned metric definition: ``prepare_*`` run per frame in decode threads (numpy),
+    ``score`` runs on a batch of tensors (B x C x H x W) and returns one tensor of B values per metric."""
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    metrics: ClassVar[dict[str, MetricSpec]]
+    needs_semantic: ClassVar[bool] = False
+
+    def __init__(self, resolution: int = 512):
+        self.resolution = int(resolution)
+
+    @property
+    def needs_keypoints(self) -> bool:
+        return "keypoint" in self.metrics
+
+    def prepare_gt(self, raw: RawGt) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def prepare_pred(self, rgb: np.ndarray, path: object) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def score(self, gt: Tensors, pred: Tensors, lpips: LpipsAlex | None, gt_cache: dict) -> Tensors:
+        raise NotImplementedError
+
+    def keypoint_image(self, rgb: np.ndarray) -> np.ndarray:
+        """The prediction as FAN sees it: uint8 RGB resized (cv2 bilinear) to res when its width differs."""
+        return cv2.resize(rgb, (self.resolution, self.resolution)) if rgb.shape[1] != self.resolution else rgb
+
+    def keypoint_targets(self, kps: np.ndarray) -> np.ndarray:
+        """FLAME keypoints in [-1, 1] -> integer pixels at res, as ``((kp + 1) * res / 2).astype(int)``."""
+        return ((kps + 1.0) * self.resolution / 2).astype(int)
+
+    @staticmethod
+    def _lpips_cached(
+        lpips: LpipsAlex, gt_cache: dict, key: str, gt_img: torch.Tensor, pred_img: torch.Tensor
+    ):
+        if key not in gt_cache:
+            gt_cache[key] = lpips.features(gt_img)
+        return lpips.distance(lpips.features(pred_img), gt_cache[key])
+
+
+KEYPOINT = _spec(
+    "keypoint",
+    False,
+    "mean distance in pixels at the evaluation resolution between FAN 2D landmarks detected on the prediction "
+    "and the first 68 FLAME keypoints of flame_params.json",
+)
+
+
+class RenderMeIMavatarScorer(Scorer):
+    """RenderMe-360 IMavatar overlay metrics.py: GT composited on white with mask channel 0 (soft), masked MAE over
+    the mask area reported as L1; PSNR/SSIM(MATLAB-style)/LPIPS-alex on the full image after uint8 truncation."""
+
+    name = "renderme-imavatar"
+    version = "1.0"
+    metrics = dict(
+        [
+            _spec("l1", False, "reported 'L1' = mae: masked MAE / (3 x mask area), GT composited on white"),
+            _spec("mae", False, "sum(mask*|pred-gt|) / (3*sum(mask)), [0,1] units"),
+            _spec("mse", False, "sum(mask*(pred-gt)^2) / (3*sum(mask))"),
+            _spec(
+                "psnr",
+                True,
+                "10*log10(1/MSE) over the full uint8-truncated image (white background included)",
+            ),
+            _spec(
+                "ssim",
+                True,
+                "MATLAB-style SSIM, Gaussian 11/1.5, constants on 0..255, 5-px valid crop, full image",
+            ),
+            _spec("lpips", False, "LPIPS v0.1 alex on the full uint8 image mapped to [-1, 1]"),
+            KEYPOINT,
+        ]
+    )
+
+    def prepare_gt(self, raw: RawGt) -> dict[str, np.ndarray]:
+        res = self.resolution
+        gt = legacy_resize(raw.image.astype(np.float32), res, raw.paths["image"]) / 255.0
+        mask = legacy_resize(raw.mask.astype(np.float32), res, raw.paths["mask"]) / 255.0
+        return {"gt": gt, "mask": mask[:, :, :1]}
+
+    def prepare_pred(self, rgb: np.ndarray, path: object) -> dict[str, np.ndarray]:
+        return {"pred": legacy_resize(rgb.astype(np.float32), self.resolution, path) / 255.0}
+
+    def score(self, gt: Tensors, pred: Tensors, lpips: LpipsAlex | None, gt_cache: dict) -> Tensors:
+        p, m = pred["pred"], gt["mask"]
+        g = gt["gt"] * m + 1.0 * (1 - m)
+        nnz = _sum(m) * 3
+        mae = _sum(m * (p - g).abs()) / nnz
+        mse = _sum(m * (p - g).square()) / nnz
+        pq = torch.clamp(255 * p, 0, 255).to(torch.uint8).double()
+        gq = torch.clamp(255 * g, 0, 255).to(torch.uint8).double()
+        out = {
+            "l1": mae,
+            "mae": mae,
+            "mse": mse,
+            "psnr": 10 * torch.log10(1.0 / ((pq / 255 - gq / 255) ** 2).mean(dim=(1, 2, 3))),
+            "ssim": ssim(pq, gq, 255.0),
+        }
+        if lpips is not None:
+            to_pm1 = lambda x: x.float() / 255.0 * 2 - 1.0  # noqa: E731
+            out["lpips"] = self._lpips_cached(lpips, gt_cache, "lpips", to_pm1(gq), to_pm1(pq))
+        return out
+
+
+class RenderMePointAvatarScorer(Scorer):
+    """PointAvatar utils/metrics.py with no_cloth=True on rgb_erode_dilate renders: mask channel 0 with semantic
+    labels 15/16 removed, errors summed over the mask but divided by ALL pixels, reported 'L1' = squared error."""
+
+    name = "renderme-pointavatar"
+    version = "1.0"
+    needs_semantic = True
+    metrics = dict(
+        [
+            _spec(
+                "l1",
+                False,
+                "reported 'L1' = l1_l: sum(mask*(pred-gt)^2) / (3*H*W) (squared error, all pixels)",
+            ),
+            _spec("mae", False, "sum(mask*|pred-gt|) / (3*H*W)"),
+            _spec("mse", False, "sum(mask*(pred-gt)^2) / (3*H*W) (equal to l1)"),
+            _spec("psnr", True, "20*log10(1/(sqrt(mse)+1e-8)), mse over all pixels"),
+            _spec("ssim", True, "Gaussian 11/1.5 valid SSIM, L=1, both images zeroed where mask==0"),
+            _spec("lpips", False, "LPIPS v0.1 alex, normalize=True, on pred*mask and gt*mask"),
+        ]
+    )
+
+    def prepare_gt(self, raw: RawGt) -> dict[str, np.ndarray]:
+        res = self.resolution
+        if raw.semantic is None:
+            raise FrameError(f"{raw.semantic_error}; the no_cloth mask needs semantic/<k>.png")
+        gt = legacy_resize(raw.image.astype(np.float32), res, raw.paths["image"]) / 255.0
+        mask = legacy_resize(raw.mask.astype(np.float32), res, raw.paths["mask"]) / 255.0
+        gt = gt * mask + 1.0 * (1 - mask)  # composited with the full 3-channel mask, in numpy as upstream
+        semantic = cv2.resize(raw.semantic, (res, res))  # bilinear, always (labels interpolated)
+        mask = mask.copy()
+        mask[np.isin(semantic, CLOTH_LABELS)] = 0.0
+        return {"gt": gt.astype(np.float32), "mask": mask[:, :, :1]}
+
+    def prepare_pred(self, rgb: np.ndarray, path: object) -> dict[str, np.ndarray]:
+        return {"pred": legacy_resize(rgb.astype(np.float32), self.resolution, path) / 255.0}
+
+    def score(self, gt: Tensors, pred: Tensors, lpips: LpipsAlex | None, gt_cache: dict) -> Tensors:
+        p, g, m = pred["pred"], gt["gt"], gt["mask"]
+        nnz = float(3 * m.shape[2] * m.shape[3])
+        sq = _sum(m * (p - g).square()) / nnz
+        out = {"l1": sq, "mae": _sum(m * (p - g).abs()) / nnz, "mse": sq}
+        out["psnr"] = 20 * torch.log10(1.0 / (torch.sqrt(sq.double()) + 1e-8))
+        keep = m != 0
+        zero = torch.zeros((), dtype=p.dtype, device=p.device)
+        out["ssim"] = ssim(torch.where(keep, p, zero), torch.where(keep, g, zero), 1.0)
+        if lpips is not None:
+            out["lpips"] = self._lpips_cached(lpips, gt_cache, "lpips", g * m * 2 - 1, p * m * 2 - 1)
+        return out
+
+
+class UnifiedScorer(Scorer):
+    """One definition for every method (docs/METRICS.md): head mask = soft GT mask without cloth labels 15/16;
+    both prediction and GT composited on white with it; errors averaged over the mask area; SSIM averaged over
+    the mask; LPIPS-alex on the composites; no quantisation; evaluation at the benchmark resolution."""
+
+    name = "unified"
+    version = "1.0"
+    needs_semantic = True
+    metrics = dict(
+        [
+            _spec("l1", False, "masked MAE: sum(m*|P-G|) / (3*sum(m)) on the composites, [0,1] units"),
+            _spec("mae", False, "same as l1"),
+            _spec("mse", False, "sum(m*(P-G)^2) / (3*sum(m)) on the composites"),
+            _spec("psnr", True, "10*log10(1/mse), mse over the head mask"),
+            _spec(
+                "ssim",
+                True,
+                "Gaussian 11/1.5 valid SSIM (L=1) of the composites, mask-weighted mean of the map",
+            ),
+            _spec("lpips", False, "LPIPS v0.1 alex on the composites in [-1, 1]"),
+            KEYPOINT,
+        ]
+    )
+
+    def prepare_gt(self, raw: RawGt) -> dict[str, np.ndarray]:
+        res = self.resolution
+        if raw.semantic is None:
+            raise FrameError(f"{raw.semantic_error}; the unified head mask needs semantic/<k>.png")
+        gt = resize_to(raw.image.astype(np.float32), res, raw.paths["image"]) / 255.0
+        mask = resize_to(raw.mask[:, :, 0].astype(np.float32), res, raw.paths["mask"]) / 255.0
+        sem = raw.semantic
+        if sem.shape != raw.image.shape[:2]:
+            raise FrameError(
+                f"semantic map of frame {raw.k} is {sem.shape[1]}x{sem.shape[0]}, not the image size"
+            )
+        if sem.shape[0] != res:
+            sem = cv2.resize(sem, (res, res), interpolation=cv2.INTER_NEAREST)
+        mask = mask * ~np.isin(sem, CLOTH_LABELS)
+        return {"gt": gt, "mask": mask[:, :, None].astype(np.float32)}
+
+    def prepare_pred(self, rgb: np.ndarray, path: object) -> dict[str, np.ndarray]:
+        return {"pred": resize_to(rgb.astype(np.float32), self.resolution, path) / 255.0}
+
+    def score(self, gt: Tensors, pred: Tensors, lpips: LpipsAlex | None, gt_cache: dict) -> Tensors:
+        m = gt["mask"]
+        g = gt["gt"] * m + (1 - m)
+        p = pred["pred"] * m + (1 - m)
+        area = _sum(m) * 3
+        d = p - g
+        mae = _sum(m * d.abs()) / area
+        mse = _sum(m * d.square()) / area
+        w = m[:, :, 5:-5, 5:-5]
+        smap = ssim_map(p, g, 1.0).mean(dim=1, keepdim=True)
+        out = {
+            "l1": mae,
+            "mae": mae,
+            "mse": mse,
+            "psnr": 10 * torch.log10(1.0 / mse.double()),
+            "ssim": _sum(smap * w) / _sum(w),
+        }
+        if lpips is not None:
+            out["lpips"] = self._lpips_cached(lpips, gt_cache, "lpips", g * 2 - 1, p * 2 - 1)
+        return out
