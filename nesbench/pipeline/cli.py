@@ -29,6 +29,10 @@ def _run(args: argparse.Namespace) -> int:
             device=args.device,
             lpips_backbone=args.lpips_backbone,
             allow_cpu=args.allow_cpu,
+            max_parallel=args.max_parallel,
+            slurm_profile=args.slurm_profile,
+            slurm_cluster=args.slurm_cluster,
+            wait=not args.no_wait,
         )
     )
     return 0
@@ -49,6 +53,57 @@ def _report(args: argparse.Namespace) -> int:
     bench = load_benchmark(args.benchmark or summary["provenance"]["config_path"])
     print(write_report(Path(args.run_dir), bench, summary))
     return 0
+
+
+def _jobs_status(args: argparse.Namespace) -> int:
+    import json
+
+    from tabulate import tabulate
+
+    from nesbench.pipeline.ledger import STAGES, Ledger
+    from nesbench.pipeline.plan import load_plan
+
+    plan = load_plan(args.run_dir)
+    ledger = Ledger(plan.run_dir)
+    rows = []
+    for job in plan.jobs():
+        recs = [ledger.get(job.key, s) for s in STAGES]
+        reason = next((r.reason for r in recs if r.state == "failed"), "")
+        rows.append([job.key, *[f"{r.state}({r.attempts})" if r.attempts else r.state for r in recs], reason])
+    if args.json:
+        print(json.dumps([dict(zip(["job", *STAGES, "reason"], r, strict=True)) for r in rows], indent=1))
+    else:
+        print(tabulate(rows, headers=["job", *STAGES, "reason"], tablefmt="github"))
+        print(" ".join(f"{k}={v}" for k, v in ledger.summary().items()))
+    return 0
+
+
+def _jobs_cancel(args: argparse.Namespace) -> int:
+    import json
+
+    from nesbench.errors import ConfigError
+    from nesbench.pipeline.executors import SLURM_JOBS_FILE
+
+    path = Path(args.run_dir) / SLURM_JOBS_FILE
+    if not path.exists():
+        raise ConfigError(
+            f"{path}: no Slurm submission recorded for this run (only --executor slurm can be cancelled)"
+        )
+    record = json.loads(path.read_text())
+    import submitit
+
+    for key, job_id in record["jobs"].items():
+        folder = Path(args.run_dir) / "slurm" / "%j"
+        if record.get("cluster") == "slurm":
+            submitit.SlurmJob(folder=folder, job_id=job_id).cancel(check=False)
+        print(f"cancelled {key} ({job_id})")
+    return 0
+
+
+def _jobs_worker(args: argparse.Namespace) -> int:
+    from nesbench.pipeline.executors import run_worker
+
+    return 0 if run_worker(args.run_dir, args.key) else 1
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -8,11 +8,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nesbench.config import Benchmark, load_benchmark
-from nesbench.errors import ConfigError, DataError
+from nesbench.errors import ConfigError, DataError, NesbenchError
+from nesbench.fsutil import sweep_temp_files
 from nesbench.methods.registry import get_method
 from nesbench.paths import REPO_ROOT
 from nesbench.pipeline.executors import execute
 from nesbench.pipeline.plan import load_plan, make_plan, save_plan
+
+
+class RunFailed(NesbenchError):
+    """Some jobs of the run failed (their reasons are in the ledger and logs)."""
 
 
 @dataclass
@@ -28,6 +33,10 @@ class RunOptions:
     device: str = "auto"
     lpips_backbone: Path | None = None
     allow_cpu: bool = False
+    max_parallel: int | None = None
+    slurm_profile: Path | None = None
+    slurm_cluster: str | None = None
+    wait: bool = True
 
 
 def default_out_dir() -> Path:
@@ -87,7 +96,24 @@ def run_pipeline(opts: RunOptions) -> Path:
         f"{len(plan.subjects)} subject(s) -> {run_dir}",
         file=sys.stderr,
     )
-    results = execute(plan, plan.jobs(bench), opts.executor)
+    swept = sweep_temp_files(run_dir)
+    if swept:
+        print(f"[run] removed {swept} partial file(s) left by an interrupted run", file=sys.stderr)
+    results = execute(
+        plan,
+        plan.jobs(bench),
+        opts.executor,
+        max_parallel=opts.max_parallel,
+        slurm_profile=opts.slurm_profile,
+        cluster=opts.slurm_cluster,
+        wait=opts.wait,
+    )
+    if not opts.wait:
+        print(
+            "[run] jobs submitted; re-run the same command when they are done to score and report",
+            file=sys.stderr,
+        )
+        return run_dir
     failed = [k for k, ok in results.items() if not ok]
     summary = score_benchmark(
         bench,
