@@ -1,0 +1,142 @@
+"""Per-subject upstream confs from the templates in configs/methods/<method>.conf (spec section 2.3)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pyhocon import ConfigFactory, ConfigTree, HOCONConverter
+from pyhocon.exceptions import ConfigException
+
+from nesbench.config import Benchmark
+from nesbench.errors import AssetError, ConfigError
+from nesbench.fsutil import write_text_atomic
+from nesbench.paths import CONFIGS_DIR
+from nesbench.upstream.pins import Upstream
+
+
+@dataclass(frozen=True)
+class MethodTemplate:
+    method: str
+    base: str
+    exps_folder: dict[str, str]
+    epochs: dict[str, int]
+    img_res: str | int
+    settings: dict[str, Any]
+    prediction: str
+    test_time_fitting: bool | None
+    source: Path
+
+
+def load_template(method: str, configs: Path | None = None) -> MethodTemplate:
+    path = (configs or CONFIGS_DIR) / "methods" / f"{method}.conf"
+    if not path.is_file():
+        raise ConfigError(f"{path}: no conf template for method {method!r}")
+    try:
+        c = ConfigFactory.parse_file(str(path))
+        fitting = c.get_string("test_time_fitting", None)
+        if fitting not in (None, "on", "off"):
+            raise ConfigError(f"{path}: test_time_fitting must be on or off, got {fitting!r}")
+        return MethodTemplate(
+            method=method,
+            base=c.get_string("base"),
+            exps_folder={k: str(v) for k, v in c.get_config("exps_folder").items()},
+            epochs={k: int(v) for k, v in c.get_config("epochs").items()},
+            img_res=c.get("img_res", "benchmark"),
+            settings={k.strip('"'): v for k, v in _flatten(c.get_config("set"))},
+            prediction=c.get_string("prediction"),
+            test_time_fitting=None if fitting is None else fitting == "on",
+            source=path,
+        )
+    except ConfigException as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+
+
+def _flatten(tree: ConfigTree, prefix: str = "") -> list[tuple[str, Any]]:
+    out = []
+    for k, v in tree.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, ConfigTree):
+            out.extend(_flatten(v, key + "."))
+        else:
+            out.append((key, v))
+    return out
+
+
+def parse_overrides(items: list[str] | None) -> dict[str, Any]:
+    """['loss.vgg_feature_weight=0', ...] -> {key: HOCON-parsed value}."""
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set loss.vgg_feature_weight=0")
+        try:
+            out[key.strip()] = ConfigFactory.parse_string(f"v = {value}").get("v")
+        except ConfigException as exc:
+            raise ConfigError(f"--set {item!r}: value is not HOCON ({exc})") from None
+    return out
+
+
+def build_conf(
+    pin: Upstream,
+    checkout: Path,
+    bench: Benchmark,
+    subject: str,
+    protocol: str,
+    overrides: dict[str, Any] | None = None,
+    data_root: Path | None = None,
+) -> ConfigTree:
+    """The upstream conf for one job: base conf + template settings + benchmark split + ``overrides``."""
+    tpl = load_template(pin.key)
+    base = checkout / tpl.base
+    if not base.is_file():
+        raise AssetError(f"{base}: base conf missing; run `nesbench upstream install --methods {pin.key}`")
+    proto = bench.protocol(protocol)
+    if protocol not in tpl.exps_folder:
+        raise ConfigError(f"{tpl.source}: exps_folder has no entry for protocol {protocol!r}")
+    conf = ConfigFactory.parse_file(str(base))
+    res = bench.resolution if tpl.img_res == "benchmark" else int(tpl.img_res)
+    root = Path(data_root) if data_root is not None else bench.data_root()
+    values: dict[str, Any] = {
+        "train.exps_folder": str((checkout / tpl.exps_folder[protocol]).resolve()),
+        "train.methodname": pin.methodname,
+        "dataset.data_folder": str((root / bench.testset_of(subject)).resolve()),
+        "dataset.subject_name": str(subject),
+        "dataset.train.sub_dir": list(proto.train),
+        "dataset.test.sub_dir": list(proto.test_sequences),
+        "dataset.train.img_res": [res, res],
+        "dataset.test.img_res": [res, res],
+        **tpl.settings,
+        **(overrides or {}),
+    }
+    for key, value in values.items():
+        conf.put(key, value)
+    return conf
+
+
+def render_conf(conf: ConfigTree) -> str:
+    """HOCON text; strings are always quoted, so subject ids like "0100" stay strings."""
+    return HOCONConverter.to_hocon(conf) + "\n"
+
+
+def conf_path(checkout: Path, bench: Benchmark, protocol: str, subject: str) -> Path:
+    return checkout / "data" / "conf" / "nesbench" / bench.name / protocol / f"{subject}.conf"
+
+
+def write_conf(
+    pin: Upstream,
+    checkout: Path,
+    bench: Benchmark,
+    subject: str,
+    protocol: str,
+    overrides: dict[str, Any] | None = None,
+    data_root: Path | None = None,
+) -> tuple[Path, str]:
+    """Write (if changed) the job's conf; returns (path, sha256 of its text)."""
+    text = render_conf(build_conf(pin, checkout, bench, subject, protocol, overrides, data_root))
+    path = conf_path(checkout, bench, protocol, subject)
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        write_text_atomic(path, text)
+    return path, hashlib.sha256(text.encode()).hexdigest()

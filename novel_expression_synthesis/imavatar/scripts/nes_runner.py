@@ -1,0 +1,116 @@
+"""NES-Bench runner for IMavatar (installed into IMavatar/code/scripts/; run from code/).
+
+Differences from upstream scripts/exp_runner.py, all explicit:
+- the RenderMe-360 flame_distance step filter is an option read from the conf (`nes.flame_distance_skip`, 0 = off);
+  it applies from the second epoch of a run, like the benchmark overlay, is skipped (and logged) when the loss has no
+  flame_distance term, and every skipped step is counted in nes_train_done.json;
+- the last epoch is saved: after the loop, checkpoints are written as epoch nepoch+1 (upstream never saves it);
+- eval renders one test sequence at a time (`--sequences`), each with its own conf, and marks it done.
+"""
+
+import argparse
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from scripts.test import TestRunner  # noqa: E402
+from scripts.train import TrainRunner  # noqa: E402
+
+from nesbench.upstream import runner_support as rs  # noqa: E402
+
+
+class NesTrainRunner(TrainRunner):
+    def __init__(self, **kwargs):
+        conf = rs.load_conf(kwargs["conf"])
+        self.nes_skip_threshold = float(conf.get_float("nes.flame_distance_skip", 0.0))
+        self.nes_skipped = Counter()
+        self.nes_filter_inactive = Counter()
+        super().__init__(**kwargs)
+        self.nes_first_epoch = self.start_epoch
+
+    def nes_skip_step(self, loss_output, epoch):
+        if self.nes_skip_threshold <= 0 or epoch < self.nes_first_epoch + 1:
+            return False
+        if "flame_distance_loss" not in loss_output:
+            self.nes_filter_inactive[epoch] += 1
+            return False
+        if float(loss_output["flame_distance_loss"]) > self.nes_skip_threshold:
+            self.nes_skipped[epoch] += 1
+            return True
+        return False
+
+    def run(self):
+        super().run()
+        for epoch in sorted(set(self.nes_skipped) | set(self.nes_filter_inactive)):
+            print(
+                f"[nesbench] epoch {epoch}: {self.nes_skipped[epoch]} steps skipped by the flame_distance filter, "
+                f"{self.nes_filter_inactive[epoch]} steps without a flame_distance term",
+                flush=True,
+            )
+        final = self.nepochs + 1
+        self.save_checkpoints(final)
+        rs.write_marker(
+            Path(self.train_dir) / rs.TRAIN_DONE,
+            {
+                "final_epoch": final,
+                "nepochs": self.nepochs,
+                "flame_distance_skip": self.nes_skip_threshold,
+                "skipped_steps": {str(k): v for k, v in sorted(self.nes_skipped.items())},
+                "steps_without_flame_distance": {
+                    str(k): v for k, v in sorted(self.nes_filter_inactive.items())
+                },
+            },
+        )
+
+
+def evaluate(opt):
+    conf = rs.load_conf(opt.conf)
+    for seq in rs.test_sequences(opt.conf, opt.sequences):
+        runner_conf = rs.sequence_conf(opt.conf, seq, Path(opt.workdir) / f"eval_{seq}.conf")
+        runner = TestRunner(conf=str(runner_conf), checkpoint=opt.checkpoint, load_path="", only_json=False)
+        runner.run()
+        out = Path(runner.eval_dir) / seq / f"epoch_{runner.start_epoch}"
+        frames = sorted(int(p.stem) for p in (out / "rgb").glob("*.png"))
+        rs.write_marker(
+            out / rs.EVAL_DONE,
+            {
+                "sequence": seq,
+                "epoch": int(runner.start_epoch),
+                "frames": len(frames),
+                "prediction": "rgb",
+                "method": conf.get_string("train.methodname"),
+            },
+        )
+        print(f"[nesbench] {seq}: {len(frames)} frames rendered into {out}", flush=True)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--conf", required=True)
+    p.add_argument("--is_eval", action="store_true")
+    p.add_argument("--is_continue", action="store_true")
+    p.add_argument("--nepoch", type=int, default=1000)
+    p.add_argument("--checkpoint", default="latest")
+    p.add_argument("--sequences", default="", help="comma list of test sequences to render (default: all)")
+    p.add_argument("--workdir", default=".", help="where per-sequence eval confs are written")
+    opt = p.parse_args()
+    os.environ.setdefault("WANDB_MODE", "disabled")
+    if opt.is_eval:
+        evaluate(opt)
+    else:
+        NesTrainRunner(
+            conf=opt.conf,
+            nepochs=opt.nepoch,
+            checkpoint=opt.checkpoint,
+            is_continue=opt.is_continue,
+            load_path="",
+            wandb_workspace=None,
+        ).run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
