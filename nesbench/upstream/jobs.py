@@ -1,0 +1,286 @@
+"""Train / eval jobs of the upstream methods: one job = (method, subject, protocol).
+
+Idempotent and resumable: a finished job is skipped (its done-marker matches the epochs and the conf), an interrupted
+one resumes from its latest checkpoint (--is_continue). Each job appends to one log,
+<runs>/<method>/<protocol>/<subject>/logs/{train,eval}.log; markers and method_info.json are written atomically.
+Eval maps the newest epoch (numerically) of every test sequence into the canonical prediction layout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nesbench.config import Benchmark
+from nesbench.data.layout import frame_files, prediction_dir, sequence_dir
+from nesbench.errors import AssetError, DataError
+from nesbench.fsutil import write_json_atomic
+from nesbench.paths import REPO_ROOT, upstream_dir
+from nesbench.upstream import confs as confs_mod
+from nesbench.upstream.pins import Upstream, get_pin
+
+RUNNER = "scripts/nes_runner.py"
+TRAIN_MARKER = "train.done.json"
+EVAL_MARKER = "eval.done.json"
+RUNNER_TRAIN_DONE = "nes_train_done.json"
+RUNNER_EVAL_DONE = "nes_eval_done.json"
+EPOCH_RE = re.compile(r"^epoch_(\d+)$")
+
+
+def default_runs_dir() -> Path:
+    return Path(os.environ.get("NESBENCH_RUNS", REPO_ROOT / "runs")).expanduser()
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything a job needs to know about where things are."""
+
+    pin: Upstream
+    bench: Benchmark
+    subject: str
+    protocol: str
+    runs: Path
+    checkout: Path
+    data_root: Path
+
+    @property
+    def job_dir(self) -> Path:
+        return self.runs / self.pin.key / self.protocol / self.subject
+
+    @property
+    def log_dir(self) -> Path:
+        return self.job_dir / "logs"
+
+    def exp_dir(self, conf: Any) -> Path:
+        """exps_folder/subject/methodname/<train_split> (the upstream output layout)."""
+        return (
+            Path(conf.get_string("train.exps_folder"))
+            / self.subject
+            / self.pin.methodname
+            / self.bench.protocol(self.protocol).train_split
+        )
+
+
+@dataclass(frozen=True)
+class JobResult:
+    job: str
+    status: str  # done | skipped | failed
+    detail: str
+    log: Path | None = None
+
+
+def make_job(
+    method: str,
+    bench: Benchmark,
+    subject: str,
+    protocol: str,
+    runs: Path | None = None,
+    upstream_root: Path | None = None,
+    data_root: Path | None = None,
+) -> Job:
+    pin = get_pin(method)
+    bench.protocol(protocol)
+    bench.testset_of(subject)
+    checkout = pin.checkout_dir(upstream_root or upstream_dir())
+    if not (checkout / "code" / RUNNER).is_file():
+        raise AssetError(
+            f"{checkout / 'code' / RUNNER}: missing; run `bash setup.sh --methods {pin.key}` first"
+        )
+    return Job(
+        pin,
+        bench,
+        str(subject),
+        protocol,
+        Path(runs or default_runs_dir()),
+        checkout,
+        Path(data_root) if data_root else bench.data_root(),
+    )
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _run(cmd: list[str], cwd: Path, log: Path, header: str) -> int:
+    """Run ``cmd`` appending stdout+stderr to ``log`` (one log per job, one section per attempt)."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "WANDB_MODE": "disabled"}
+    with open(log, "a", encoding="utf-8") as f:
+        f.write(f"\n===== {time.strftime('%Y-%m-%d %H:%M:%S')} {header}\n$ {' '.join(cmd)}\n")
+        f.flush()
+        return subprocess.run(cmd, cwd=cwd, stdout=f, stderr=subprocess.STDOUT, env=env).returncode
+
+
+def _tail(log: Path, n: int = 3) -> str:
+    try:
+        lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return ""
+    return " | ".join(lines[-n:])[-300:]
+
+
+def train_job(
+    job: Job,
+    epochs: int | None = None,
+    overrides: dict[str, Any] | None = None,
+    python: str = sys.executable,
+    force: bool = False,
+) -> JobResult:
+    """Train one job to ``epochs`` (default: the template's per-protocol value). Skips a finished job."""
+    name = f"{job.pin.key}/{job.protocol}/{job.subject}"
+    tpl = confs_mod.load_template(job.pin.key)
+    epochs = int(epochs or tpl.epochs[job.protocol])
+    conf_file, conf_sha = confs_mod.write_conf(
+        job.pin, job.checkout, job.bench, job.subject, job.protocol, overrides, job.data_root
+    )
+    conf = confs_mod.ConfigFactory.parse_file(str(conf_file))
+    train_dir = job.exp_dir(conf) / "train"
+    marker = job.job_dir / TRAIN_MARKER
+    want = {"epochs": epochs, "conf_sha256": conf_sha, "commit": job.pin.commit}
+    done = _read_json(marker)
+    if not force and done and all(done.get(k) == v for k, v in want.items()):
+        return JobResult(name, "skipped", f"already trained ({epochs} epochs)")
+    latest = train_dir / "checkpoints" / "ModelParameters" / "latest.pth"
+    resume = latest.is_file() and not force
+    if force and train_dir.exists():
+        shutil.rmtree(train_dir)
+    marker.unlink(missing_ok=True)
+    cmd = [python, RUNNER, "--conf", str(conf_file), "--nepoch", str(epochs)] + (
+        ["--is_continue"] if resume else []
+    )
+    log = job.log_dir / "train.log"
+    rc = _run(cmd, job.checkout / "code", log, f"train {name} epochs={epochs} resume={resume}")
+    info = _read_json(train_dir / RUNNER_TRAIN_DONE)
+    if rc != 0 or not info or info.get("final_epoch") != epochs + 1:
+        return JobResult(name, "failed", f"exit {rc}: {_tail(log)}", log)
+    write_json_atomic(
+        marker, {**want, "final_epoch": epochs + 1, "train_dir": str(train_dir), "runner": info}
+    )
+    return JobResult(name, "done", f"trained to epoch {epochs + 1}" + (" (resumed)" if resume else ""), log)
+
+
+def newest_epoch_dir(seq_eval_dir: Path) -> Path | None:
+    """The epoch_<E> folder with the numerically largest E (upstream scripts sort lexicographically)."""
+    found = [(int(m.group(1)), p) for p in seq_eval_dir.glob("epoch_*") if (m := EPOCH_RE.match(p.name))]
+    return max(found)[1] if found else None
+
+
+def map_predictions(src: Path, dst: Path, expected: list[int]) -> int:
+    """Copy ``src``/<k>.png into ``dst`` (replacing it atomically as a folder); every expected frame must exist."""
+    have = frame_files(src)
+    missing = [k for k in expected if k not in have]
+    if missing:
+        raise DataError(
+            f"{src}: {len(missing)} rendered frames missing (first: {missing[0]}.png); re-run eval.sh"
+        )
+    tmp = dst.with_name(f".{dst.name}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for k in expected:
+        shutil.copyfile(have[k], tmp / f"{k}.png")
+    old = dst.with_name(f".{dst.name}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if dst.exists():
+        os.replace(dst, old)
+    os.replace(tmp, dst)
+    shutil.rmtree(old, ignore_errors=True)
+    return len(expected)
+
+
+def eval_job(
+    job: Job, test_time_fitting: bool | None = None, python: str = sys.executable, force: bool = False
+) -> JobResult:
+    """Render every test sequence (skipping those already rendered at the final epoch) and map them to
+    <runs>/<method>/<protocol>/<subject>/<seq>/rgb/<k>.png; writes method_info.json next to them."""
+    name = f"{job.pin.key}/{job.protocol}/{job.subject}"
+    tpl = confs_mod.load_template(job.pin.key)
+    trained = _read_json(job.job_dir / TRAIN_MARKER)
+    if not trained:
+        return JobResult(
+            name, "failed", f"not trained yet ({job.job_dir / TRAIN_MARKER} missing): run train.sh first"
+        )
+    fitting = tpl.test_time_fitting if test_time_fitting is None else test_time_fitting
+    conf_file = confs_mod.conf_path(job.checkout, job.bench, job.protocol, job.subject)
+    conf = confs_mod.ConfigFactory.parse_file(str(conf_file))
+    eval_dir = job.exp_dir(conf) / "eval"
+    final = int(trained["final_epoch"])
+    seqs = [str(s) for s in conf.get_list("dataset.test.sub_dir")]
+
+    def rendered(seq: str) -> bool:
+        info = _read_json(eval_dir / seq / f"epoch_{final}" / RUNNER_EVAL_DONE)
+        return bool(info) and (fitting is None or info.get("test_time_fitting") == fitting)
+
+    pending = seqs if force else [s for s in seqs if not rendered(s)]
+    log = job.log_dir / "eval.log"
+    if pending:
+        cmd = [
+            python,
+            RUNNER,
+            "--conf",
+            str(conf_file),
+            "--is_eval",
+            "--sequences",
+            ",".join(pending),
+            "--workdir",
+            str(job.job_dir / "confs"),
+        ]
+        if fitting is not None:
+            cmd += ["--test-time-fitting", "on" if fitting else "off"]
+        (job.job_dir / "confs").mkdir(parents=True, exist_ok=True)
+        rc = _run(cmd, job.checkout / "code", log, f"eval {name} sequences={','.join(pending)}")
+        if rc != 0:
+            return JobResult(name, "failed", f"exit {rc}: {_tail(log)}", log)
+    per_seq: dict[str, Any] = {}
+    for seq in seqs:
+        epoch_dir = newest_epoch_dir(eval_dir / seq)
+        if epoch_dir is None or not (epoch_dir / RUNNER_EVAL_DONE).is_file():
+            return JobResult(name, "failed", f"{eval_dir / seq}: no finished render; see {log}", log)
+        gt = frame_files(
+            sequence_dir(job.data_root, job.bench.testset_of(job.subject), job.subject, seq) / "image"
+        )
+        n = map_predictions(
+            epoch_dir / tpl.prediction,
+            prediction_dir(job.runs, job.pin.key, job.protocol, job.subject, seq),
+            list(gt),
+        )
+        per_seq[seq] = {
+            "epoch": int(epoch_dir.name.split("_")[1]),
+            "frames": n,
+            "source": str(epoch_dir / tpl.prediction),
+        }
+    info = {
+        "method": job.pin.key,
+        "upstream": job.pin.name,
+        "url": job.pin.url,
+        "commit": job.pin.commit,
+        "benchmark": job.bench.name,
+        "protocol": job.protocol,
+        "subject": job.subject,
+        "train_epochs": trained["epochs"],
+        "final_epoch": final,
+        "conf": str(conf_file),
+        "conf_sha256": hashlib.sha256(conf_file.read_bytes()).hexdigest(),
+        "prediction": tpl.prediction,
+        "test_time_fitting": fitting,
+        "sequences": per_seq,
+    }
+    write_json_atomic(job.job_dir / "method_info.json", info)
+    write_json_atomic(job.job_dir / EVAL_MARKER, {"final_epoch": final, "sequences": sorted(per_seq)})
+    return JobResult(
+        name,
+        "done" if pending else "skipped",
+        f"{len(per_seq)} sequences mapped ({len(pending)} rendered now)",
+        log,
+    )
