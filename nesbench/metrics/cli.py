@@ -1,9 +1,136 @@
-"""`nesbench` subcommands of this area (filled in by the issue that builds it)."""
+"""`nesbench metrics` (== `python calculate_metric.py`) and `nesbench fetch-weights`.
+
+Benchmark mode: `nesbench metrics [--benchmark NAME] [--runs DIR] ...` scores the canonical prediction layout.
+Single-sequence mode: `nesbench metrics score --pred DIR --gt SEQ_DIR --scorer NAME --json OUT.json`.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+from pathlib import Path
+
+from nesbench.config import DEFAULT_BENCHMARK, load_benchmark
+from nesbench.fsutil import write_json_atomic
+from nesbench.metrics.registry import list_scorers
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # noqa: ARG001
-    return None
+def _score(args: argparse.Namespace) -> int:
+    from nesbench.metrics.score import score_sequence
+
+    rec = score_sequence(
+        args.pred,
+        args.gt,
+        args.scorer,
+        resolution=args.resolution,
+        device=args.device,
+        lpips_backbone=args.lpips_backbone,
+        batch_size=args.batch_size,
+    )
+    if args.json:
+        write_json_atomic(args.json, rec)
+    means = ", ".join(f"{k}={v:.5g}" for k, v in rec["mean"].items() if v is not None)
+    print(f"{rec['scorer']} v{rec['version']}: {rec['n_scored']}/{rec['n_expected']} frames scored; {means}")
+    for k, reason in rec["failed"].items():
+        print(f"  frame {k} failed: {reason}", file=sys.stderr)
+    for metric, reason in rec["unavailable"].items():
+        print(f"  {metric}: {reason}", file=sys.stderr)
+    return 0
+
+
+def _benchmark(args: argparse.Namespace) -> int:
+    from nesbench.metrics.benchmark import score_benchmark
+
+    bench = load_benchmark(args.benchmark)
+    out = Path(args.out) if args.out else Path("results") / bench.name
+    score_benchmark(
+        bench,
+        args.runs,
+        out,
+        data_root=args.data,
+        methods=args.methods,
+        protocols=args.protocol,
+        subjects=args.subjects,
+        scorers=args.scorers,
+        device=args.device,
+        lpips_backbone=args.lpips_backbone,
+        progress=not args.quiet,
+        batch_size=args.batch_size,
+    )
+    print((out / "results.md").read_text(encoding="utf-8"), end="")
+    print(f"wrote {out / 'summary.json'}, {out / 'frames.csv'}, {out / 'results.md'}")
+    return 0
+
+
+def _fetch_weights(args: argparse.Namespace) -> int:
+    from nesbench.metrics.weights import install_backbone
+
+    path = install_backbone(Path(args.from_file) if args.from_file else None, verify=not args.no_verify)
+    print(f"installed LPIPS AlexNet backbone: {path}")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:  # noqa: ARG001
+    from nesbench.metrics.registry import get_scorer
+
+    for name in list_scorers():
+        s = get_scorer(name)
+        print(json.dumps({"scorer": name, "version": s.version, "metrics": list(s.metrics)}))
+    return 0
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: GPU when present)")
+    p.add_argument("--lpips-backbone", help="AlexNet weights file (alexnet-owt-7be5be79.pth)")
+    p.add_argument(
+        "--batch-size", type=int, default=None, help="frames per batch (default 8 on CPU, 32 on GPU)"
+    )
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Arguments of benchmark mode plus the `score`, `list` subcommands (shared by calculate_metric.py)."""
+    p.add_argument(
+        "--benchmark", default=DEFAULT_BENCHMARK, help="benchmark name or .conf (default: synthetic)"
+    )
+    p.add_argument("--runs", default="runs", help="canonical prediction root (default: runs)")
+    p.add_argument("--data", help="dataset root (default: the benchmark's data_root)")
+    p.add_argument("--out", help="output folder (default: results/<benchmark>)")
+    p.add_argument("--methods", help="comma list (default: every folder in --runs)")
+    p.add_argument("--protocol", help="comma list of protocols (default: all)")
+    p.add_argument("--subjects", help="comma list of subjects and/or test sets (default: all)")
+    p.add_argument("--scorers", help=f"comma list of {', '.join(list_scorers())} (default: the benchmark's)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _common(p)
+    p.set_defaults(func=_benchmark)
+    sub = p.add_subparsers(dest="metrics_command", metavar="ACTION")
+    s = sub.add_parser("score", help="score one prediction folder against one GT sequence folder")
+    s.add_argument("--pred", required=True, help="folder with <k>.png (or rgb/, or epoch_<N>/rgb/)")
+    s.add_argument(
+        "--gt", required=True, help="GT sequence folder (image/, mask/, semantic/, flame_params.json)"
+    )
+    s.add_argument("--scorer", required=True, choices=list_scorers())
+    s.add_argument("--resolution", type=int, default=512, help="evaluation resolution (default 512)")
+    s.add_argument("--json", help="write the per-frame result here")
+    _common(s)
+    s.set_defaults(func=_score)
+    ls = sub.add_parser("list", help="list scorers, versions and metrics")
+    ls.set_defaults(func=_list)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("metrics", help="score predictions (benchmark mode, or `score` for one sequence)")
+    add_arguments(p)
+    f = sub.add_parser("fetch-weights", help="install the LPIPS AlexNet backbone into the cache")
+    f.add_argument(
+        "--from", dest="from_file", help="copy this alexnet-owt-7be5be79.pth instead of downloading"
+    )
+    f.add_argument("--no-verify", action="store_true", help="skip the sha256 check of the official file")
+    f.set_defaults(func=_fetch_weights)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of calculate_metric.py: the `nesbench metrics` CLI."""
+    from nesbench.cli import main as nesbench_main
+
+    return nesbench_main(["metrics", *(sys.argv[1:] if argv is None else argv)])

@@ -40,7 +40,7 @@ def load_detector(device: str) -> tuple[KeypointDetector | None, str | None]:
     except ImportError:
         return (
             None,
-            f"unavailable: face-alignment not installed ({INSTALL_HINT}; its FAN weights download on first use)",
+            f"unavailable: face-alignment not installed ({INSTALL_HINT}); its FAN weights download on first use",
         )
     try:
         return KeypointDetector(device), None

@@ -1,0 +1,357 @@
+"""Benchmark mode: score every (method, protocol, subject, sequence) of a benchmark and aggregate
+sequence -> split/subject -> protocol as the benchmark's calculate_metric.py does (means of sequence-means)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from nesbench import __version__
+from nesbench.config import Benchmark
+from nesbench.data.layout import prediction_dir, sequence_dir
+from nesbench.errors import DataError
+from nesbench.fsutil import write_json_atomic, write_text_atomic
+from nesbench.metrics.engine import Engine, PredSource, SequenceResult, describe_device
+from nesbench.metrics.frames import load_gt_sequence
+from nesbench.metrics.predictions import prediction_source
+from nesbench.metrics.registry import get_scorer
+from nesbench.metrics.report import markdown_table
+from nesbench.metrics.score import sequence_record
+from nesbench.paths import REPO_ROOT
+
+FORMAT = "nesbench-results/1"
+CSV_METRICS = ("l1", "mae", "mse", "psnr", "ssim", "lpips", "keypoint")
+
+
+def harness_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
+        )
+    except OSError:
+        return "unknown"
+    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
+
+
+def _split_names(items: Iterable[str] | str | None) -> list[str] | None:
+    if items is None:
+        return None
+    if isinstance(items, str):
+        items = items.split(",")
+    out = [x.strip() for i in items for x in str(i).split(",") if x.strip()]
+    return out or None
+
+
+def _stat_files(folder: Path) -> list[list]:
+    if not folder.is_dir():
+        return []
+    return sorted(
+        [p.name, st.st_size, st.st_mtime_ns] for p in folder.iterdir() if (st := p.stat()) and p.is_file()
+    )
+
+
+def _cache_key(parts: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _mean(values: list[float | None]) -> float | None:
+    vals = [v for v in values if v is not None]
+    return sum(vals) / len(vals) if vals else None
+
+
+def score_benchmark(
+    bench: Benchmark,
+    runs_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    data_root: str | os.PathLike[str] | None = None,
+    methods: Iterable[str] | str | None = None,
+    protocols: Iterable[str] | str | None = None,
+    subjects: Iterable[str] | str | None = None,
+    scorers: Iterable[str] | str | None = None,
+    device: str = "auto",
+    lpips_backbone: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+    batch_size: int | None = None,
+) -> dict[str, Any]:
+    """Score a benchmark's canonical prediction layout; write frames.csv, summary.json, results.md in out_dir.
+
+    Every expected frame is either scored or listed in ``failures`` with its reason. Per-sequence results are
+    cached in out_dir/cache/ and reused only when the prediction and GT files (name, size, mtime), the scorer
+    versions, the resolution and the LPIPS backbone are unchanged.
+    """
+    runs = Path(runs_dir)
+    out = Path(out_dir)
+    root = bench.data_root(data_root)
+    if not runs.is_dir():
+        raise DataError(
+            f"{runs}: runs folder not found; pass --runs with <method>/<protocol>/<subject>/<seq>/rgb/"
+        )
+    method_list = _split_names(methods) or sorted(
+        p.name for p in runs.iterdir() if p.is_dir() and p.name[0] != "."
+    )
+    if not method_list:
+        raise DataError(f"{runs}: no method folders; render predictions first (see docs/RESULTS_FORMAT.md)")
+    proto_list = [bench.protocol(p) for p in (_split_names(protocols) or list(bench.protocols))]
+    subject_list = bench.resolve_subjects(_split_names(subjects))
+    scorer_objs = [
+        get_scorer(n, resolution=bench.resolution)
+        for n in (_split_names(scorers) or bench.scorers or ["unified"])
+    ]
+    engine = Engine(
+        scorer_objs,
+        device=device,
+        lpips_backbone=lpips_backbone,
+        missing_lpips="unavailable",
+        batch_size=batch_size,
+    )
+    for s in scorer_objs:
+        for metric, reason in engine.unavailable[s.name].items():
+            print(f"warning: {s.name}: {metric} {reason}", file=sys.stderr)
+    lpips_info = (
+        {"path": str(engine.lpips.info.backbone), "sha256": engine.lpips.info.backbone_sha256}
+        if engine.lpips
+        else None
+    )
+    scorer_state = {
+        "scorers": {s.name: s.version for s in scorer_objs},
+        "resolution": bench.resolution,
+        "lpips": lpips_info["sha256"] if lpips_info else None,
+        "unavailable": engine.unavailable,
+    }
+
+    records: dict[
+        tuple[str, str, str, str, str], dict[str, Any]
+    ] = {}  # (method, protocol, scorer, subj, seq)
+    jobs = [(p, subj, seq) for p in proto_list for subj in subject_list for seq in p.test_sequences]
+    bar = tqdm(jobs, desc="scoring sequences", disable=not progress, file=sys.stderr)
+    for proto, subj, seq in bar:
+        gt_dir = sequence_dir(root, bench.testset_of(subj), subj, seq)
+        try:
+            gt = load_gt_sequence(gt_dir)
+        except DataError as exc:
+            for m in method_list:
+                for s in scorer_objs:
+                    records[m, proto.name, s.name, subj, seq] = _failed_sequence(s, str(exc))
+            continue
+        gt_stat = {d: _stat_files(gt_dir / d) for d in ("image", "mask", "semantic")}
+        gt_stat["json"] = _stat_files(gt_dir)
+        todo: dict[str, PredSource] = {}
+        meta: dict[str, tuple[Path, int | None, str]] = {}
+        for m in method_list:
+            src, folder, epoch = prediction_source(
+                prediction_dir(runs, m, proto.name, subj, seq), gt.expected
+            )
+            key = _cache_key(
+                {"state": scorer_state, "gt": gt_stat, "pred": _stat_files(folder), "err": src.error}
+            )
+            cache_file = out / "cache" / m / proto.name / subj / f"{seq}.json"
+            cached = _read_cache(cache_file, key)
+            if cached is not None:
+                for s in scorer_objs:
+                    records[m, proto.name, s.name, subj, seq] = cached[s.name]
+                continue
+            todo[m] = src
+            meta[m] = (cache_file, epoch, key)
+        if not todo:
+            continue
+        results = engine.score(gt.dir, todo)
+        for m, (cache_file, epoch, key) in meta.items():
+            per_scorer = {}
+            for s in scorer_objs:
+                rec = sequence_record(s, results[m, s.name], engine.unavailable[s.name])
+                rec["epoch"] = epoch
+                per_scorer[s.name] = rec
+                records[m, proto.name, s.name, subj, seq] = rec
+            write_json_atomic(cache_file, {"key": key, "records": per_scorer})
+
+    summary = _summarise(bench, method_list, proto_list, subject_list, scorer_objs, records)
+    summary["provenance"] = {
+        "benchmark": bench.name,
+        "benchmark_title": bench.title,
+        "config_path": str(bench.source),
+        "config_hash": bench.config_hash,
+        "scorers": {s.name: s.version for s in scorer_objs},
+        "harness_version": __version__,
+        "harness_commit": harness_commit(),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "device": describe_device(engine.device),
+        "resolution": bench.resolution,
+        "data_root": str(root),
+        "runs_dir": str(runs.resolve()),
+        "lpips_backbone": lpips_info,
+    }
+    summary = {"format": FORMAT, "provenance": summary.pop("provenance"), **summary}
+    write_text_atomic(out / "frames.csv", _frames_csv(records, scorer_objs))
+    write_json_atomic(out / "summary.json", summary)
+    write_text_atomic(out / "results.md", markdown_table(summary))
+    return summary
+
+
+def _failed_sequence(scorer: Any, reason: str) -> dict[str, Any]:
+    rec = sequence_record(scorer, SequenceResult([]), {})
+    rec["sequence_error"] = reason
+    rec["epoch"] = None
+    return rec
+
+
+def _read_cache(path: Path, key: str) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data.get("records") if isinstance(data, dict) and data.get("key") == key else None
+
+
+def _summarise(bench, methods, protocols, subjects, scorers, records) -> dict[str, Any]:
+    entries: list[dict[str, Any]] = []
+    failures: list[dict[str, Any]] = []
+    totals = {"n_expected": 0, "n_scored": 0, "n_failed": 0}
+
+    def entry(level, m, p, s, split, subj, seq, recs, extra=None) -> dict[str, Any]:
+        n_exp = sum(r["n_expected"] for r in recs)
+        n_sc = sum(r["n_scored"] for r in recs)
+        n_seq_err = sum(1 for r in recs if r.get("sequence_error"))
+        scored = [r for r in recs if r["n_scored"] > 0]
+        e = {
+            "method": m,
+            "protocol": p,
+            "scorer": s.name,
+            "level": level,
+            "split": split,
+            "subject": subj,
+            "sequence": seq,
+            **(extra or {}),
+            "n_expected": n_exp,
+            "n_scored": n_sc,
+            "n_failed": n_exp - n_sc,
+            "n_sequences": len(scored),
+            "n_sequences_failed": n_seq_err,
+            "metrics": {n: _mean([r["mean"].get(n) for r in scored]) for n in s.metrics},
+        }
+        for n in recs[0].get("unavailable", {}) if recs else ():
+            e["metrics"][n] = None
+        return e
+
+    for m in methods:
+        for p in protocols:
+            for s in scorers:
+                for subj in subjects:
+                    for seq in p.test_sequences:
+                        r = records[m, p.name, s.name, subj, seq]
+                        for k, reason in r["failed"].items():
+                            failures.append(_failure(m, p.name, s.name, subj, seq, int(k), reason))
+                        if r.get("sequence_error"):
+                            failures.append(_failure(m, p.name, s.name, subj, seq, None, r["sequence_error"]))
+                        totals["n_expected"] += r["n_expected"]
+                        totals["n_scored"] += r["n_scored"]
+                for split in p.splits:
+                    all_recs = []
+                    for subj in subjects:
+                        subj_recs = [records[m, p.name, s.name, subj, seq] for seq in split.sequences]
+                        for seq, r in zip(split.sequences, subj_recs, strict=True):
+                            entries.append(
+                                entry(
+                                    "sequence",
+                                    m,
+                                    p.name,
+                                    s,
+                                    split.name,
+                                    subj,
+                                    seq,
+                                    [r],
+                                    {"epoch": r.get("epoch")},
+                                )
+                            )
+                        entries.append(entry("subject", m, p.name, s, split.name, subj, None, subj_recs))
+                        all_recs += subj_recs
+                    entries.append(entry("split", m, p.name, s, split.name, None, None, all_recs))
+                proto_recs = [
+                    records[m, p.name, s.name, subj, seq] for subj in subjects for seq in p.test_sequences
+                ]
+                entries.append(entry("protocol", m, p.name, s, None, None, None, proto_recs))
+    totals["n_failed"] = totals["n_expected"] - totals["n_scored"]
+    unavailable: dict[str, dict[str, str]] = {}
+    for (_, _, sname, _, _), r in records.items():
+        if r.get("unavailable"):
+            unavailable.setdefault(sname, {}).update(r["unavailable"])
+    return {
+        "metrics": {
+            s.name: {
+                n: {
+                    "higher_is_better": ms.higher_is_better,
+                    "aggregation": ms.aggregation,
+                    "description": ms.description,
+                }
+                for n, ms in s.metrics.items()
+            }
+            for s in scorers
+        },
+        "unavailable": unavailable,
+        "counts": totals,
+        "entries": entries,
+        "failures": failures,
+    }
+
+
+def _failure(m: str, p: str, s: str, subj: str, seq: str, frame: int | None, reason: str) -> dict[str, Any]:
+    return {
+        "method": m,
+        "protocol": p,
+        "scorer": s,
+        "subject": subj,
+        "sequence": seq,
+        "frame": frame,
+        "reason": reason,
+    }
+
+
+def _frames_csv(records: dict, scorers: list) -> str:
+    versions = {s.name: s.version for s in scorers}
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(
+        [
+            "method",
+            "protocol",
+            "scorer",
+            "scorer_version",
+            "subject",
+            "sequence",
+            "frame",
+            "status",
+            "reason",
+            *CSV_METRICS,
+        ]
+    )
+    for (m, p, s, subj, seq), r in sorted(records.items()):
+        rows = {int(k): ("ok", "", v) for k, v in r["frames"].items()}
+        rows.update({int(k): ("failed", reason, {}) for k, reason in r["failed"].items()})
+        for k in sorted(rows):
+            status, reason, vals = rows[k]
+            w.writerow(
+                [
+                    m,
+                    p,
+                    s,
+                    versions[s],
+                    subj,
+                    seq,
+                    k,
+                    status,
+                    reason,
+                    *("" if vals.get(n) is None else repr(float(vals[n])) for n in CSV_METRICS),
+                ]
+            )
+    return buf.getvalue()
