@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 import shutil
 import tarfile
 import tempfile
@@ -30,8 +31,10 @@ def unsafe_member_reason(member: tarfile.TarInfo) -> str | None:
     if ".." in name.parts:
         return "contains '..' (path traversal)"
     if member.issym() or member.islnk():
-        target = PurePosixPath(member.linkname)
-        if member.linkname.startswith("/") or ".." in (name.parent / target).parts:
+        # symlink targets are relative to the link's folder, hard-link targets to the archive root
+        base = posixpath.dirname(member.name) if member.issym() else ""
+        resolved = posixpath.normpath(posixpath.join(base, member.linkname))
+        if member.linkname.startswith("/") or resolved == ".." or resolved.startswith("../"):
             return f"is a link pointing outside the archive ({member.linkname})"
     if member.ischr() or member.isblk() or member.isfifo():
         return "is a device or FIFO"

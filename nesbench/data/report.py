@@ -61,6 +61,7 @@ class ValidationReport:
     issues: list[Issue] = field(default_factory=list)
     sequences: list[SequenceSummary] = field(default_factory=list)
     images_checked: int = 0
+    testsets: dict[str, str] = field(default_factory=dict)  # subject -> test set folder
 
     @property
     def errors(self) -> list[Issue]:
@@ -121,7 +122,7 @@ class ValidationReport:
         for subject in [*subjects, *(s for s in by_subject if s not in subjects)]:
             seqs = subjects.get(subject, [])
             issues = by_subject.get(subject, [])
-            testset = seqs[0].testset if seqs else "?"
+            testset = seqs[0].testset if seqs else self.testsets.get(subject or "", "?")
             lines.append("")
             lines.append(f"subject {subject} ({testset})")
             if seqs:

@@ -532,6 +532,7 @@ def validate_dataset(
 
     by_subject: list[list[_Sequence]] = []
     for testset, subject in pairs:
+        report.testsets[subject] = testset
         folder = chk.locate_subject(found_root, testset, subject)
         if folder is None:
             continue
