@@ -151,6 +151,17 @@ class _Checker:
         path = seq.folder / FLAME_JSON
         try:
             return read_flame_json(path), False
+        except OSError as exc:  # e.g. a folder or an unreadable file named flame_params.json
+            self.issue(
+                "error",
+                "json-invalid",
+                f"unreadable ({exc.strerror or exc})",
+                REGEN,
+                path,
+                s.subject,
+                s.sequence,
+            )
+            return None, False
         except DataError as exc:
             text = str(exc).removeprefix(f"{path}: ")
             if "non-finite" not in text:

@@ -94,3 +94,16 @@ def test_subprocess_never_prints_a_traceback(dataset: Path) -> None:
     assert "[json-invalid]" in outputs[0].stdout and "[not-png]" in outputs[0].stdout
     assert {i["code"] for i in json.loads(outputs[1].stdout)["issues"]} >= {"json-invalid", "not-png"}
     assert outputs[2].stderr.startswith("error: ") and "no such folder" in outputs[2].stderr
+
+
+def test_check_defaults_to_the_benchmark_data_root(make_dataset, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    root = make_dataset(subjects={"testset1": ["0100"]})
+    conf = tmp_path / "mine.conf"
+    conf.write_text(
+        f'name = mine\nresolution = 16\ndata_root = "{root}"\ntestsets {{ testset1 = ["0100"] }}\n'
+        'sequences = ["e_0", "e_1"]\nprotocols { p { train = ["e_0"], splits { t = ["e_1"] } } }\n'
+    )
+    assert main(["data", "check", "--benchmark", str(conf)]) == 0
+    assert f"dataset: {root}   benchmark: mine" in capsys.readouterr().out
+    assert main(["data", "check"]) == 1
+    assert "error: no dataset given; pass ROOT" in capsys.readouterr().err

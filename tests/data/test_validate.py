@@ -125,6 +125,7 @@ BREAKAGES: list[tuple[str, Callable[[Path], None], str, str, str]] = [
     ("intrinsics-pixels", lambda r: [edit_json(seq(r, s), lambda d: d.__setitem__("intrinsics", [-700.0, 700.0, 256.0, 256.0])) for s in ("e_0", "e_1")], "warning", "json-intrinsics-pixels", "look like pixels"),
     ("json-missing", lambda r: (seq(r) / "flame_params.json").unlink(), "error", "json-missing", "missing"),
     ("json-invalid", lambda r: (seq(r) / "flame_params.json").write_text("{frames: "), "error", "json-invalid", "not valid JSON"),
+    ("json-folder", lambda r: ((seq(r) / "flame_params.json").unlink(), (seq(r) / "flame_params.json").mkdir()), "error", "json-invalid", "unreadable"),
     ("stray-file", lambda r: (seq(r) / "image" / "notes.txt").write_text("x"), "warning", "stray-file", "not a frame file"),
 ]  # fmt: skip
 
