@@ -1,0 +1,173 @@
+"""Benchmark mode: layout walk, failures with counts, aggregation as calculate_metric.py, caching, provenance."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from nesbench.config import Benchmark, Protocol, Split
+from nesbench.data.layout import prediction_dir, sequence_dir
+from nesbench.metrics import benchmark as bm
+from nesbench.metrics.benchmark import score_benchmark
+
+
+def _bench(root) -> Benchmark:
+    proto = Protocol("p", "P", ("e_0",), (Split("a", ("e_1", "e_2")), Split("b", ("e_3",))))
+    return Benchmark(
+        name="tiny",
+        title="Tiny",
+        resolution=64,
+        testsets={"testset1": ("0001", "0002")},
+        sequences=("e_0", "e_1", "e_2", "e_3"),
+        protocols={"p": proto},
+        methods=(),
+        scorers=("unified", "renderme-pointavatar"),
+        data_root_spec=str(root),
+        config_hash="abc",
+    )
+
+
+@pytest.fixture
+def layout(tmp_path, mx):
+    data, runs = tmp_path / "data", tmp_path / "runs"
+    for si, subj in enumerate(("0001", "0002")):
+        for qi, seq in enumerate(("e_1", "e_2", "e_3")):
+            imgs = mx.make_sequence(sequence_dir(data, "testset1", subj, seq), n=2, seed=10 * si + qi)
+            for k, img in imgs.items():
+                mx.write_png(prediction_dir(runs, "good", "p", subj, seq) / f"{k}.png", img)
+                if (subj, seq) == ("0002", "e_3"):
+                    continue  # method "bad" never rendered this sequence
+                if (subj, seq, k) == ("0001", "e_2", 2):
+                    continue  # ... and missed one frame here
+                noisy = np.clip(img.astype(int) + 20 * (qi + 1), 0, 255).astype(np.uint8)
+                folder = runs / "bad" / "p" / subj / seq
+                if (subj, seq) == ("0001", "e_1"):  # epoch folders: 10 must win over 9
+                    mx.write_png(folder / "epoch_9" / "rgb" / f"{k}.png", img)
+                    folder = folder / "epoch_10"
+                mx.write_png(folder / "rgb" / f"{k}.png", noisy)
+    return tmp_path, data, runs
+
+
+def _entries(summary, **keys):
+    return [e for e in summary["entries"] if all(e[k] == v for k, v in keys.items())]
+
+
+def test_scores_aggregates_and_records_failures(layout, mx, capsys) -> None:
+    tmp, data, runs = layout
+    s = score_benchmark(_bench(data), runs, tmp / "out", device="cpu", lpips_backbone=mx.STUB, progress=False)
+    assert s["format"] == "nesbench-results/1"
+    prov = s["provenance"]
+    assert prov["config_hash"] == "abc" and prov["scorers"] == {
+        "unified": "1.0",
+        "renderme-pointavatar": "1.0",
+    }
+    assert prov["harness_commit"] and prov["lpips_backbone"]["path"].endswith("lpips_alexnet_stub.pth")
+    assert s["metrics"]["unified"]["psnr"]["higher_is_better"] is True
+    # perfect method: every sequence scored, l1 = 0
+    (good,) = _entries(s, method="good", scorer="unified", level="protocol")
+    assert good["n_expected"] == good["n_scored"] == 12 and good["metrics"]["l1"] == 0
+    # bad method: 2 missing frames for 0002/e_3, 1 for 0001/e_2
+    (bad,) = _entries(s, method="bad", scorer="unified", level="protocol")
+    assert (bad["n_expected"], bad["n_scored"], bad["n_failed"]) == (12, 9, 3)
+    reasons = {
+        (f["subject"], f["sequence"], f["frame"]): f["reason"] for f in s["failures"] if f["method"] == "bad"
+    }
+    assert (
+        "missing prediction folder" in reasons["0002", "e_3", 1]
+        and "missing prediction 2.png" in reasons["0001", "e_2", 2]
+    )
+    seq_e = {
+        (e["subject"], e["sequence"]): e
+        for e in _entries(s, method="bad", scorer="unified", level="sequence")
+    }
+    assert seq_e["0001", "e_1"]["epoch"] == 10 and seq_e["0001", "e_1"]["metrics"]["l1"] > 0
+    # split = mean over (subject, sequence) sequence-means; subject = mean of its sequence-means
+    (split_a,) = _entries(s, method="bad", scorer="unified", level="split", split="a")
+    means = [
+        seq_e[k]["metrics"]["psnr"]
+        for k in [("0001", "e_1"), ("0001", "e_2"), ("0002", "e_1"), ("0002", "e_2")]
+    ]
+    assert split_a["metrics"]["psnr"] == pytest.approx(np.mean(means))
+    (subj_b,) = _entries(s, method="bad", scorer="unified", level="subject", split="b", subject="0002")
+    assert subj_b["metrics"]["psnr"] is None and subj_b["n_scored"] == 0 and subj_b["n_expected"] == 2
+    all_means = [e["metrics"]["psnr"] for e in seq_e.values() if e["metrics"]["psnr"] is not None]
+    assert bad["metrics"]["psnr"] == pytest.approx(np.mean(all_means))
+    # files
+    rows = list(csv.DictReader((tmp / "out" / "frames.csv").open()))
+    assert len(rows) == 2 * 2 * 12 and sum(r["status"] == "failed" for r in rows) == 2 * 3
+    md = (tmp / "out" / "results.md").read_text()
+    assert "psnr ↑" in md and "l1 ↓" in md and "9/12" in md
+    assert json.loads((tmp / "out" / "summary.json").read_text())["counts"] == s["counts"]
+
+
+def test_missing_lpips_backbone_is_reported_unavailable(layout, monkeypatch, capsys) -> None:
+    tmp, data, runs = layout
+    monkeypatch.setenv("TORCH_HOME", str(tmp / "nothing"))
+    s = score_benchmark(
+        _bench(data), runs, tmp / "out", methods="good", scorers="unified", device="cpu", progress=False
+    )
+    assert s["unavailable"]["unified"]["lpips"].startswith("unavailable: LPIPS needs")
+    assert all(e["metrics"]["lpips"] is None for e in s["entries"])
+    assert all(e["metrics"]["psnr"] is not None for e in _entries(s, level="protocol"))
+    err = capsys.readouterr().err
+    assert "warning: unified: lpips unavailable" in err and "fetch-weights" in err
+    assert "n/a = unavailable" in (tmp / "out" / "results.md").read_text()
+
+
+def test_cache_reused_only_when_inputs_and_version_unchanged(layout, mx, monkeypatch) -> None:
+    tmp, data, runs = layout
+    kw = dict(methods=["good"], scorers=["unified"], device="cpu", lpips_backbone=mx.STUB, progress=False)
+    first = score_benchmark(_bench(data), runs, tmp / "out", **kw)
+    calls = []
+    real = bm.Engine.score
+    monkeypatch.setattr(
+        bm.Engine, "score", lambda self, gt, preds, **k: calls.append(gt) or real(self, gt, preds)
+    )
+    again = score_benchmark(_bench(data), runs, tmp / "out", **kw)
+    assert calls == [] and again["entries"] == first["entries"]
+    img = prediction_dir(runs, "good", "p", "0001", "e_1") / "1.png"
+    mx.write_png(img, np.zeros((64, 64, 3), np.uint8))
+    third = score_benchmark(_bench(data), runs, tmp / "out", **kw)
+    assert len(calls) == 1
+    (e,) = _entries(third, level="sequence", subject="0001", sequence="e_1")
+    assert e["metrics"]["l1"] > 0
+    monkeypatch.setattr("nesbench.metrics.scorers.UnifiedScorer.version", "9.9")
+    score_benchmark(_bench(data), runs, tmp / "out", **kw)
+    assert len(calls) == 1 + 6
+
+
+def test_benchmark_cli_prints_the_table(layout, mx, capsys) -> None:
+    from nesbench.cli import main
+
+    tmp, data, runs = layout
+    conf = tmp / "tiny.conf"
+    conf.write_text(
+        'name = tiny\nresolution = 64\ndata_root = "DATA"\ntestsets { testset1 = ["0001", "0002"] }\n'
+        'sequences = ["e_0", "e_1", "e_2", "e_3"]\nscorers = ["unified"]\n'
+        'protocols { p { train = ["e_0"], splits { a = ["e_1", "e_2"], b = ["e_3"] } } }\n'.replace(
+            "DATA", str(data)
+        )
+    )
+    rc = main(
+        [
+            "metrics",
+            "--benchmark",
+            str(conf),
+            "--runs",
+            str(runs),
+            "--out",
+            str(tmp / "o"),
+            "--device",
+            "cpu",
+            "--lpips-backbone",
+            str(mx.STUB),
+            "--methods",
+            "good",
+            "--quiet",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert rc == 0 and "| good" in out and "12/12" in out and (tmp / "o" / "summary.json").is_file()

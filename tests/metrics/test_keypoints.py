@@ -1,0 +1,88 @@
+"""Keypoint error through a fake face_alignment module (the real one and its weights are not available here)."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from nesbench.metrics.score import score_sequence
+
+
+def _fake_face_alignment(offset: float, no_face_on: set[int]) -> types.ModuleType:
+    mod = types.ModuleType("face_alignment")
+
+    class LandmarksType:  # new API name only: the code must find TWO_D
+        TWO_D = "2D"
+
+    class FaceAlignment:
+        targets: list = []
+
+        def __init__(self, kind, flip_input=False, device="cpu"):
+            assert kind == "2D" and flip_input is False
+
+        def get_landmarks(self, image):
+            assert image.dtype == np.uint8 and image.shape == (64, 64, 3)
+            k = int(image[0, 0, 0])  # the test writes the frame number into pixel (0, 0)
+            if k in no_face_on:
+                return None
+            return [FaceAlignment.targets[k] + np.array([offset, 0.0])]
+
+    mod.LandmarksType, mod.FaceAlignment = LandmarksType, FaceAlignment
+    return mod
+
+
+def test_keypoint_error_with_face_alignment(tmp_path, mx, monkeypatch) -> None:
+    mx.make_sequence(tmp_path / "gt", n=3)
+    fake = _fake_face_alignment(offset=3.0, no_face_on={3})
+    monkeypatch.setitem(sys.modules, "face_alignment", fake)
+    import json
+
+    frames = json.loads((tmp_path / "gt" / "flame_params.json").read_text())["frames"]
+    fake.FaceAlignment.targets = {
+        k: ((np.array(frames[k - 1]["flame_keypoints"])[:68] + 1.0) * 64 / 2).astype(int) for k in (1, 2, 3)
+    }
+    for k in (1, 2, 3):
+        img = np.full((64, 64, 3), 200, np.uint8)
+        img[0, 0, 0] = k
+        mx.write_png(tmp_path / "pred" / f"{k}.png", img)
+    rec = score_sequence(
+        tmp_path / "pred",
+        tmp_path / "gt",
+        "renderme-imavatar",
+        resolution=64,
+        device="cpu",
+        lpips_backbone=mx.STUB,
+    )
+    assert rec["unavailable"] == {}
+    assert rec["n_scored"] == 3  # a frame without a detected face is kept for every other metric
+    assert rec["frames"]["1"]["keypoint"] == pytest.approx(3.0)
+    assert rec["frames"]["3"]["keypoint"] is None
+    assert rec["metric_failures"]["3"]["keypoint"].startswith("no face detected")
+    assert rec["mean"]["keypoint"] == pytest.approx(3.0)
+
+
+def test_old_face_alignment_api_uses__2D(monkeypatch) -> None:
+    from nesbench.metrics.keypoints import load_detector
+
+    fake = _fake_face_alignment(0.0, set())
+    fake.LandmarksType = type("LandmarksType", (), {"_2D": "2D"})
+    monkeypatch.setitem(sys.modules, "face_alignment", fake)
+    detector, reason = load_detector("cpu")
+    assert reason is None and detector is not None
+
+
+def test_face_alignment_that_cannot_start_is_reported(monkeypatch) -> None:
+    from nesbench.metrics.keypoints import load_detector
+
+    fake = _fake_face_alignment(0.0, set())
+
+    def broken(*a, **k):
+        raise OSError("weights not downloadable")
+
+    fake.FaceAlignment = broken
+    monkeypatch.setitem(sys.modules, "face_alignment", fake)
+    detector, reason = load_detector("cpu")
+    assert detector is None and "weights not downloadable" in reason and reason.startswith("unavailable:")
