@@ -102,9 +102,17 @@ def extract_tarball(tar_path: Path, into: Path, *, force: bool = False) -> Path:
                 f"{tar_path}: has no top-level data/ folder (found: {', '.join(tops[:5]) or 'nothing'}); "
                 "this is not data_NES_imavatar_pointavatar.tar"
             )
-        existing = [into / t for t in tops if (into / t).exists() or (into / t).is_symlink()]
+        existing = [t for t in tops if (into / t).exists() or (into / t).is_symlink()]
+        others = [t for t in existing if t != "data"]
+        if (
+            others
+        ):  # --force only ever replaces data/, never other files of the target folder (e.g. README.md)
+            raise DataError(
+                f"{tar_path}: its top-level {others[0]!r} would overwrite {into / others[0]}; "
+                "extract somewhere else with --into DIR"
+            )
         if existing and not force:
-            _clear(existing[0], False, "an earlier extraction or link")
+            _clear(into / "data", False, "an earlier extraction or link")
         staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=into))
         try:
             total = sum(m.size for m in members if m.isfile())

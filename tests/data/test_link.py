@@ -145,3 +145,17 @@ def test_link_fails_when_the_data_fails_the_check(
     assert main(args) == 1
     out = capsys.readouterr().out
     assert "[json-missing]" in out and "FAIL" in out
+
+
+def test_tarball_never_overwrites_other_files(extracted: Path, tmp_path: Path) -> None:
+    (extracted / "README.md").write_text("from the tarball")
+    path = tmp_path / "with_readme.tar"
+    with tarfile.open(path, "w") as tar:
+        tar.add(extracted / "data", arcname="data")
+        tar.add(extracted / "README.md", arcname="README.md")
+    into = tmp_path / "bd"
+    into.mkdir()
+    (into / "README.md").write_text("ours")
+    with pytest.raises(DataError, match="'README.md' would overwrite"):
+        link_data(path, into, force=True)
+    assert (into / "README.md").read_text() == "ours" and not (into / "data").exists()
