@@ -106,6 +106,8 @@ def test_scores_aggregates_and_records_failures(layout, mx, capsys) -> None:
 def test_missing_lpips_backbone_is_reported_unavailable(layout, monkeypatch, capsys) -> None:
     tmp, data, runs = layout
     monkeypatch.setenv("TORCH_HOME", str(tmp / "nothing"))
+    monkeypatch.setenv("NESBENCH_CACHE", str(tmp / "cache"))
+    monkeypatch.delenv("NESBENCH_LPIPS_BACKBONE", raising=False)
     s = score_benchmark(
         _bench(data), runs, tmp / "out", methods="good", scorers="unified", device="cpu", progress=False
     )

@@ -78,6 +78,7 @@ def test_calculate_metric_without_weights_exits_1_with_one_line(tmp_path, mx) ->
 
 def test_fetch_weights_from_file_verifies_the_official_hash(tmp_path, mx, capsys, monkeypatch) -> None:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "th"))
+    monkeypatch.setenv("NESBENCH_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("NESBENCH_LPIPS_BACKBONE", raising=False)
     assert main(["fetch-weights", "--from", str(mx.STUB)]) == 1
     assert "does not start with 7be5be79" in capsys.readouterr().err

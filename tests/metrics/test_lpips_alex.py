@@ -20,6 +20,7 @@ def test_lookup_order(tmp_path, monkeypatch) -> None:
 
 def test_missing_weights_message_says_what_to_fetch(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setenv("NESBENCH_CACHE", str(tmp_path / "cache"))
     monkeypatch.delenv("NESBENCH_LPIPS_BACKBONE", raising=False)
     with pytest.raises(AssetError, match=r"alexnet-owt-7be5be79.pth.*nesbench fetch-weights"):
         find_backbone()
