@@ -74,9 +74,11 @@ def sequence_parameters(
     t = np.linspace(0.0, 1.0, n_frames)
     codes = np.zeros((n_frames, N_ATOMS))
     if sequence in EXPRESSION_MIX:
-        env = _smoothstep(0.0, 0.5, t) * (1.0 - 0.25 * _smoothstep(0.8, 1.0, t))
-        for atom, (lo, hi) in EXPRESSION_MIX[sequence]:
-            codes[:, atom] = rng.uniform(lo, hi) * env
+        # Staggered onsets: within a sequence the atoms vary independently, so the frames of the training
+        # sequences span every atom they use (and test mixtures stay inside that span).
+        decay = 1.0 - 0.25 * _smoothstep(0.85, 1.0, t)
+        for j, (atom, (lo, hi)) in enumerate(EXPRESSION_MIX[sequence]):
+            codes[:, atom] = rng.uniform(lo, hi) * _smoothstep(0.2 * j, 0.45 + 0.2 * j, t) * decay
     elif sequence.startswith("s_"):
         for atom, amp in zip(SPEECH_ATOMS, (0.9, 0.6, 0.5), strict=True):
             cycles = rng.uniform(0.22, 0.33) * n_frames  # about one syllable every 3-4 frames

@@ -148,7 +148,7 @@ def appearance(subject: str, seed: int, res: int) -> Appearance:
     flame = FlameNumpy.from_dict(head.model, head.embedding)
     rng = subject_rng(subject, seed, 1)
     y, phi = head.uv[:, 0], head.uv[:, 1]
-    L = head.labels
+    lab = head.labels
     skin = np.array([0.85, 0.62, 0.5]) * rng.uniform(0.75, 1.1) + rng.normal(0, 0.03, 3)
     hair = rng.choice([[0.12, 0.08, 0.05], [0.35, 0.22, 0.1], [0.05, 0.05, 0.05], [0.55, 0.4, 0.2]])
     blotch = np.sin(40 * y + 3 * phi) * np.sin(17 * phi + 60 * y)
@@ -156,11 +156,11 @@ def appearance(subject: str, seed: int, res: int) -> Appearance:
     cheeks = np.exp(-(((y + 0.02) / 0.02) ** 2)) * np.exp(-(((np.abs(phi) - 0.55) / 0.2) ** 2))
     albedo *= 1 - 0.12 * cheeks[:, None] * np.array([0.0, 1.0, 1.0])
     hair_c = np.asarray(hair) * (0.8 + 0.4 * (0.5 + 0.5 * np.sin(60 * phi + 15 * y)))[:, None]
-    albedo[L == LABELS["hair"]] = hair_c[L == LABELS["hair"]]
-    albedo[(L == LABELS["l_brow"]) | (L == LABELS["r_brow"])] = np.asarray(hair) * 0.8
+    albedo[lab == LABELS["hair"]] = hair_c[lab == LABELS["hair"]]
+    albedo[(lab == LABELS["l_brow"]) | (lab == LABELS["r_brow"])] = np.asarray(hair) * 0.8
     lip = np.array([0.7, 0.3, 0.3]) * rng.uniform(0.8, 1.05)
-    albedo[(L == LABELS["u_lip"]) | (L == LABELS["l_lip"])] = lip
-    albedo[L == LABELS["neck"]] *= 0.93
+    albedo[(lab == LABELS["u_lip"]) | (lab == LABELS["l_lip"])] = lip
+    albedo[lab == LABELS["neck"]] *= 0.93
     eye = (head.part == 1) | (head.part == 2)
     gaze = head.uv[:, 0]
     iris = rng.choice([[0.3, 0.18, 0.08], [0.25, 0.4, 0.6], [0.3, 0.45, 0.3]])
@@ -173,7 +173,7 @@ def appearance(subject: str, seed: int, res: int) -> Appearance:
     albedo[cav] = [0.3, 0.06, 0.07]
     teeth = cav & (tv[:, 2] > cav_c[2] + 0.012) & (tv[:, 1] > cav_c[1] - 0.003)
     albedo[teeth] = [0.9, 0.88, 0.8]
-    specular = np.where(np.isin(L, [LABELS["hair"], LABELS["mouth"]]), 0.05, 0.25)
+    specular = np.where(np.isin(lab, [LABELS["hair"], LABELS["mouth"]]), 0.05, 0.25)
     specular[eye] = 0.6
     torso_v, torso_f, torso_a = _torso(subject_rng(subject, seed, 2))
     light = np.array([rng.uniform(-0.6, 0.6), rng.uniform(0.3, 0.7), 1.0])
@@ -182,7 +182,7 @@ def appearance(subject: str, seed: int, res: int) -> Appearance:
         flame=flame,
         faces=head.model["f"].astype(np.int64),
         albedo=np.clip(albedo, 0, 1),
-        labels=L.astype(np.uint8),
+        labels=lab.astype(np.uint8),
         specular=specular,
         torso_verts=torso_v,
         torso_faces=torso_f,
