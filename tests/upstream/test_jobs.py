@@ -1,0 +1,146 @@
+"""Jobs against a fake checkout whose scripts/nes_runner.py imitates the overlay runner's outputs."""
+
+import json
+import sys
+import textwrap
+
+import pytest
+
+from nesbench.cli import main
+from nesbench.config import load_benchmark
+from nesbench.errors import DataError
+from nesbench.upstream import jobs
+
+FAKE_RUNNER = textwrap.dedent("""
+    import argparse, json, os, sys
+    from pathlib import Path
+    from pyhocon import ConfigFactory
+    p = argparse.ArgumentParser()
+    p.add_argument("--conf"); p.add_argument("--nepoch", type=int); p.add_argument("--is_continue", action="store_true")
+    p.add_argument("--is_eval", action="store_true"); p.add_argument("--sequences", default="")
+    p.add_argument("--workdir"); p.add_argument("--test-time-fitting", default="on")
+    a = p.parse_args()
+    c = ConfigFactory.parse_file(a.conf)
+    exp = (Path(c.get_string("train.exps_folder")) / c.get_string("dataset.subject_name")
+           / c.get_string("train.methodname") / "+".join(c.get_list("dataset.train.sub_dir")))
+    train = exp / "train"
+    ckpt = train / "checkpoints" / "ModelParameters"
+    ckpt.mkdir(parents=True, exist_ok=True)
+    with open(exp / "calls.txt", "a") as f:
+        f.write(" ".join(sys.argv[1:]) + "\\n")
+    if not a.is_eval:
+        (ckpt / "latest.pth").write_text("x")
+        if os.environ.get("FAKE_FAIL_ONCE") and not (exp / "failed_once").exists():
+            (exp / "failed_once").write_text("1")
+            sys.exit(3)
+        (train / "nes_train_done.json").write_text(json.dumps({"final_epoch": a.nepoch + 1}))
+        sys.exit(0)
+    final = json.loads((train / "nes_train_done.json").read_text())["final_epoch"]
+    data = Path(c.get_string("dataset.data_folder")) / c.get_string("dataset.subject_name") / c.get_string("dataset.subject_name")
+    for seq in a.sequences.split(","):
+        for epoch in (9, final):  # epoch_9 sorts after epoch_11 lexicographically
+            out = exp / "eval" / seq / f"epoch_{epoch}"
+            (out / "rgb_erode_dilate").mkdir(parents=True, exist_ok=True)
+            for img in (data / seq / "image").glob("*.png"):
+                (out / "rgb_erode_dilate" / img.name).write_text(f"{seq} epoch {epoch}")
+            (out / "nes_eval_done.json").write_text(json.dumps(
+                {"sequence": seq, "test_time_fitting": a.test_time_fitting == "on"}))
+""")
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    bench = load_benchmark("synthetic")
+    up = tmp_path / "upstream" / "PointAvatar"
+    (up / "code" / "scripts").mkdir(parents=True)
+    (up / "code" / "scripts" / "nes_runner.py").write_text(FAKE_RUNNER)
+    (up / "code" / "confs").mkdir()
+    (up / "code" / "confs" / "subject1.conf").write_text(
+        "train { exps_folder = x, methodname = y }\ndataset { train { subsample = 1 }, test { subsample = 1 } }\n"
+    )
+    data = tmp_path / "datasets"
+    for seq in bench.sequences:
+        img = data / "testset1" / "9001" / "9001" / seq / "image"
+        img.mkdir(parents=True)
+        for k in (1, 2, 3):
+            (img / f"{k}.png").write_bytes(b"")
+    monkeypatch.setenv("NESBENCH_UPSTREAM", str(tmp_path / "upstream"))
+    monkeypatch.setenv("NESBENCH_RUNS", str(tmp_path / "runs"))
+    job = jobs.make_job("pointavatar", bench, "9001", "expression", data_root=data)
+    return job, tmp_path
+
+
+def calls(job):
+    return (job.checkout / "data/experiments/9001/pointavatar/e_0+e_1+e_2+e_3+e_4+e_5/calls.txt").read_text()
+
+
+def test_train_resumes_after_interruption_then_skips(env, monkeypatch):
+    job, _ = env
+    monkeypatch.setenv("FAKE_FAIL_ONCE", "1")
+    first = jobs.train_job(job, epochs=10, python=sys.executable)
+    assert first.status == "failed" and "exit 3" in first.detail and first.log.is_file()
+    second = jobs.train_job(job, epochs=10, python=sys.executable)
+    assert second.status == "done" and "resumed" in second.detail
+    assert "--is_continue" in calls(job).splitlines()[1] and "--is_continue" not in calls(job).splitlines()[0]
+    assert jobs.train_job(job, epochs=10).status == "skipped"
+    marker = json.loads((job.job_dir / "train.done.json").read_text())
+    assert marker["final_epoch"] == 11 and marker["commit"] == job.pin.commit
+    assert jobs.train_job(job, epochs=12).status == "done"  # more epochs: continue, not skip
+    log = (job.log_dir / "train.log").read_text()
+    assert log.count("=====") == 3  # one log per job, one section per attempt
+
+
+def test_eval_maps_newest_epoch_numerically_and_records_fitting(env):
+    job, tmp_path = env
+    assert jobs.eval_job(job).status == "failed"  # not trained yet: a clear message, no render
+    jobs.train_job(job, epochs=10)
+    res = jobs.eval_job(job, test_time_fitting=False)
+    assert res.status == "done", res.detail
+    bench = job.bench
+    for seq in bench.protocol("expression").test_sequences:
+        pred = tmp_path / "runs" / "pointavatar" / "expression" / "9001" / seq / "rgb"
+        assert sorted(p.name for p in pred.iterdir()) == ["1.png", "2.png", "3.png"]
+        assert (pred / "2.png").read_text() == f"{seq} epoch 11"
+    info = json.loads((job.job_dir / "method_info.json").read_text())
+    assert (
+        info["test_time_fitting"] is False and info["final_epoch"] == 11 and info["commit"] == job.pin.commit
+    )
+    assert info["prediction"] == "rgb_erode_dilate" and set(info["sequences"]) == set(
+        bench.protocol("expression").test_sequences
+    )
+    assert jobs.eval_job(job, test_time_fitting=False).status == "skipped"
+    assert jobs.eval_job(job, test_time_fitting=True).status == "done"  # other policy: re-rendered
+    assert json.loads((job.job_dir / "method_info.json").read_text())["test_time_fitting"] is True
+
+
+def test_map_predictions_refuses_missing_frames(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "1.png").write_bytes(b"a")
+    with pytest.raises(DataError, match="missing"):
+        jobs.map_predictions(src, tmp_path / "dst", [1, 2])
+    assert jobs.newest_epoch_dir(tmp_path) is None
+
+
+def test_cli_train_summary(env, capsys):
+    job, tmp_path = env
+    argv = [
+        "upstream",
+        "train",
+        "--method",
+        "pointavatar",
+        "--protocol",
+        "expression",
+        "--subjects",
+        "testset1",
+        "--benchmark",
+        "synthetic",
+        "--data",
+        str(tmp_path / "datasets"),
+        "--epochs",
+        "2",
+    ]
+    assert main(argv) == 0
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "summary: 1 jobs, 1 done" in out and "summary: 1 jobs, 0 done, 1 skipped, 0 failed" in out

@@ -1,0 +1,61 @@
+import json
+
+import pytest
+from pyhocon import ConfigFactory
+
+from nesbench.errors import DataError
+from nesbench.upstream import runner_support as rs
+from nesbench.upstream.dataset_checks import check_subject_sequences
+
+
+def test_sequence_conf_keeps_subject_quoted_and_sets_one_sequence(tmp_path):
+    src = tmp_path / "job.conf"
+    src.write_text(
+        'dataset { subject_name = "0100", test { sub_dir = [e_6, e_7, s_4] } }\ntrain { optimize_camera = true }\n'
+    )
+    out = rs.sequence_conf(src, "s_4", tmp_path / "s_4.conf", {"train.optimize_camera": False})
+    c = ConfigFactory.parse_file(str(out))
+    assert c.get("dataset.subject_name") == "0100" and c.get_list("dataset.test.sub_dir") == ["s_4"]
+    assert c.get_bool("train.optimize_camera") is False
+    assert rs.test_sequences(src, None) == ["e_6", "e_7", "s_4"]
+    with pytest.raises(SystemExit):
+        rs.test_sequences(src, "e_99")
+
+
+def test_stale_test_input_parameters_are_cleared(tmp_path):
+    folder = tmp_path / "TestInputParameters"
+    folder.mkdir()
+    (folder / "latest.pth").write_text("fitted for an unknown split")
+    assert rs.clear_stale_test_fit(tmp_path, "e_6", 101) is True and not folder.exists()
+    folder.mkdir()
+    rs.mark_test_fit(tmp_path, "e_6", 101)
+    assert rs.clear_stale_test_fit(tmp_path, "e_6", 101) is False  # same split and epoch: reused
+    assert rs.clear_stale_test_fit(tmp_path, "e_7", 101) is True  # other split: deleted
+
+
+def write_seq(root, seq, shape=0.0, names=(1, 2)):
+    d = root / "0100" / "0100" / seq
+    d.mkdir(parents=True)
+    frames = [{"file_path": f"./image/{k}"} for k in names]
+    (d / "flame_params.json").write_text(
+        json.dumps({"frames": frames, "shape_params": [shape] * 100, "intrinsics": [1, 1, 0.5, 0.5]})
+    )
+
+
+def test_dataset_checks(tmp_path):
+    root = tmp_path / "testset1"
+    write_seq(root, "e_0")
+    write_seq(root, "e_1")
+    check_subject_sequences(str(root), "0100", "flame_params.json", ["e_0", "e_1"])
+    with pytest.raises(DataError, match="sequence folder missing"):
+        check_subject_sequences(str(root), "0100", "flame_params.json", ["e_2"])
+    write_seq(root, "e_3", shape=1.0)
+    with pytest.raises(DataError, match="differ from sequence e_0"):
+        check_subject_sequences(str(root), "0100", "flame_params.json", ["e_0", "e_3"])
+    write_seq(root, "e_4", names=(2, 1))
+    with pytest.raises(DataError, match="in order"):
+        check_subject_sequences(str(root), "0100", "flame_params.json", ["e_4"])
+    bad = tmp_path / "images" / "testset1"
+    write_seq(bad, "e_0")
+    with pytest.raises(DataError, match="'image'"):
+        check_subject_sequences(str(bad), "0100", "flame_params.json", ["e_0"])
