@@ -142,7 +142,9 @@ class LpipsAlex(torch.nn.Module):
 
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Unit-normalised relu1..relu5 activations of images in [-1, 1]."""
-        h = (x - self.shift) / self.scale
+        h = ((x - self.shift) / self.scale).contiguous(
+            memory_format=torch.channels_last
+        )  # faster oneDNN convs
         taps = []
         for i, (stride, pad) in enumerate(CONVS.values()):
             if i in (1, 2):  # max-pools before conv 3 and conv 6

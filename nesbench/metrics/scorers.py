@@ -121,13 +121,13 @@ class RenderMeIMavatarScorer(Scorer):
         nnz = _sum(m) * 3
         mae = _sum(m * (p - g).abs()) / nnz
         mse = _sum(m * (p - g).square()) / nnz
-        pq = torch.clamp(255 * p, 0, 255).to(torch.uint8).double()
-        gq = torch.clamp(255 * g, 0, 255).to(torch.uint8).double()
+        pq = torch.clamp(255 * p, 0, 255).to(torch.uint8).float()
+        gq = torch.clamp(255 * g, 0, 255).to(torch.uint8).float()
         out = {
             "l1": mae,
             "mae": mae,
             "mse": mse,
-            "psnr": 10 * torch.log10(1.0 / ((pq / 255 - gq / 255) ** 2).mean(dim=(1, 2, 3))),
+            "psnr": 10 * torch.log10(1.0 / ((pq.double() - gq.double()) / 255).square().mean(dim=(1, 2, 3))),
             "ssim": ssim(pq, gq, 255.0),
         }
         if lpips is not None:

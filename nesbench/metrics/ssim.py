@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 
+import cv2
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -25,9 +27,19 @@ def gaussian_1d(size: int = WINDOW, sigma: float = SIGMA) -> torch.Tensor:
 
 
 def _blur(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    if x.device.type == "cpu" and x.dtype == torch.float32:
+        return _blur_cv2(x, g)
     c = x.shape[1]
     x = F.conv2d(x, g.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
     return F.conv2d(x, g.view(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)
+
+
+def _blur_cv2(x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """CPU path: cv2.sepFilter2D per plane (SIMD; torch's CPU depthwise conv is ~10x slower), cropped to 'valid'."""
+    k = g.double().numpy()
+    planes = x.reshape(-1, *x.shape[2:]).numpy()
+    out = np.stack([cv2.sepFilter2D(p, -1, k, k)[5:-5, 5:-5] for p in planes])
+    return torch.from_numpy(out).view(*x.shape[:2], *out.shape[1:])
 
 
 def ssim_map(x: torch.Tensor, y: torch.Tensor, data_range: float) -> torch.Tensor:
