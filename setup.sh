@@ -89,11 +89,20 @@ if [[ -n "$METHODS" ]]; then
   [[ $FORCE == 1 ]] && args+=(--force)
   "${NB[@]}" "${args[@]}" || die "upstream setup failed (see above)"
 fi
+if [[ ",$METHODS," == *",pointavatar,"* || "$METHODS" == "all" ]] && ! "$PY" -c 'import pytorch3d' 2>/dev/null; then
+  if command -v nvcc >/dev/null && "$PY" -c 'import torch, sys; sys.exit(not torch.cuda.is_available())' 2>/dev/null; then
+    say "building PyTorch3D from source for PointAvatar (bash scripts/build_pytorch3d.sh; 10-30 minutes)"
+    bash scripts/build_pytorch3d.sh --python "$PY" ${MIRROR:+--src "$MIRROR/pytorch3d"} || die "PyTorch3D build failed (see above)"
+  else
+    say "note: PointAvatar needs PyTorch3D >= 0.7 built for this torch; no CUDA compiler (nvcc) or GPU here, so it is"
+    say "      not built. On a GPU machine run: bash scripts/build_pytorch3d.sh (docs/UPSTREAM.md). IMavatar needs none."
+  fi
+fi
 if [[ -n "$FLAME" ]]; then
-  "${NB[@]}" assets install-flame --from "$FLAME" || die "FLAME conversion failed (see above)"
+  "${NB[@]}" upstream flame --from "$FLAME" || die "FLAME conversion failed (see above)"
 fi
 if [[ $SYN_FLAME == 1 ]]; then
-  "${NB[@]}" assets install-flame --synthetic || die "installing the synthetic FLAME stand-in failed (see above)"
+  "${NB[@]}" upstream flame --synthetic || die "installing the synthetic FLAME stand-in failed (see above)"
 fi
 if [[ -n "$DATA" ]]; then
   "${NB[@]}" data link "$DATA" || die "the data at $DATA did not pass the check (see above)"

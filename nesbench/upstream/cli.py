@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--from", dest="source", type=Path, help="your licensed FLAME2020 generic_model.pkl")
     g.add_argument("--synthetic", action="store_true", help="the synthetic stand-in (smoke tests)")
-    p.add_argument("--methods", default="all")
+    p.add_argument("--methods", default="installed", help="comma list (default: every installed checkout)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_flame)
 
@@ -120,7 +120,14 @@ def _code_dirs(methods: str):
     from nesbench.paths import upstream_dir
     from nesbench.upstream.pins import parse_methods
 
-    pins = parse_methods(methods)
+    if methods == "installed":
+        pins = [p for p in parse_methods("all") if p.code_dir(upstream_dir()).is_dir()]
+        if not pins:
+            raise AssetError(
+                f"{upstream_dir()}: no upstream checkout; run `bash setup.sh --methods imavatar,pointavatar`"
+            )
+    else:
+        pins = parse_methods(methods)
     dirs = {}
     for pin in pins:
         code = pin.code_dir(upstream_dir())

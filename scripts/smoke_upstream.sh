@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# GPU proof for the wrapped upstream methods: setup from local mirrors with the synthetic FLAME, a synthetic subject,
+# a short IMavatar + PointAvatar schedule, eval into the canonical layout, then every scorer.
+#
+#   bash scripts/smoke_upstream.sh --mirror DIR [--wheels DIR] [--runs DIR] [--epochs N] [--steps LIST]
+#
+# DIR holds IMavatar/ and PointAvatar/ git repos (bare or not) and, if PyTorch3D is not installed yet, pytorch3d/.
+# Steps (default all, in order): setup,pytorch3d,data,train,eval,score. Every step is idempotent, so the script can be
+# re-run after an interruption (or run step by step where one command may only last a few minutes). PyTorch3D's
+# build takes longer than that: run `bash scripts/build_pytorch3d.sh --background --src DIR/pytorch3d` first and poll
+# `--status`; the pytorch3d step only checks the result.
+# Smoke-only overrides (recorded in the generated confs): PointAvatar vgg_feature_weight=0 (no ImageNet VGG offline).
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+MIRROR="${NESBENCH_MIRROR:-}" WHEELS="" RUNS="$ROOT/runs/smoke_upstream" EPOCHS=1 STEPS="setup,pytorch3d,data,train,eval,score"
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --mirror) MIRROR="${2:?}"; shift 2 ;;
+    --wheels) WHEELS="${2:?}"; shift 2 ;;
+    --runs) RUNS="${2:?}"; shift 2 ;;
+    --epochs) EPOCHS="${2:?}"; shift 2 ;;
+    --steps) STEPS="${2:?}"; shift 2 ;;
+    -h|--help) sed -n 2,14p "$0"; exit 0 ;;
+    *) echo "smoke_upstream.sh: unknown option '$1'" >&2; exit 2 ;;
+  esac
+done
+[[ -n "$MIRROR" ]] || { echo "smoke_upstream.sh: error: --mirror DIR (or NESBENCH_MIRROR) is required (no GitHub here)" >&2; exit 2; }
+BENCH=synthetic
+OUT="$RUNS/scores"
+step() { [[ ",$STEPS," == *",$1,"* ]]; }
+t0=$SECONDS
+say() { echo "[smoke +$((SECONDS - t0))s] $*"; }
+
+if [[ -n "$WHEELS" ]]; then          # offline: pip only reads the carried wheels
+  export PIP_NO_INDEX=1 PIP_FIND_LINKS="$WHEELS"
+  [[ -x .venv/bin/python ]] || python3 -m venv --system-site-packages .venv   # keep the machine's CUDA torch
+fi
+PY="${VIRTUAL_ENV:+$VIRTUAL_ENV/bin/python}"; PY="${PY:-$ROOT/.venv/bin/python}"
+
+if step setup; then
+  say "setup from mirrors $MIRROR with the synthetic FLAME"
+  bash setup.sh --methods imavatar,pointavatar --mirror "$MIRROR" --synthetic-flame
+  "$PY" -m nesbench upstream status
+fi
+if step pytorch3d; then
+  "$PY" -c 'from pytorch3d.renderer import AlphaCompositor; import pytorch3d; print("pytorch3d", pytorch3d.__version__)' || {
+    echo "PyTorch3D missing: bash scripts/build_pytorch3d.sh --background --src $MIRROR/pytorch3d, then poll --status" >&2; exit 1; }
+fi
+if step data; then
+  say "synthetic subject(s) for benchmark $BENCH"
+  "$PY" -c "from nesbench.config import load_benchmark; from nesbench.synth.default import ensure_synthetic_data; print(ensure_synthetic_data(load_benchmark('$BENCH')))"
+fi
+COMMON=(--protocol expression --subjects all --benchmark "$BENCH" --runs "$RUNS")
+if step train; then
+  say "train IMavatar and PointAvatar for $EPOCHS epoch(s)"
+  bash train.sh --method imavatar "${COMMON[@]}" --epochs "$EPOCHS"
+  bash train.sh --method pointavatar "${COMMON[@]}" --epochs "$EPOCHS" --set loss.vgg_feature_weight=0
+fi
+if step eval; then
+  say "eval (render every test sequence, map into $RUNS)"
+  bash eval.sh --method imavatar "${COMMON[@]}"
+  bash eval.sh --method pointavatar "${COMMON[@]}" --test-time-fitting on
+fi
+if step score; then
+  say "score with every scorer into $OUT"
+  "$PY" calculate_metric.py --benchmark "$BENCH" --runs "$RUNS" --out "$OUT"
+fi
+say "done"
