@@ -88,6 +88,11 @@ if [[ -n "$METHODS" ]]; then
   [[ -n "$MIRROR" ]] && args+=(--mirror "$MIRROR")
   [[ $FORCE == 1 ]] && args+=(--force)
   "${NB[@]}" "${args[@]}" || die "upstream setup failed (see above)"
+  # What the upstream code imports beyond the harness (spec 5.1); torchvision must match torch, so it is only checked.
+  "$PY" -m pip install -q --disable-pip-version-check "trimesh>=4" "plotly>=5" "imageio>=2.28" \
+    || die "could not install trimesh/plotly/imageio for the upstream methods (offline? pip install --find-links WHEELS)"
+  "$PY" -c 'import torchvision' 2>/dev/null \
+    || say "note: the upstream methods need torchvision built for your torch (pip install torchvision==<match>)"
 fi
 if [[ ",$METHODS," == *",pointavatar,"* || "$METHODS" == "all" ]] && ! "$PY" -c 'import pytorch3d' 2>/dev/null; then
   if command -v nvcc >/dev/null && "$PY" -c 'import torch, sys; sys.exit(not torch.cuda.is_available())' 2>/dev/null; then
