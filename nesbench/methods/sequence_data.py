@@ -27,6 +27,13 @@ class SequenceData:
     def image_path(self, k: int) -> Path:
         return self.folder / "image" / f"{k}.png"
 
+    def mask_path(self, k: int) -> Path:
+        return self.folder / "mask" / f"{k}.png"
+
+    def foreground(self, k: int, size: int | None = None) -> np.ndarray:
+        """Frame k composited on white with its soft mask, as avatar methods see their training targets."""
+        return composite_on_white(read_rgb(self.image_path(k), size), read_mask(self.mask_path(k), size))
+
 
 def load_sequence(folder: Path) -> SequenceData:
     """Parameters of one sequence folder (``.../<seq>/`` holding flame_params.json)."""
@@ -63,6 +70,25 @@ def read_rgb(path: Path, size: int | None = None) -> np.ndarray:
             img, (size, size), interpolation=cv2.INTER_AREA if img.shape[0] > size else cv2.INTER_LINEAR
         )
     return img.astype(np.float32) / 255.0
+
+
+def read_mask(path: Path, size: int | None = None) -> np.ndarray:
+    """A soft matte in [0, 1] (H, W, 1) from channel 0 of a 1- or 3-channel mask PNG."""
+    img = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise DataError(f"{path}: missing or not a readable mask")
+    m = (img if img.ndim == 2 else img[..., 0]).astype(np.float32) / (
+        65535.0 if img.dtype == np.uint16 else 255.0
+    )
+    if size is not None and m.shape[:2] != (size, size):
+        m = cv2.resize(
+            m, (size, size), interpolation=cv2.INTER_AREA if m.shape[0] > size else cv2.INTER_LINEAR
+        )
+    return m[..., None]
+
+
+def composite_on_white(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    return rgb * mask + (1.0 - mask)
 
 
 def write_rgb(path: Path, rgb: np.ndarray) -> None:

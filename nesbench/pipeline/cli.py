@@ -128,7 +128,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--allow-cpu", action="store_true", help="let GPU methods run on the CPU (tiny smoke runs only)"
     )
+    p.add_argument(
+        "--max-parallel", type=int, help="local executor: at most N concurrent jobs (default: one per GPU)"
+    )
+    p.add_argument("--slurm-profile", type=Path, help="Slurm resources (default: configs/slurm/default.conf)")
+    p.add_argument(
+        "--slurm-cluster", choices=["slurm", "local", "debug"], help="submitit cluster (default: auto)"
+    )
+    p.add_argument("--no-wait", action="store_true", help="slurm: submit and return; re-run later to score")
     p.set_defaults(func=_run)
+
+    j = sub.add_parser("jobs", help="job ledger of a run: status, cancel; worker entry point")
+    jsub = j.add_subparsers(dest="jobs_command", metavar="ACTION", required=True)
+    st = jsub.add_parser("status", help="state of every (job, stage) of a run")
+    st.add_argument("run_dir", type=Path)
+    st.add_argument("--json", action="store_true")
+    st.set_defaults(func=_jobs_status)
+    ca = jsub.add_parser("cancel", help="cancel the Slurm jobs of a run (scancel through submitit)")
+    ca.add_argument("run_dir", type=Path)
+    ca.set_defaults(func=_jobs_cancel)
+    wk = jsub.add_parser("worker", help="run one job of a plan (used by the local and slurm executors)")
+    wk.add_argument("run_dir", type=Path)
+    wk.add_argument("key", help="method/protocol/subject")
+    wk.set_defaults(func=_jobs_worker)
 
     r = sub.add_parser("report", help="(re)write report.md and report.html of a scored run folder")
     r.add_argument("run_dir", type=Path)

@@ -45,6 +45,7 @@ class Table:
     headers: list[str]
     rows: list[list[str]]
     bold: set[tuple[int, int]]
+    n_keys: int = 1
 
     def markdown(self) -> str:
         rows = [
@@ -109,7 +110,7 @@ def _table(
             if finite and hib is not None:
                 best = max(finite.values()) if hib else min(finite.values())
                 bold |= {(i, len(key_headers) + j) for i, v in finite.items() if v == best}
-    return Table(title, headers, rows, bold)
+    return Table(title, headers, rows, bold, len(key_headers))
 
 
 def leaderboards(summary: dict, bench: Benchmark) -> list[Table]:
@@ -204,7 +205,7 @@ def published_table(summary: dict, bench: Benchmark) -> Table | None:
     headers = ["method", "protocol", "split", "scorer"] + [
         f"{METRIC_LABEL[m]} published / ours" for m in metrics
     ]
-    return Table(f"Published: {bench.published_source}", headers, rows, set())
+    return Table(f"Published: {bench.published_source}", headers, rows, set(), 4)
 
 
 def counts_table(summary: dict) -> Table:

@@ -4,7 +4,9 @@ Training frames are resized to a working resolution (at most ``work_res``, defau
 their top principal components (scikit-learn PCA); a ridge regression (RidgeCV, alpha chosen by efficient
 leave-one-out) maps standardised [expression(50), global(3), neck(3), jaw(3)] to those coefficients. Prediction
 reconstructs the image and resizes it back to the ground-truth size. Being linear in the parameters, it
-interpolates to unseen expressions, unlike retrieval.
+interpolates to unseen expressions, unlike retrieval. Test parameters are clamped to the training range of each
+feature (plus a 10 % margin), so expressions far outside the training set (speech training -> expression tests)
+cannot extrapolate to saturated images. Training targets are frames composited on white with their soft mask.
 """
 
 from __future__ import annotations
@@ -50,9 +52,11 @@ class LinearExpression:
         keep = np.linspace(0, len(items) - 1, min(len(items), MAX_TRAIN_FRAMES)).round().astype(int)
         first = read_rgb(seqs[0].image_path(seqs[0].frames[0]))
         size = min(self.work_res, first.shape[0])
-        images = np.stack([read_rgb(items[i][0].image_path(items[i][1]), size).ravel() for i in keep])
+        images = np.stack([items[i][0].foreground(items[i][1], size).ravel() for i in keep])
         feats_all = np.concatenate([pose_expression_features(s) for s in seqs])[keep]
         mean, std = standardizer(feats_all)
+        lo, hi = feats_all.min(axis=0), feats_all.max(axis=0)
+        margin = 0.1 * (hi - lo)
         pca = PCA(n_components=min(self.components, len(keep) - 1), svd_solver="randomized", random_state=0)
         coeffs = pca.fit_transform(images)
         ridge = RidgeCV(alphas=ALPHAS).fit((feats_all - mean) / std, coeffs)
@@ -60,6 +64,8 @@ class LinearExpression:
             job,
             mean=mean,
             std=std,
+            lo=lo - margin,
+            hi=hi + margin,
             coef=ridge.coef_,
             intercept=np.atleast_1d(ridge.intercept_),
             alpha=np.array(ridge.alpha_),
@@ -75,7 +81,8 @@ class LinearExpression:
         size, out_h, out_w = (int(v) for v in m["size"])
 
         def predict(data: SequenceData) -> list[np.ndarray]:
-            coeffs = ((pose_expression_features(data) - m["mean"]) / m["std"]) @ m["coef"].T + m["intercept"]
+            feats = np.clip(pose_expression_features(data), m["lo"], m["hi"])
+            coeffs = ((feats - m["mean"]) / m["std"]) @ m["coef"].T + m["intercept"]
             flat = coeffs.astype(np.float32) @ m["basis"] + m["image_mean"]
             imgs = np.clip(flat.reshape(-1, size, size, 3), 0.0, 1.0)
             if (out_h, out_w) != (size, size):

@@ -1,5 +1,7 @@
 """Nearest-expression retrieval: copy the training frame whose FLAME expression + jaw pose is nearest.
 
+Training frames are used as avatar methods see them: composited on white with their soft mask.
+
 Distance: Euclidean on [expression(50), jaw(3)] after standardising each dimension with the training set's
 mean/std, so the jaw (radians) and expression coefficients weigh comparably.
 """
@@ -17,12 +19,17 @@ from nesbench.methods.baselines.common import (
     standardizer,
     training_sequences,
 )
-from nesbench.methods.sequence_data import JAW, SequenceData, read_rgb
+from nesbench.methods.sequence_data import JAW, SequenceData
 from nesbench.methods.spec import Job
 
 
 def expression_features(data: SequenceData) -> np.ndarray:
     return np.concatenate([data.expression, data.pose[:, JAW]], axis=1)
+
+
+def load_sequence_ref(folder):
+    """A SequenceData handle for reading frames of a training folder (parameters are not needed here)."""
+    return SequenceData(folder, (), np.empty((0, 50)), np.empty((0, 15)))
 
 
 class NearestExpression:
@@ -36,7 +43,7 @@ class NearestExpression:
             return
         seqs = training_sequences(job)
         feats = np.concatenate([expression_features(s) for s in seqs])
-        paths = [str(s.image_path(k).relative_to(job.data_root)) for s in seqs for k in s.frames]
+        paths = [f"{s.folder.relative_to(job.data_root)}|{k}" for s in seqs for k in s.frames]
         mean, std = standardizer(feats)
         save_model(job, features=(feats - mean) / std, mean=mean, std=std, paths=np.array(paths))
 
@@ -47,7 +54,8 @@ class NearestExpression:
 
         def predict(data: SequenceData) -> list[np.ndarray]:
             _, idx = tree.query((expression_features(data) - model["mean"]) / model["std"])
-            return [read_rgb(job.data_root / str(paths[i])) for i in np.atleast_1d(idx)]
+            refs = [str(paths[i]).split("|") for i in np.atleast_1d(idx)]
+            return [load_sequence_ref(job.data_root / folder).foreground(int(k)) for folder, k in refs]
 
         render_sequences(
             job, predict, {"train_frames": len(paths), "features": "expression(50)+jaw(3), standardised"}
