@@ -71,7 +71,7 @@ class Engine:
         self.scorers = list(scorers)
         self.device = resolve_device(device)
         self.batch_size = batch_size or (32 if self.device.type == "cuda" else 8)
-        self.workers = workers or min(8, (os.cpu_count() or 2) * 2)
+        self.workers = workers or max(2, min(32, os.cpu_count() or 2))
         self.unavailable: dict[str, dict[str, str]] = {s.name: {} for s in self.scorers}
         self.lpips: LpipsAlex | None = None
         if any("lpips" in s.metrics for s in self.scorers):
