@@ -31,6 +31,11 @@ BUILTIN: tuple[MethodSpec, ...] = (
         target="nesbench.methods.baselines.linear_expression:LinearExpression",
     ),
     MethodSpec(
+        name="mean-image",
+        description="Reference floor: the mean training image for every frame (what blur alone scores)",
+        target="nesbench.methods.baselines.mean_image:MeanImage",
+    ),
+    MethodSpec(
         name="imavatar",
         description="IMavatar (Zheng et al., CVPR 2022) through the upstream runner with the NES-Bench overlay",
         target="nesbench.methods.upstream_methods:IMavatarMethod",

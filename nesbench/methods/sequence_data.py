@@ -13,6 +13,7 @@ from nesbench.errors import DataError
 from nesbench.fsutil import write_bytes_atomic
 
 JAW = slice(6, 9)
+HEAD = slice(0, 6)  # global + neck rotation
 
 
 @dataclass(frozen=True)

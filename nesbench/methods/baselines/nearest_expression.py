@@ -19,12 +19,12 @@ from nesbench.methods.baselines.common import (
     standardizer,
     training_sequences,
 )
-from nesbench.methods.sequence_data import JAW, SequenceData
+from nesbench.methods.sequence_data import HEAD, JAW, SequenceData
 from nesbench.methods.spec import Job
 
 
 def expression_features(data: SequenceData) -> np.ndarray:
-    return np.concatenate([data.expression, data.pose[:, JAW]], axis=1)
+    return np.concatenate([data.expression, data.pose[:, JAW], data.pose[:, HEAD]], axis=1)
 
 
 def load_sequence_ref(folder):
@@ -58,5 +58,7 @@ class NearestExpression:
             return [load_sequence_ref(job.data_root / folder).foreground(int(k)) for folder, k in refs]
 
         render_sequences(
-            job, predict, {"train_frames": len(paths), "features": "expression(50)+jaw(3), standardised"}
+            job,
+            predict,
+            {"train_frames": len(paths), "features": "expression(50)+jaw(3)+global(3)+neck(3), standardised"},
         )
