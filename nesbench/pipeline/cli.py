@@ -60,6 +60,7 @@ def _jobs_status(args: argparse.Namespace) -> int:
 
     from tabulate import tabulate
 
+    from nesbench.pipeline.executors import active_jobs, read_submission
     from nesbench.pipeline.ledger import STAGES, Ledger
     from nesbench.pipeline.plan import load_plan
 
@@ -75,28 +76,23 @@ def _jobs_status(args: argparse.Namespace) -> int:
     else:
         print(tabulate(rows, headers=["job", *STAGES, "reason"], tablefmt="github"))
         print(" ".join(f"{k}={v}" for k, v in ledger.summary().items()))
+        record = read_submission(plan.run_dir)
+        if record:
+            queued = active_jobs(record)
+            print(
+                f"submitted to {record.get('cluster')}: {len(record.get('jobs', {}))} job(s), {len(queued)} queued/running"
+            )
     return 0
 
 
 def _jobs_cancel(args: argparse.Namespace) -> int:
-    import json
+    from nesbench.pipeline.executors import cancel_run
 
-    from nesbench.errors import ConfigError
-    from nesbench.pipeline.executors import SLURM_JOBS_FILE
-
-    path = Path(args.run_dir) / SLURM_JOBS_FILE
-    if not path.exists():
-        raise ConfigError(
-            f"{path}: no Slurm submission recorded for this run (only --executor slurm can be cancelled)"
-        )
-    record = json.loads(path.read_text())
-    import submitit
-
-    for key, job_id in record["jobs"].items():
-        folder = Path(args.run_dir) / "slurm" / "%j"
-        if record.get("cluster") == "slurm":
-            submitit.SlurmJob(folder=folder, job_id=job_id).cancel(check=False)
+    cancelled = cancel_run(args.run_dir)
+    for key, job_id in cancelled:
         print(f"cancelled {key} ({job_id})")
+    if not cancelled:
+        print("nothing to cancel: no job of this run is queued or running")
     return 0
 
 
@@ -144,7 +140,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     st.add_argument("run_dir", type=Path)
     st.add_argument("--json", action="store_true")
     st.set_defaults(func=_jobs_status)
-    ca = jsub.add_parser("cancel", help="cancel the Slurm jobs of a run (scancel through submitit)")
+    ca = jsub.add_parser(
+        "cancel",
+        help="cancel the queued jobs of a run on the cluster they were submitted to (slurm: scancel)",
+    )
     ca.add_argument("run_dir", type=Path)
     ca.set_defaults(func=_jobs_cancel)
     wk = jsub.add_parser("worker", help="run one job of a plan (used by the local and slurm executors)")

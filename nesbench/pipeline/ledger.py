@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from nesbench.fsutil import write_json_atomic
+from nesbench.fsutil import TEMP_PREFIX, write_json_atomic
 
 STAGES = ("prepare", "train", "render")
 STATES = ("pending", "running", "done", "failed")
@@ -91,6 +91,10 @@ class Ledger:
             self._put(rec)
             return rec
 
+    def job_records(self, job: str) -> list[StageRecord]:
+        """The records of every stage of one job, in stage order."""
+        return [self.get(job, s) for s in STAGES]
+
     def is_done(self, job: str, stage: str) -> bool:
         return self.get(job, stage).state == "done"
 
@@ -101,7 +105,8 @@ class Ledger:
     def records(self) -> list[StageRecord]:
         if not self.root.exists():
             return []
-        return [StageRecord(**json.loads(p.read_text())) for p in sorted(self.root.rglob("*.json"))]
+        paths = sorted(p for p in self.root.rglob("*.json") if not p.name.startswith(TEMP_PREFIX))
+        return [StageRecord(**json.loads(p.read_text())) for p in paths]
 
     def summary(self) -> dict[str, int]:
         counts = dict.fromkeys(STATES, 0)

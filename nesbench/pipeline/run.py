@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from nesbench.config import Benchmark, load_benchmark
 from nesbench.errors import ConfigError, DataError, NesbenchError
-from nesbench.fsutil import sweep_temp_files
+from nesbench.fsutil import TEMP_PREFIX, sweep_temp_files
 from nesbench.methods.registry import get_method
 from nesbench.paths import REPO_ROOT
 from nesbench.pipeline.executors import execute
 from nesbench.pipeline.plan import load_plan, make_plan, save_plan
+
+RUN_LOCK = ".nesbench-run.lock"
+SCORING_DIRS = ("cache",)  # written only by the driver (the scoring cache)
 
 
 class RunFailed(NesbenchError):
@@ -75,12 +82,55 @@ def check_method_needs(methods: list[str], allow_cpu: bool) -> None:
             )
 
 
+@contextmanager
+def run_lock(run_dir: Path) -> Iterator[None]:
+    """Hold the run folder's driver lock: one `nesbench run` per folder at a time (released even on SIGKILL)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open(run_dir / RUN_LOCK, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "?"
+            raise ConfigError(
+                f"{run_dir}: another `nesbench run` is using this folder ({holder}); wait for it to finish "
+                f"or stop it, then re-run"
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{os.uname().nodename}:{os.getpid()}\n")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def sweep_driver_files(run_dir: Path) -> int:
+    """Remove partial files a killed driver left (run-folder files and the scoring cache); returns how many.
+
+    Job folders are swept by their worker under the job lock (see stages.run_job), because Slurm tasks of this
+    run may still be writing there while a driver starts.
+    """
+    n = 0
+    for p in run_dir.glob(f"{TEMP_PREFIX}*"):
+        if p.is_file():
+            p.unlink(missing_ok=True)
+            n += 1
+    return n + sum(sweep_temp_files(run_dir / d) for d in SCORING_DIRS if (run_dir / d).exists())
+
+
 def run_pipeline(opts: RunOptions) -> Path:
     """Run (or resume) the whole pipeline into ``opts.out``; returns the run folder."""
+    run_dir = Path(opts.out or default_out_dir()).resolve()
+    with run_lock(run_dir):
+        return _run_locked(opts, run_dir)
+
+
+def _run_locked(opts: RunOptions, run_dir: Path) -> Path:
     from nesbench.metrics.benchmark import score_benchmark
     from nesbench.pipeline.report import write_report
 
-    run_dir = Path(opts.out or default_out_dir()).resolve()
     if (run_dir / "plan.json").exists() and opts.methods is None and opts.subjects is None:
         plan = load_plan(run_dir)
         bench = plan.load_bench()
@@ -96,7 +146,7 @@ def run_pipeline(opts: RunOptions) -> Path:
         f"{len(plan.subjects)} subject(s) -> {run_dir}",
         file=sys.stderr,
     )
-    swept = sweep_temp_files(run_dir)
+    swept = sweep_driver_files(run_dir)
     if swept:
         print(f"[run] removed {swept} partial file(s) left by an interrupted run", file=sys.stderr)
     results = execute(

@@ -1,15 +1,24 @@
 """Running one job through its stages (prepare -> train -> render), recording each in the ledger.
 
-Every stage is idempotent; a stage already 'done' is skipped, so re-running resumes where a run stopped.
+Every stage is idempotent; a stage already 'done' is skipped, so re-running resumes where a run stopped, and a
+stage left 'running' by a killed worker is simply run again (methods resume from their own last checkpoint).
+A worker holds an exclusive ``fcntl`` lock on the job while it runs: a second worker for the same job (a second
+driver, a re-submitted Slurm task) waits for the first instead of writing the same files. The kernel drops the
+lock when its holder dies, even by SIGKILL, so a stale lock never blocks a resume.
 Failures are recorded with their reason and the traceback goes to the job's log file.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from nesbench.fsutil import sweep_temp_files
 from nesbench.methods.registry import get_method
 from nesbench.methods.spec import Job
 from nesbench.pipeline.ledger import STAGES, Ledger
@@ -17,6 +26,35 @@ from nesbench.pipeline.ledger import STAGES, Ledger
 
 def job_log_path(run_dir: Path, job: Job) -> Path:
     return Path(run_dir) / "logs" / f"{job.method}__{job.protocol}__{job.subject}.log"
+
+
+def job_folders(job: Job, ledger: Ledger) -> list[Path]:
+    """The folders only this job's worker writes: its work dir, its prediction tree and its ledger records."""
+    return [job.work_dir, job.method_dir, ledger.root / job.key]
+
+
+@contextmanager
+def job_lock(ledger: Ledger, job: Job, logger: logging.Logger | None = None) -> Iterator[None]:
+    """Hold the job's exclusive lock (waiting for another holder); released on exit or process death."""
+    path = ledger.root / job.key / "job.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "?"
+            if logger:
+                logger.info("job is running in another worker (%s); waiting for it", holder)
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{os.uname().nodename}:{os.getpid()}\n")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def run_job(job: Job, run_dir: Path, ledger: Ledger | None = None) -> bool:
@@ -32,23 +70,28 @@ def run_job(job: Job, run_dir: Path, ledger: Ledger | None = None) -> bool:
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     try:
-        method = get_method(job.method).create()
-        for stage in STAGES:
-            if ledger.is_done(job.key, stage):
-                logger.info("%s: already done, skipped", stage)
-                continue
-            rec = ledger.start(job.key, stage)
-            logger.info("%s: attempt %d", stage, rec.attempts)
-            try:
-                getattr(method, stage)(job)
-            except Exception as exc:  # a method failure is recorded, not raised: other jobs go on
-                reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".strip()
-                logger.error("%s failed: %s\n%s", stage, reason, traceback.format_exc())
-                ledger.finish(job.key, stage, ok=False, reason=f"{reason} (log: {log_path})")
-                return False
-            ledger.finish(job.key, stage, ok=True)
-            logger.info("%s: done", stage)
-        return True
+        with job_lock(ledger, job, logger):
+            # Under the lock no other writer is active in the job's folders: drop what killed writers left.
+            swept = sum(sweep_temp_files(d) for d in job_folders(job, ledger) if d.exists())
+            if swept:
+                logger.info("removed %d partial file(s) left by an interrupted attempt", swept)
+            method = get_method(job.method).create()
+            for stage in STAGES:
+                if ledger.is_done(job.key, stage):
+                    logger.info("%s: already done, skipped", stage)
+                    continue
+                rec = ledger.start(job.key, stage)
+                logger.info("%s: attempt %d", stage, rec.attempts)
+                try:
+                    getattr(method, stage)(job)
+                except Exception as exc:  # a method failure is recorded, not raised: other jobs go on
+                    reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".strip()
+                    logger.error("%s failed: %s\n%s", stage, reason, traceback.format_exc())
+                    ledger.finish(job.key, stage, ok=False, reason=f"{reason} (log: {log_path})")
+                    return False
+                ledger.finish(job.key, stage, ok=True)
+                logger.info("%s: done", stage)
+            return True
     finally:
         logger.removeHandler(handler)
         handler.close()
