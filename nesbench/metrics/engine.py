@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from nesbench.metrics.images import FrameError, read_rgb
 from nesbench.metrics.keypoints import KeypointDetector, NoFaceDetected, load_detector
 from nesbench.metrics.lpips_alex import LpipsAlex
 from nesbench.metrics.scorers import Scorer
+from nesbench.metrics.timing import StageTimer
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -48,6 +50,19 @@ class SequenceResult:
 
 
 @dataclass
+class _Job:
+    """One scorer x one method on one batch: the frames to score, the failures, the stacked CPU tensors."""
+
+    scorer: Scorer
+    method: str
+    ok: list[dict]
+    failed: list[tuple[int, str]]
+    key: tuple[int, ...]
+    gt: dict[str, torch.Tensor]
+    pred: dict[str, torch.Tensor]
+
+
+@dataclass
 class PredSource:
     """A method's predictions for one sequence: frame number -> PNG, or the reason there are none."""
 
@@ -67,11 +82,13 @@ class Engine:
         missing_lpips: str = "error",
         batch_size: int | None = None,
         workers: int | None = None,
+        profile: bool = False,
     ):
         self.scorers = list(scorers)
         self.device = resolve_device(device)
         self.batch_size = batch_size or (32 if self.device.type == "cuda" else 8)
         self.workers = workers or max(2, min(32, os.cpu_count() or 2))
+        self.timer = StageTimer(self.device, enabled=profile)
         self.unavailable: dict[str, dict[str, str]] = {s.name: {} for s in self.scorers}
         self.lpips: LpipsAlex | None = None
         if any("lpips" in s.metrics for s in self.scorers):
@@ -108,20 +125,24 @@ class Engine:
         batches = [expected[i : i + self.batch_size] for i in range(0, len(expected), self.batch_size)]
         with ThreadPoolExecutor(self.workers) as pool, ThreadPoolExecutor(1) as ahead:
 
-            def load(ks: list[int]) -> list[dict]:
-                return list(pool.map(lambda k: self._load_frame(seq, k, live), ks))
+            def load(ks: list[int]) -> tuple[list[dict], list[_Job]]:
+                bundles = list(pool.map(lambda k: self._load_frame(seq, k, live), ks))
+                return bundles, self._collate(bundles, live, results)
 
             nxt = ahead.submit(load, batches[0]) if batches else None
             for i, _ in enumerate(batches):
-                bundles = nxt.result()
+                with self.timer("wait"):
+                    bundles, jobs = nxt.result()
                 nxt = ahead.submit(load, batches[i + 1]) if i + 1 < len(batches) else None
-                self._score_batch(bundles, live, results)
+                with self.timer("score"):
+                    self._score_batch(jobs, results)
                 if progress:
                     progress(len(bundles))
         return results
 
     def _load_frame(self, seq: GtSequence, k: int, preds: dict[str, PredSource]) -> dict:
         """Decode GT frame k and each method's frame k once; prepare them for every scorer."""
+        t0 = time.perf_counter()
         bundle: dict = {"k": k, "gt": {}, "pred": {m: {} for m in preds}, "rgb": {}, "kps": None}
         try:
             raw: RawGt | None = read_gt_frame(seq, k, any(s.needs_semantic for s in self.scorers))
@@ -149,48 +170,76 @@ class Engine:
                     bundle["pred"][m][s.name] = s.prepare_pred(rgb, path)
                 except FrameError as exc:
                     bundle["pred"][m][s.name] = str(exc)
+        if self.timer.enabled:
+            self.timer.add("decode", time.perf_counter() - t0)
         return bundle
 
-    def _to_device(self, arrays: list[np.ndarray]) -> torch.Tensor:
-        t = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2)
-        return t.to(self.device, non_blocking=True).contiguous()
+    def _stack(self, arrays: list[np.ndarray]) -> torch.Tensor:
+        """HxWxC frames -> one B x C x H x W tensor in channels_last layout: a single copy, no transposition
+        (pinned when the device is a GPU, so the host-to-device copy is asynchronous)."""
+        shape = (len(arrays), *arrays[0].shape)
+        dtype = torch.from_numpy(arrays[0][:0]).dtype
+        out = torch.empty(shape, dtype=dtype, pin_memory=self.device.type == "cuda")
+        np.stack(arrays, out=out.numpy())
+        return out.permute(0, 3, 1, 2)
 
-    @torch.inference_mode()
-    def _score_batch(self, bundles: list[dict], preds: dict[str, PredSource], results: dict) -> None:
+    def _collate(self, bundles: list[dict], preds: dict[str, PredSource], results: dict) -> list[_Job]:
+        """Per (scorer, method): the frames that can be scored and their stacked tensors (GT stacked once and
+        shared by the methods with the same frames). Runs in the read-ahead thread."""
+        jobs = []
         for s in self.scorers:
-            gt_cache: dict = {}
+            gt_stacks: dict[tuple[int, ...], dict[str, torch.Tensor]] = {}
             for m in preds:
-                res = results[m, s.name]
-                ok = []
+                ok, failed = [], []
                 for b in bundles:
                     k, g, p = b["k"], b["gt"][s.name], b["pred"][m].get(s.name)
                     if p is None:
                         continue  # already recorded as missing
-                    if isinstance(g, str):
-                        res.failed[k] = g
-                    elif isinstance(p, str):
-                        res.failed[k] = p
+                    if isinstance(g, str) or isinstance(p, str):
+                        failed.append((k, g if isinstance(g, str) else p))
                     else:
                         ok.append(b)
-                if not ok:
-                    continue
                 key = tuple(b["k"] for b in ok)
-                gt = {n: self._to_device([b["gt"][s.name][n] for b in ok]) for n in ok[0]["gt"][s.name]}
-                pr = {
-                    n: self._to_device([b["pred"][m][s.name][n] for b in ok])
-                    for n in ok[0]["pred"][m][s.name]
-                }
-                values = s.score(gt, pr, self.lpips, gt_cache.setdefault(key, {}))
-                values = {n: v.double().cpu().tolist() for n, v in values.items()}
-                for i, b in enumerate(ok):
-                    row = {n: values[n][i] for n in s.metrics if n in values}
-                    bad = [n for n, v in row.items() if math.isnan(v)]
-                    if bad:
-                        res.failed[b["k"]] = f"non-finite {', '.join(bad)} (empty ground-truth mask?)"
-                        continue
-                    if s.needs_keypoints and self.detector is not None:
-                        row["keypoint"] = self._keypoint(s, b, m, res)
-                    res.frames[b["k"]] = row
+                if ok and key not in gt_stacks:
+                    gt_stacks[key] = {
+                        n: self._stack([b["gt"][s.name][n] for b in ok]) for n in ok[0]["gt"][s.name]
+                    }
+                pr = (
+                    {n: self._stack([b["pred"][m][s.name][n] for b in ok]) for n in ok[0]["pred"][m][s.name]}
+                    if ok
+                    else {}
+                )
+                jobs.append(_Job(s, m, ok, failed, key, gt_stacks.get(key, {}), pr))
+        return jobs
+
+    def _to_device(self, t: torch.Tensor) -> torch.Tensor:
+        return t.to(self.device, non_blocking=True)
+
+    @torch.inference_mode()
+    def _score_batch(self, jobs: list[_Job], results: dict) -> None:
+        gt_dev: dict[tuple[str, tuple[int, ...]], dict[str, torch.Tensor]] = {}
+        gt_cache: dict[tuple[str, tuple[int, ...]], dict] = {}
+        for job in jobs:
+            s, res = job.scorer, results[job.method, job.scorer.name]
+            for k, reason in job.failed:
+                res.failed[k] = reason
+            if not job.ok:
+                continue
+            ck = (s.name, job.key)
+            if ck not in gt_dev:
+                gt_dev[ck] = {n: self._to_device(t) for n, t in job.gt.items()}
+            pr = {n: self._to_device(t) for n, t in job.pred.items()}
+            values = s.score(gt_dev[ck], pr, self.lpips, gt_cache.setdefault(ck, {}), self.timer)
+            values = {n: v.double().cpu().tolist() for n, v in values.items()}
+            for i, b in enumerate(job.ok):
+                row = {n: values[n][i] for n in s.metrics if n in values}
+                bad = [n for n, v in row.items() if math.isnan(v)]
+                if bad:
+                    res.failed[b["k"]] = f"non-finite {', '.join(bad)} (empty ground-truth mask?)"
+                    continue
+                if s.needs_keypoints and self.detector is not None:
+                    row["keypoint"] = self._keypoint(s, b, job.method, res)
+                res.frames[b["k"]] = row
 
     def _keypoint(self, s: Scorer, bundle: dict, method: str, res: SequenceResult) -> float | None:
         k = bundle["k"]

@@ -18,6 +18,7 @@ from nesbench.metrics.images import FrameError, legacy_resize, resize_to
 from nesbench.metrics.lpips_alex import LpipsAlex
 from nesbench.metrics.registry import MetricSpec
 from nesbench.metrics.ssim import ssim, ssim_map
+from nesbench.metrics.timing import NO_TIMER, StageTimer
 
 Tensors = dict[str, torch.Tensor]
 
@@ -52,7 +53,14 @@ class Scorer:
     def prepare_pred(self, rgb: np.ndarray, path: object) -> dict[str, np.ndarray]:
         raise NotImplementedError
 
-    def score(self, gt: Tensors, pred: Tensors, lpips: LpipsAlex | None, gt_cache: dict) -> Tensors:
+    def score(
+        self,
+        gt: Tensors,
+        pred: Tensors,
+        lpips: LpipsAlex | None,
+        gt_cache: dict,
+        timer: StageTimer = NO_TIMER,
+    ) -> Tensors:
         raise NotImplementedError
 
     def keypoint_image(self, rgb: np.ndarray) -> np.ndarray:
@@ -65,11 +73,14 @@ class Scorer:
 
     @staticmethod
     def _lpips_cached(
-        lpips: LpipsAlex, gt_cache: dict, key: str, gt_img: torch.Tensor, pred_img: torch.Tensor
-    ):
-        if key not in gt_cache:
-            gt_cache[key] = lpips.features(gt_img)
-        return lpips.distance(lpips.features(pred_img), gt_cache[key])
+        lpips: LpipsAlex, gt_cache: dict, key: str, gt_img, pred_img, timer: StageTimer = NO_TIMER
+    ) -> torch.Tensor:
+        """LPIPS distance; the GT features are computed once per batch (``gt_cache``) and reused by every method.
+        ``gt_img``/``pred_img`` are callables so that the GT input is not even built when cached."""
+        with timer("lpips"):
+            if key not in gt_cache:
+                gt_cache[key] = lpips.features(gt_img())
+            return lpips.distance(lpips.features(pred_img()), gt_cache[key])
 
 
 KEYPOINT = _spec(
@@ -115,24 +126,32 @@ class RenderMeIMavatarScorer(Scorer):
     def prepare_pred(self, rgb: np.ndarray, path: object) -> dict[str, np.ndarray]:
         return {"pred": legacy_resize(rgb.astype(np.float32), self.resolution, path) / 255.0}
 
-    def score(self, gt: Tensors, pred: Tensors, lpips: LpipsAlex | None, gt_cache: dict) -> Tensors:
+    def score(
+        self,
+        gt: Tensors,
+        pred: Tensors,
+        lpips: LpipsAlex | None,
+        gt_cache: dict,
+        timer: StageTimer = NO_TIMER,
+    ) -> Tensors:
         p, m = pred["pred"], gt["mask"]
         g = gt["gt"] * m + 1.0 * (1 - m)
         nnz = _sum(m) * 3
-        mae = _sum(m * (p - g).abs()) / nnz
-        mse = _sum(m * (p - g).square()) / nnz
+        d = p - g
+        mae = _sum(d.abs().mul_(m)) / nnz
+        mse = _sum(d.square_().mul_(m)) / nnz
         pq = torch.clamp(255 * p, 0, 255).to(torch.uint8).float()
         gq = torch.clamp(255 * g, 0, 255).to(torch.uint8).float()
-        out = {
-            "l1": mae,
-            "mae": mae,
-            "mse": mse,
-            "psnr": 10 * torch.log10(1.0 / ((pq.double() - gq.double()) / 255).square().mean(dim=(1, 2, 3))),
-            "ssim": ssim(pq, gq, 255.0),
-        }
+        # integer differences squared are exact in float32; summed exactly in float64 (no float64 image copies)
+        sq = (pq - gq).square_().sum(dim=(1, 2, 3), dtype=torch.float64)
+        out = {"l1": mae, "mae": mae, "mse": mse, "psnr": 10 * torch.log10(255.0**2 * pq[0].numel() / sq)}
+        with timer("ssim"):
+            out["ssim"] = ssim(pq, gq, 255.0)
         if lpips is not None:
             to_pm1 = lambda x: x.float() / 255.0 * 2 - 1.0  # noqa: E731
-            out["lpips"] = self._lpips_cached(lpips, gt_cache, "lpips", to_pm1(gq), to_pm1(pq))
+            out["lpips"] = self._lpips_cached(
+                lpips, gt_cache, "lpips", lambda: to_pm1(gq), lambda: to_pm1(pq), timer
+            )
         return out
 
 
@@ -173,17 +192,29 @@ class RenderMePointAvatarScorer(Scorer):
     def prepare_pred(self, rgb: np.ndarray, path: object) -> dict[str, np.ndarray]:
         return {"pred": legacy_resize(rgb.astype(np.float32), self.resolution, path) / 255.0}
 
-    def score(self, gt: Tensors, pred: Tensors, lpips: LpipsAlex | None, gt_cache: dict) -> Tensors:
+    def score(
+        self,
+        gt: Tensors,
+        pred: Tensors,
+        lpips: LpipsAlex | None,
+        gt_cache: dict,
+        timer: StageTimer = NO_TIMER,
+    ) -> Tensors:
         p, g, m = pred["pred"], gt["gt"], gt["mask"]
         nnz = float(3 * m.shape[2] * m.shape[3])
-        sq = _sum(m * (p - g).square()) / nnz
-        out = {"l1": sq, "mae": _sum(m * (p - g).abs()) / nnz, "mse": sq}
+        d = p - g
+        mae = _sum(d.abs().mul_(m)) / nnz
+        sq = _sum(d.square_().mul_(m)) / nnz
+        out = {"l1": sq, "mae": mae, "mse": sq}
         out["psnr"] = 20 * torch.log10(1.0 / (torch.sqrt(sq.double()) + 1e-8))
         keep = m != 0
         zero = torch.zeros((), dtype=p.dtype, device=p.device)
-        out["ssim"] = ssim(torch.where(keep, p, zero), torch.where(keep, g, zero), 1.0)
+        with timer("ssim"):
+            out["ssim"] = ssim(torch.where(keep, p, zero), torch.where(keep, g, zero), 1.0)
         if lpips is not None:
-            out["lpips"] = self._lpips_cached(lpips, gt_cache, "lpips", g * m * 2 - 1, p * m * 2 - 1)
+            out["lpips"] = self._lpips_cached(
+                lpips, gt_cache, "lpips", lambda: g * m * 2 - 1, lambda: p * m * 2 - 1, timer
+            )
         return out
 
 
@@ -230,23 +261,28 @@ class UnifiedScorer(Scorer):
     def prepare_pred(self, rgb: np.ndarray, path: object) -> dict[str, np.ndarray]:
         return {"pred": resize_to(rgb.astype(np.float32), self.resolution, path) / 255.0}
 
-    def score(self, gt: Tensors, pred: Tensors, lpips: LpipsAlex | None, gt_cache: dict) -> Tensors:
+    def score(
+        self,
+        gt: Tensors,
+        pred: Tensors,
+        lpips: LpipsAlex | None,
+        gt_cache: dict,
+        timer: StageTimer = NO_TIMER,
+    ) -> Tensors:
         m = gt["mask"]
         g = gt["gt"] * m + (1 - m)
         p = pred["pred"] * m + (1 - m)
         area = _sum(m) * 3
         d = p - g
-        mae = _sum(m * d.abs()) / area
-        mse = _sum(m * d.square()) / area
-        w = m[:, :, 5:-5, 5:-5]
-        smap = ssim_map(p, g, 1.0).mean(dim=1, keepdim=True)
-        out = {
-            "l1": mae,
-            "mae": mae,
-            "mse": mse,
-            "psnr": 10 * torch.log10(1.0 / mse.double()),
-            "ssim": _sum(smap * w) / _sum(w),
-        }
+        mae = _sum(d.abs().mul_(m)) / area
+        mse = _sum(d.square_().mul_(m)) / area
+        out = {"l1": mae, "mae": mae, "mse": mse, "psnr": 10 * torch.log10(1.0 / mse.double())}
+        with timer("ssim"):
+            w = m[:, :, 5:-5, 5:-5]
+            smap = ssim_map(p, g, 1.0).mean(dim=1, keepdim=True)
+            out["ssim"] = _sum(smap * w) / _sum(w)
         if lpips is not None:
-            out["lpips"] = self._lpips_cached(lpips, gt_cache, "lpips", g * 2 - 1, p * 2 - 1)
+            out["lpips"] = self._lpips_cached(
+                lpips, gt_cache, "lpips", lambda: g * 2 - 1, lambda: p * 2 - 1, timer
+            )
         return out
