@@ -352,8 +352,13 @@ def cancel_run(run_dir: Path) -> list[tuple[str, str]]:
         elif cluster == "local":
             os.kill(int(job_id), signal.SIGINT)
     deadline = time.time() + 30
-    while active_jobs({**record, "jobs": active}) and time.time() < deadline:
+    while (left := active_jobs({**record, "jobs": active})) and time.time() < deadline:
         time.sleep(0.2)
+    if left:
+        print(
+            f"warning: still listed after 30 s (the cluster may be slow): {', '.join(left.values())}",
+            file=sys.stderr,
+        )
     ledger = Ledger(run_dir)
     for key in active:
         for rec in ledger.job_records(key):
