@@ -1,10 +1,19 @@
-"""Throughput of the metric engine: frames/s per scorer at 512x512 on N generated frames (decode + all metrics).
+"""Throughput of the metric engine at 512x512 on generated frames: frames/s per scorer (decode + every metric) and
+where the time goes (ms per scored frame: decode, wait, ssim, lpips, other).
 
     python scripts/bench_metrics.py --frames 64 --device cpu
     python scripts/bench_metrics.py --frames 2048 --device cuda --batch-size 64     # on the GPU machine
 
-LPIPS runs with randomly initialised AlexNet weights of the real shapes (speed does not depend on the values), so
-the script needs no download. Results go to stdout as a Markdown table (paste into docs/PERFORMANCE.md).
+Self-contained: it writes its own GT sequence and prediction folders to a temporary folder and runs LPIPS with the
+parity fixture's stub AlexNet (tests/fixtures/metric_parity/lpips_alexnet_stub.pth; random weights of the real
+shapes when the file is absent): speed does not depend on the weight values, so no download is needed.
+
+Columns: `frames/s` = scored frames (frames x methods) per second of wall time, best of --repeat timed runs after a
+warm-up, without stage timing. The stage columns come from one more run with the stage timer on (on a GPU it
+synchronises around each stage): `decode` = PNG decode + per-frame preparation, thread-seconds per frame spent in
+the decode threads (they run alongside the scoring, so it is not on the wall clock unless `wait` is large);
+`wait` = the scoring thread waiting for decoded frames; `ssim`, `lpips` = those metrics; `other` = the rest of the
+scoring thread (L1/MSE/PSNR, compositing, stacking, host-to-device copies). `no-lpips` rows skip LPIPS (reference).
 """
 
 from __future__ import annotations
@@ -21,17 +30,20 @@ import cv2
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 
 from nesbench.metrics.engine import Engine, PredSource, describe_device  # noqa: E402
 from nesbench.metrics.registry import get_scorer, list_scorers  # noqa: E402
 
+STUB = REPO / "tests" / "fixtures" / "metric_parity" / "lpips_alexnet_stub.pth"
 ALEX_SHAPES = {"0": (64, 3, 11, 11), "3": (192, 64, 5, 5), "6": (384, 192, 3, 3), "8": (256, 384, 3, 3),
                "10": (256, 256, 3, 3)}  # fmt: skip
 
 
-def make_data(root: Path, n: int, res: int, methods: int) -> None:
-    """n GT frames (image, soft mask, semantic, flame json) and `methods` prediction folders of n frames."""
+def make_data(root: Path, n: int, res: int, methods: int) -> Path:
+    """n GT frames (image, soft mask, semantic, flame json) and `methods` prediction folders of n frames; returns
+    the LPIPS backbone file to use."""
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[:res, :res]
     disc = np.clip((res * 0.4 - np.hypot(yy - res / 2, xx - res / 2)) * 4, 0, 255).astype(np.uint8)
@@ -51,12 +63,30 @@ def make_data(root: Path, n: int, res: int, methods: int) -> None:
             cv2.imwrite(str(root / f"m{i}" / f"{k}.png"), noisy)
         frames.append({"file_path": f"./image/{k}", "flame_keypoints": np.zeros((70, 2)).tolist()})
     (root / "gt/flame_params.json").write_text(json.dumps({"frames": frames}))
+    if STUB.is_file():
+        return STUB
     g = torch.Generator().manual_seed(0)
     torch.save(
         {f"{i}.{p}": torch.randn(s if p == "weight" else s[:1], generator=g) * 0.05 for i, s in ALEX_SHAPES.items()
          for p in ("weight", "bias")},
         root / "alexnet_random.pth",
     )  # fmt: skip
+    return root / "alexnet_random.pth"
+
+
+def run_once(eng: Engine, gt: Path, preds: dict[str, PredSource], profile: bool) -> float:
+    eng.timer.enabled = profile
+    eng.timer.reset()
+    if eng.device.type == "cuda":
+        torch.cuda.synchronize()
+    t = time.perf_counter()
+    res = eng.score(gt, preds)
+    if eng.device.type == "cuda":
+        torch.cuda.synchronize()
+    secs = time.perf_counter() - t
+    n = len(next(iter(preds.values())).files)
+    assert all(len(r.frames) == n for r in res.values()), "not every frame was scored"
+    return secs
 
 
 def main() -> int:
@@ -65,43 +95,54 @@ def main() -> int:
     ap.add_argument("--res", type=int, default=512)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--batch-size", type=int, default=None)
+    ap.add_argument("--workers", type=int, default=None, help="decode threads (default: the engine's)")
+    ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     ap.add_argument(
         "--methods", type=int, default=1, help="methods scored against the same GT (shares GT work)"
     )
-    ap.add_argument("--scorers", default=",".join(list_scorers()))
+    ap.add_argument("--scorers", default=",".join(list_scorers()),
+                    help="comma-separated; 'all' scores every scorer in one engine (shared decode)")  # fmt: skip
+    ap.add_argument("--no-lpips-rows", action="store_true", help="skip the reference rows without LPIPS")
     ap.add_argument(
         "--repeat", type=int, default=2, help="timed repetitions (best is reported); one warm-up first"
     )
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    load_before = os.getloadavg()
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        make_data(root, args.frames, args.res, args.methods)
+        backbone = make_data(root, args.frames, args.res, args.methods)
         preds = {f"m{i}": PredSource({k: root / f"m{i}" / f"{k}.png" for k in range(1, args.frames + 1)})
                  for i in range(args.methods)}  # fmt: skip
-        rows = []
-        for name in args.scorers.split(","):
-            sc = get_scorer(name, resolution=args.res)
-            eng = Engine([sc], device=args.device, lpips_backbone=root / "alexnet_random.pth",
-                         batch_size=args.batch_size)  # fmt: skip
-            eng.score(root / "gt", {"m0": PredSource({1: preds["m0"].files[1]})})  # warm-up
-            best = float("inf")
-            for _ in range(args.repeat):
-                if eng.device.type == "cuda":
-                    torch.cuda.synchronize()
-                t = time.perf_counter()
-                res = eng.score(root / "gt", preds)
-                if eng.device.type == "cuda":
-                    torch.cuda.synchronize()
-                best = min(best, time.perf_counter() - t)
-            assert all(len(r.frames) == args.frames for r in res.values()), "not every frame was scored"
-            n = args.frames * args.methods
-            rows.append((name, n, best, n / best))
-        print(f"device: {describe_device(eng.device)}; torch {torch.__version__}; os.cpu_count()={os.cpu_count()}; "
-              f"batch {eng.batch_size}; decode threads {eng.workers}; {args.res}x{args.res}; "
-              f"{args.methods} method(s) per GT; load {os.getloadavg()[0]:.2f}")  # fmt: skip
-        print("| scorer | frames | seconds | frames/s |\n|---|---|---|---|")
-        for name, n, secs, fps in rows:
-            print(f"| {name} | {n} | {secs:.2f} | {fps:.1f} |")
+        n = args.frames * args.methods
+        for lpips in (True, False) if not args.no_lpips_rows else (True,):
+            for name in args.scorers.split(","):
+                names = list_scorers() if name == "all" else [name]
+                eng = Engine([get_scorer(x, resolution=args.res) for x in names], device=args.device,
+                             lpips_backbone=backbone, batch_size=args.batch_size, workers=args.workers)  # fmt: skip
+                if not lpips:
+                    eng.lpips = None  # the scorers skip LPIPS without a network
+                run_once(eng, root / "gt", {"m0": PredSource({1: preds["m0"].files[1]})}, False)  # warm-up
+                best = min(run_once(eng, root / "gt", preds, False) for _ in range(args.repeat))
+                wall = run_once(eng, root / "gt", preds, True)
+                st = {k: v * 1000 / n for k, v in eng.timer.seconds.items()}
+                other = wall * 1000 / n - st.get("wait", 0) - st.get("ssim", 0) - st.get("lpips", 0)
+                rows.append((name if lpips else f"{name} no-lpips", eng.batch_size, n / best, st, other))
+    dev = describe_device(eng.device)
+    print(f"command: python scripts/bench_metrics.py {' '.join(sys.argv[1:])}")
+    print(f"device: {dev}; torch {torch.__version__}; intra-op threads {torch.get_num_threads()}, interop "
+          f"{torch.get_num_interop_threads()}; os.cpu_count()={os.cpu_count()}; decode threads {eng.workers}; "
+          f"{args.res}x{args.res}; {args.frames} frames x {args.methods} method(s) per GT")  # fmt: skip
+    print(f"load average (1/5/15 min): before {load_before[0]:.2f}/{load_before[1]:.2f}/{load_before[2]:.2f}, "
+          "after {:.2f}/{:.2f}/{:.2f}".format(*os.getloadavg()))  # fmt: skip
+    print("\n| scorer | device | batch | frames/s | decode ms | wait ms | ssim ms | lpips ms | other ms |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    short = eng.device.type if eng.device.type == "cpu" else str(eng.device)
+    for name, batch, fps, st, other in rows:
+        print(f"| {name} | {short} | {batch} | {fps:.1f} | {st.get('decode', 0):.1f} | {st.get('wait', 0):.1f} | "
+              f"{st.get('ssim', 0):.1f} | {st.get('lpips', 0):.1f} | {other:.1f} |")  # fmt: skip
     return 0
 
 

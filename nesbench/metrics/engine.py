@@ -178,7 +178,9 @@ class Engine:
         """HxWxC frames -> one B x C x H x W tensor in channels_last layout: a single copy, no transposition
         (pinned when the device is a GPU, so the host-to-device copy is asynchronous)."""
         shape = (len(arrays), *arrays[0].shape)
-        dtype = torch.from_numpy(arrays[0][:0]).dtype
+        dtype = torch.from_numpy(
+            np.empty(0, np.result_type(*arrays))
+        ).dtype  # uint8, or float32 if any resized
         out = torch.empty(shape, dtype=dtype, pin_memory=self.device.type == "cuda")
         np.stack(arrays, out=out.numpy())
         return out.permute(0, 3, 1, 2)

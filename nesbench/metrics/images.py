@@ -85,3 +85,14 @@ def resize_to(img: np.ndarray, res: int, path: Path) -> np.ndarray:
     if h == res:
         return img
     return cv2.resize(img, (res, res), interpolation=cv2.INTER_AREA if h > res else cv2.INTER_LINEAR)
+
+
+def legacy_resize_255(img: np.ndarray, res: int, path: Path) -> np.ndarray:
+    """:func:`legacy_resize` on the 0..255 scale, as the legacy code (float32 before resizing): a frame already at
+    the resolution stays uint8 (4x less to copy; scorers divide by 255 in float32 on the device, the same value)."""
+    return legacy_resize(img if img.shape[-2] == res else img.astype(np.float32), res, path)
+
+
+def resize_to_255(img: np.ndarray, res: int, path: Path) -> np.ndarray:
+    """:func:`resize_to` on the 0..255 scale: uint8 when no resize is needed, float32 after a resize."""
+    return resize_to(img if img.shape[0] == res else img.astype(np.float32), res, path)

@@ -139,6 +139,10 @@ class LpipsAlex(torch.nn.Module):
         self.register_buffer("shift", torch.tensor(SHIFT).view(1, 3, 1, 1))
         self.register_buffer("scale", torch.tensor(SCALE).view(1, 3, 1, 1))
         self.to(device).eval()
+        if torch.device(device).type == "cuda":
+            # cuDNN runs float32 convolutions in TF32 (10-bit mantissa) unless told not to, which moves LPIPS in the
+            # 4th-5th digit; the reference computes in full float32, so device must not change the value.
+            torch.backends.cudnn.allow_tf32 = False
 
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Unit-normalised relu1..relu5 activations of images in [-1, 1]."""

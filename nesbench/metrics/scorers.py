@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from nesbench.metrics.frames import CLOTH_LABELS, RawGt
-from nesbench.metrics.images import FrameError, legacy_resize, resize_to
+from nesbench.metrics.images import FrameError, legacy_resize_255, resize_to_255
 from nesbench.metrics.lpips_alex import LpipsAlex
 from nesbench.metrics.registry import MetricSpec
 from nesbench.metrics.ssim import ssim, ssim_map
@@ -29,6 +29,11 @@ def _spec(name: str, up: bool, text: str) -> tuple[str, MetricSpec]:
 
 def _sum(x: torch.Tensor) -> torch.Tensor:
     return x.sum(dim=(1, 2, 3))
+
+
+def _unit(x: torch.Tensor) -> torch.Tensor:
+    """0..255 (uint8, or float32 after a resize) -> float32 [0, 1], as the legacy ``img.astype(float32) / 255``."""
+    return x.float() / 255.0
 
 
 class Scorer:
@@ -119,12 +124,12 @@ class RenderMeIMavatarScorer(Scorer):
 
     def prepare_gt(self, raw: RawGt) -> dict[str, np.ndarray]:
         res = self.resolution
-        gt = legacy_resize(raw.image.astype(np.float32), res, raw.paths["image"]) / 255.0
-        mask = legacy_resize(raw.mask.astype(np.float32), res, raw.paths["mask"]) / 255.0
+        gt = legacy_resize_255(raw.image, res, raw.paths["image"])
+        mask = legacy_resize_255(raw.mask, res, raw.paths["mask"])
         return {"gt": gt, "mask": mask[:, :, :1]}
 
     def prepare_pred(self, rgb: np.ndarray, path: object) -> dict[str, np.ndarray]:
-        return {"pred": legacy_resize(rgb.astype(np.float32), self.resolution, path) / 255.0}
+        return {"pred": legacy_resize_255(rgb, self.resolution, path)}
 
     def score(
         self,
@@ -134,8 +139,8 @@ class RenderMeIMavatarScorer(Scorer):
         gt_cache: dict,
         timer: StageTimer = NO_TIMER,
     ) -> Tensors:
-        p, m = pred["pred"], gt["mask"]
-        g = gt["gt"] * m + 1.0 * (1 - m)
+        p, m = _unit(pred["pred"]), _unit(gt["mask"])
+        g = _unit(gt["gt"]) * m + 1.0 * (1 - m)
         nnz = _sum(m) * 3
         d = p - g
         mae = _sum(d.abs().mul_(m)) / nnz
@@ -181,16 +186,16 @@ class RenderMePointAvatarScorer(Scorer):
         res = self.resolution
         if raw.semantic is None:
             raise FrameError(f"{raw.semantic_error}; the no_cloth mask needs semantic/<k>.png")
-        gt = legacy_resize(raw.image.astype(np.float32), res, raw.paths["image"]) / 255.0
-        mask = legacy_resize(raw.mask.astype(np.float32), res, raw.paths["mask"]) / 255.0
-        gt = gt * mask + 1.0 * (1 - mask)  # composited with the full 3-channel mask, in numpy as upstream
+        gt = legacy_resize_255(raw.image, res, raw.paths["image"])
+        mask = legacy_resize_255(
+            raw.mask, res, raw.paths["mask"]
+        )  # all 3 channels: the GT composite uses them
         semantic = cv2.resize(raw.semantic, (res, res))  # bilinear, always (labels interpolated)
-        mask = mask.copy()
-        mask[np.isin(semantic, CLOTH_LABELS)] = 0.0
-        return {"gt": gt.astype(np.float32), "mask": mask[:, :, :1]}
+        keep = ~np.isin(semantic, CLOTH_LABELS)
+        return {"gt": gt, "mask": mask, "keep": keep[:, :, None].astype(np.uint8)}
 
     def prepare_pred(self, rgb: np.ndarray, path: object) -> dict[str, np.ndarray]:
-        return {"pred": legacy_resize(rgb.astype(np.float32), self.resolution, path) / 255.0}
+        return {"pred": legacy_resize_255(rgb, self.resolution, path)}
 
     def score(
         self,
@@ -200,7 +205,11 @@ class RenderMePointAvatarScorer(Scorer):
         gt_cache: dict,
         timer: StageTimer = NO_TIMER,
     ) -> Tensors:
-        p, g, m = pred["pred"], gt["gt"], gt["mask"]
+        p, mask3 = _unit(pred["pred"]), _unit(gt["mask"])
+        g = _unit(gt["gt"]) * mask3 + 1.0 * (
+            1 - mask3
+        )  # GT composited with the full 3-channel mask, as upstream
+        m = mask3[:, :1] * gt["keep"]  # channel 0 with the cloth labels zeroed (x*1 = x, x*0 = 0: exact)
         nnz = float(3 * m.shape[2] * m.shape[3])
         d = p - g
         mae = _sum(d.abs().mul_(m)) / nnz
@@ -246,8 +255,8 @@ class UnifiedScorer(Scorer):
         res = self.resolution
         if raw.semantic is None:
             raise FrameError(f"{raw.semantic_error}; the unified head mask needs semantic/<k>.png")
-        gt = resize_to(raw.image.astype(np.float32), res, raw.paths["image"]) / 255.0
-        mask = resize_to(raw.mask[:, :, 0].astype(np.float32), res, raw.paths["mask"]) / 255.0
+        gt = resize_to_255(raw.image, res, raw.paths["image"])
+        mask = resize_to_255(raw.mask[:, :, 0], res, raw.paths["mask"])
         sem = raw.semantic
         if sem.shape != raw.image.shape[:2]:
             raise FrameError(
@@ -255,11 +264,11 @@ class UnifiedScorer(Scorer):
             )
         if sem.shape[0] != res:
             sem = cv2.resize(sem, (res, res), interpolation=cv2.INTER_NEAREST)
-        mask = mask * ~np.isin(sem, CLOTH_LABELS)
-        return {"gt": gt, "mask": mask[:, :, None].astype(np.float32)}
+        keep = ~np.isin(sem, CLOTH_LABELS)
+        return {"gt": gt, "mask": mask[:, :, None], "keep": keep[:, :, None].astype(np.uint8)}
 
     def prepare_pred(self, rgb: np.ndarray, path: object) -> dict[str, np.ndarray]:
-        return {"pred": resize_to(rgb.astype(np.float32), self.resolution, path) / 255.0}
+        return {"pred": resize_to_255(rgb, self.resolution, path)}
 
     def score(
         self,
@@ -269,9 +278,9 @@ class UnifiedScorer(Scorer):
         gt_cache: dict,
         timer: StageTimer = NO_TIMER,
     ) -> Tensors:
-        m = gt["mask"]
-        g = gt["gt"] * m + (1 - m)
-        p = pred["pred"] * m + (1 - m)
+        m = _unit(gt["mask"]) * gt["keep"]  # head mask: soft matte without cloth labels
+        g = _unit(gt["gt"]) * m + (1 - m)
+        p = _unit(pred["pred"]) * m + (1 - m)
         area = _sum(m) * 3
         d = p - g
         mae = _sum(d.abs().mul_(m)) / area
