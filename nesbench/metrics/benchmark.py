@@ -44,6 +44,21 @@ def harness_commit() -> str:
     return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
 
 
+def unavailable_warnings(unavailable: dict[str, dict[str, str]]) -> list[str]:
+    """One console line per distinct reason, naming the metrics and scorers it applies to (summary.json keeps the
+    per-scorer detail), e.g. ``warning: lpips unavailable (unified, renderme-imavatar): LPIPS needs ...``."""
+    by_reason: dict[str, dict[str, list[str]]] = {}
+    for scorer, metrics in unavailable.items():
+        for metric, reason in metrics.items():
+            by_reason.setdefault(reason, {}).setdefault(metric, []).append(scorer)
+    lines = []
+    for reason, metrics in by_reason.items():
+        text = reason.removeprefix("unavailable: ")
+        what = "; ".join(f"{m} unavailable ({', '.join(scorers)})" for m, scorers in metrics.items())
+        lines.append(f"warning: {what}: {text}")
+    return lines
+
+
 def _split_names(items: Iterable[str] | str | None) -> list[str] | None:
     if items is None:
         return None
@@ -116,9 +131,8 @@ def score_benchmark(
         missing_lpips="unavailable",
         batch_size=batch_size,
     )
-    for s in scorer_objs:
-        for metric, reason in engine.unavailable[s.name].items():
-            print(f"warning: {s.name}: {metric} {reason}", file=sys.stderr)
+    for line in unavailable_warnings(engine.unavailable):
+        print(line, file=sys.stderr)
     lpips_info = (
         {"path": str(engine.lpips.info.backbone), "sha256": engine.lpips.info.backbone_sha256}
         if engine.lpips

@@ -108,14 +108,22 @@ def test_missing_lpips_backbone_is_reported_unavailable(layout, monkeypatch, cap
     monkeypatch.setenv("TORCH_HOME", str(tmp / "nothing"))
     monkeypatch.setenv("NESBENCH_CACHE", str(tmp / "cache"))
     monkeypatch.delenv("NESBENCH_LPIPS_BACKBONE", raising=False)
+    scorers = "unified,renderme-imavatar,renderme-pointavatar"
     s = score_benchmark(
-        _bench(data), runs, tmp / "out", methods="good", scorers="unified", device="cpu", progress=False
+        _bench(data), runs, tmp / "out", methods="good", scorers=scorers, device="cpu", progress=False
     )
-    assert s["unavailable"]["unified"]["lpips"].startswith("unavailable: LPIPS needs")
+    for name in scorers.split(","):  # summary.json keeps the per-scorer detail
+        assert s["unavailable"][name]["lpips"].startswith("unavailable: LPIPS needs")
     assert all(e["metrics"]["lpips"] is None for e in s["entries"])
     assert all(e["metrics"]["psnr"] is not None for e in _entries(s, level="protocol"))
-    err = capsys.readouterr().err
-    assert "warning: unified: lpips unavailable" in err and "fetch-weights" in err
+    lines = [x for x in capsys.readouterr().err.splitlines() if x.startswith("warning:")]
+    # one line per distinct reason, naming every scorer it applies to
+    assert len(lines) == 2, lines
+    lp = next(x for x in lines if "LPIPS needs" in x)
+    assert lp.startswith(f"warning: lpips unavailable ({scorers.replace(',', ', ')}): LPIPS needs")
+    assert "fetch-weights" in lp
+    kp = next(x for x in lines if "face-alignment" in x)
+    assert kp.startswith("warning: keypoint unavailable (unified, renderme-imavatar): face-alignment not")
     assert "n/a = unavailable" in (tmp / "out" / "results.md").read_text()
 
 

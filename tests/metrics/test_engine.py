@@ -1,0 +1,60 @@
+"""Engine batching: frames at the resolution (kept uint8) and resized frames (float32) in one batch, several
+methods sharing the GT work, and the stage timer used by scripts/bench_metrics.py."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from nesbench.metrics.engine import Engine, PredSource
+from nesbench.metrics.registry import get_scorer, list_scorers
+
+
+def _preds(folder, n: int) -> PredSource:
+    return PredSource({k: folder / f"{k}.png" for k in range(1, n + 1)})
+
+
+@pytest.fixture
+def seq(tmp_path, mx):
+    """3 GT frames at 64x64; method 'a' renders frame 2 at 128x128 (resized by every scorer), 'b' all at 64."""
+    imgs = mx.make_sequence(tmp_path / "gt", n=3, res=64, seed=3)
+    rng = np.random.default_rng(1)
+    for m in ("a", "b"):
+        for k, img in imgs.items():
+            pred = np.clip(img.astype(int) + rng.integers(-20, 21, img.shape), 0, 255).astype(np.uint8)
+            if m == "a" and k == 2:
+                pred = cv2.resize(pred, (128, 128), interpolation=cv2.INTER_NEAREST)
+            mx.write_png(tmp_path / m / f"{k}.png", pred)
+    return tmp_path
+
+
+def _score(seq, stub, batch_size: int, methods=("a", "b"), profile: bool = False):
+    eng = Engine(
+        [get_scorer(n, resolution=64) for n in list_scorers()],
+        device="cpu",
+        lpips_backbone=stub,
+        batch_size=batch_size,
+        profile=profile,
+    )
+    return eng, eng.score(seq / "gt", {m: _preds(seq / m, 3) for m in methods})
+
+
+def test_mixed_batches_and_shared_gt_give_the_single_frame_values(seq, stub) -> None:
+    _, one = _score(seq, stub, batch_size=1, methods=("a",))
+    _, batched = _score(seq, stub, batch_size=3)
+    for name in list_scorers():
+        a1, a3 = one["a", name].frames, batched["a", name].frames
+        assert set(a1) == set(a3) == {1, 2, 3}
+        for k in a1:
+            for metric, v in a1[k].items():
+                assert a3[k][metric] == pytest.approx(v, rel=1e-6, abs=1e-7), (name, k, metric)
+        assert batched["b", name].frames[2]["lpips"] != a3[2]["lpips"]  # the methods really differ
+
+
+def test_stage_timer_records_each_stage_only_when_enabled(seq, stub) -> None:
+    eng, _ = _score(seq, stub, batch_size=2)
+    assert dict(eng.timer.seconds) == {}
+    eng, _ = _score(seq, stub, batch_size=2, profile=True)
+    assert set(eng.timer.seconds) == {"decode", "wait", "score", "ssim", "lpips"}
+    assert all(v > 0 for v in eng.timer.seconds.values())
