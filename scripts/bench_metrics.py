@@ -6,7 +6,8 @@ where the time goes (ms per scored frame: decode, wait, ssim, lpips, other).
 
 Self-contained: it writes its own GT sequence and prediction folders to a temporary folder and runs LPIPS with the
 parity fixture's stub AlexNet (tests/fixtures/metric_parity/lpips_alexnet_stub.pth; random weights of the real
-shapes when the file is absent): speed does not depend on the weight values, so no download is needed.
+shapes when the file is absent) and the `lpips` package's linear layers (random ones when it is not installed, as on
+the GPU image): speed does not depend on the weight values, so no download is needed.
 
 Columns: `frames/s` = scored frames (frames x methods) per second of wall time, best of --repeat timed runs after a
 warm-up, without stage timing. The stage columns come from one more run with the stage timer on (on a GPU it
@@ -33,7 +34,9 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from nesbench.errors import AssetError  # noqa: E402
 from nesbench.metrics.engine import Engine, PredSource, describe_device  # noqa: E402
+from nesbench.metrics.lpips_alex import linear_weights_path  # noqa: E402
 from nesbench.metrics.registry import get_scorer, list_scorers  # noqa: E402
 
 STUB = REPO / "tests" / "fixtures" / "metric_parity" / "lpips_alexnet_stub.pth"
@@ -63,15 +66,27 @@ def make_data(root: Path, n: int, res: int, methods: int) -> Path:
             cv2.imwrite(str(root / f"m{i}" / f"{k}.png"), noisy)
         frames.append({"file_path": f"./image/{k}", "flame_keypoints": np.zeros((70, 2)).tolist()})
     (root / "gt/flame_params.json").write_text(json.dumps({"frames": frames}))
-    if STUB.is_file():
-        return STUB
     g = torch.Generator().manual_seed(0)
+    if not STUB.is_file():
+        torch.save(
+            {f"{i}.{p}": torch.randn(s if p == "weight" else s[:1], generator=g) * 0.05
+             for i, s in ALEX_SHAPES.items() for p in ("weight", "bias")},
+            root / "alexnet_random.pth",
+        )  # fmt: skip
     torch.save(
-        {f"{i}.{p}": torch.randn(s if p == "weight" else s[:1], generator=g) * 0.05 for i, s in ALEX_SHAPES.items()
-         for p in ("weight", "bias")},
-        root / "alexnet_random.pth",
+        {f"lin{i}.model.1.weight": torch.rand(1, s[0], 1, 1, generator=g) for i, s in enumerate(ALEX_SHAPES.values())},
+        root / "lpips_lin_random.pth",
     )  # fmt: skip
-    return root / "alexnet_random.pth"
+    return STUB if STUB.is_file() else root / "alexnet_random.pth"
+
+
+def linear_layers(root: Path) -> Path | None:
+    """The `lpips` package's v0.1 linear layers when installed, else random ones of the same shapes (GPU images
+    may lack the package; speed does not depend on the values)."""
+    try:
+        return linear_weights_path()
+    except AssetError:
+        return root / "lpips_lin_random.pth"
 
 
 def run_once(eng: Engine, gt: Path, preds: dict[str, PredSource], profile: bool) -> float:
@@ -121,7 +136,8 @@ def main() -> int:
             for name in args.scorers.split(","):
                 names = list_scorers() if name == "all" else [name]
                 eng = Engine([get_scorer(x, resolution=args.res) for x in names], device=args.device,
-                             lpips_backbone=backbone, batch_size=args.batch_size, workers=args.workers)  # fmt: skip
+                             lpips_backbone=backbone, lpips_linear=linear_layers(root), batch_size=args.batch_size,
+                             workers=args.workers)  # fmt: skip
                 if not lpips:
                     eng.lpips = None  # the scorers skip LPIPS without a network
                 run_once(eng, root / "gt", {"m0": PredSource({1: preds["m0"].files[1]})}, False)  # warm-up

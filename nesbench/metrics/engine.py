@@ -79,6 +79,7 @@ class Engine:
         *,
         device: str = "auto",
         lpips_backbone: str | os.PathLike[str] | None = None,
+        lpips_linear: str | os.PathLike[str] | None = None,
         missing_lpips: str = "error",
         batch_size: int | None = None,
         workers: int | None = None,
@@ -93,7 +94,7 @@ class Engine:
         self.lpips: LpipsAlex | None = None
         if any("lpips" in s.metrics for s in self.scorers):
             try:
-                self.lpips = LpipsAlex(lpips_backbone, self.device)
+                self.lpips = LpipsAlex(lpips_backbone, self.device, lpips_linear)
             except AssetError as exc:
                 if missing_lpips == "error":
                     raise

@@ -123,12 +123,18 @@ class LpipsAlex(torch.nn.Module):
     once and reused for several methods.
     """
 
-    def __init__(self, backbone: str | os.PathLike[str] | None = None, device: str | torch.device = "cpu"):
+    def __init__(
+        self,
+        backbone: str | os.PathLike[str] | None = None,
+        device: str | torch.device = "cpu",
+        linear: str | os.PathLike[str] | None = None,
+    ):
+        """``linear``: the v0.1 linear-layer file; default: the one inside the installed `lpips` package."""
         super().__init__()
         path = find_backbone(backbone)
         self.info = LpipsInfo(path, sha256_of(path))
         conv = _backbone_state(path)
-        lin = torch.load(linear_weights_path(), map_location="cpu", weights_only=True)
+        lin = torch.load(linear or linear_weights_path(), map_location="cpu", weights_only=True)
         self.convs = torch.nn.ParameterList()
         for idx in CONVS:
             self.convs.append(torch.nn.Parameter(conv[f"{idx}.weight"], requires_grad=False))

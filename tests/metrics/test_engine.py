@@ -41,15 +41,17 @@ def _score(seq, stub, batch_size: int, methods=("a", "b"), profile: bool = False
 
 
 def test_mixed_batches_and_shared_gt_give_the_single_frame_values(seq, stub) -> None:
-    _, one = _score(seq, stub, batch_size=1, methods=("a",))
-    _, batched = _score(seq, stub, batch_size=3)
+    _, one_a = _score(seq, stub, batch_size=1, methods=("a",))
+    _, one_b = _score(seq, stub, batch_size=1, methods=("b",))
+    _, batched = _score(seq, stub, batch_size=3)  # b reuses the GT stacks and GT LPIPS features of a
     for name in list_scorers():
-        a1, a3 = one["a", name].frames, batched["a", name].frames
-        assert set(a1) == set(a3) == {1, 2, 3}
-        for k in a1:
-            for metric, v in a1[k].items():
-                assert a3[k][metric] == pytest.approx(v, rel=1e-6, abs=1e-7), (name, k, metric)
-        assert batched["b", name].frames[2]["lpips"] != a3[2]["lpips"]  # the methods really differ
+        for m, one in (("a", one_a), ("b", one_b)):
+            f1, f3 = one[m, name].frames, batched[m, name].frames
+            assert set(f1) == set(f3) == {1, 2, 3}
+            for k in f1:
+                for metric, v in f1[k].items():
+                    assert f3[k][metric] == pytest.approx(v, rel=1e-6, abs=1e-7), (name, m, k, metric)
+        assert batched["b", name].frames[2]["lpips"] != batched["a", name].frames[2]["lpips"]  # they differ
 
 
 def test_stage_timer_records_each_stage_only_when_enabled(seq, stub) -> None:
