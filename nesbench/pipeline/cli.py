@@ -29,6 +29,9 @@ def _run(args: argparse.Namespace) -> int:
             device=args.device,
             lpips_backbone=args.lpips_backbone,
             allow_cpu=args.allow_cpu,
+            epochs=args.epochs,
+            overrides=dict(kv.split("=", 1) for kv in args.set) if args.set else None,
+            test_time_fitting=None if args.test_time_fitting is None else args.test_time_fitting == "on",
             max_parallel=args.max_parallel,
             slurm_profile=args.slurm_profile,
             slurm_cluster=args.slurm_cluster,
@@ -123,6 +126,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--allow-cpu", action="store_true", help="let GPU methods run on the CPU (tiny smoke runs only)"
+    )
+    p.add_argument(
+        "--epochs", type=int, help="upstream methods: training epochs (default: configs/methods/*.conf)"
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="upstream methods: override a conf key (repeatable)",
+    )
+    p.add_argument(
+        "--test-time-fitting", choices=["on", "off"], help="PointAvatar: fit test expressions to GT images"
     )
     p.add_argument(
         "--max-parallel", type=int, help="local executor: at most N concurrent jobs (default: one per GPU)"

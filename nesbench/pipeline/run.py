@@ -40,6 +40,9 @@ class RunOptions:
     device: str = "auto"
     lpips_backbone: Path | None = None
     allow_cpu: bool = False
+    epochs: int | None = None
+    overrides: dict[str, str] | None = None
+    test_time_fitting: bool | None = None
     max_parallel: int | None = None
     slurm_profile: Path | None = None
     slurm_cluster: str | None = None
@@ -120,6 +123,21 @@ def sweep_driver_files(run_dir: Path) -> int:
     return n + sum(sweep_temp_files(run_dir / d) for d in SCORING_DIRS if (run_dir / d).exists())
 
 
+def upstream_options(opts: RunOptions) -> dict[str, dict]:
+    """Per-method options for the wrapped upstream methods (recorded in plan.json, applied to every job)."""
+    common: dict = {}
+    if opts.epochs is not None:
+        common["epochs"] = opts.epochs
+    if opts.overrides:
+        common["overrides"] = dict(opts.overrides)
+    if opts.test_time_fitting is not None:
+        common["test_time_fitting"] = opts.test_time_fitting
+    if not common:
+        return {}
+    bench_methods = opts.methods or list(load_benchmark(opts.benchmark).methods)
+    return {m: dict(common) for m in bench_methods if get_method(m).upstream}
+
+
 def run_pipeline(opts: RunOptions) -> Path:
     """Run (or resume) the whole pipeline into ``opts.out``; returns the run folder."""
     run_dir = Path(opts.out or default_out_dir()).resolve()
@@ -138,7 +156,9 @@ def _run_locked(opts: RunOptions, run_dir: Path) -> Path:
         bench = load_benchmark(opts.benchmark)
         subjects = bench.resolve_subjects(opts.subjects)
         data_root = prepare_data(bench, opts.data, subjects)
-        plan = make_plan(bench, run_dir, data_root, opts.methods, opts.protocols, opts.subjects)
+        plan = make_plan(
+            bench, run_dir, data_root, opts.methods, opts.protocols, opts.subjects, upstream_options(opts)
+        )
         save_plan(plan)
     check_method_needs(list(plan.methods), opts.allow_cpu)
     print(

@@ -93,3 +93,27 @@ def disable_upstream_metrics() -> None:
 
 def write_marker(path: Path, info: dict[str, Any]) -> None:
     write_json_atomic(path, info)
+
+
+def seed_everything(seed: int | None = None) -> int:
+    """Seed Python, NumPy and torch (CPU and CUDA) so runs of the same job are repeatable.
+
+    The seed comes from ``seed`` or $NESBENCH_SEED (default 0). With $NESBENCH_DETERMINISTIC=1, torch also uses
+    deterministic kernels where they exist (slower; warns where none exists), which makes GPU runs of the same job
+    bit-comparable across processes and GPUs.
+    """
+    import os
+    import random
+
+    import numpy as np
+    import torch
+
+    seed = int(os.environ.get("NESBENCH_SEED", "0")) if seed is None else int(seed)
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+    if os.environ.get("NESBENCH_DETERMINISTIC") == "1":
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.backends.cudnn.benchmark = False
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    return seed

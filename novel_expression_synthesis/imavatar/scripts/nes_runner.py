@@ -97,6 +97,7 @@ def main():
     p.add_argument("--sequences", default="", help="comma list of test sequences to render (default: all)")
     p.add_argument("--workdir", default=".", help="where per-sequence eval confs are written")
     opt = p.parse_args()
+    rs.seed_everything()
     os.environ.setdefault("WANDB_MODE", "disabled")
     if opt.is_eval:
         evaluate(opt)

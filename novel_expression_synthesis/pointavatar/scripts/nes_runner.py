@@ -91,6 +91,7 @@ def main():
     p.add_argument("--test-time-fitting", choices=["on", "off"], default="on")
     p.add_argument("--prediction", default="rgb_erode_dilate", choices=["rgb", "rgb_erode_dilate"])
     opt = p.parse_args()
+    rs.seed_everything()
     os.environ.setdefault("WANDB_MODE", "disabled")
     if opt.is_eval:
         evaluate(opt)

@@ -1,0 +1,69 @@
+"""IMavatar and PointAvatar as registered methods: thin adapters over nesbench.upstream.jobs.
+
+The upstream runners (with the NES-Bench overlays) do the work; this module only maps a pipeline Job onto an
+upstream job. Each pipeline run keeps its own upstream experiment folder (``<run>/work/<method>/<protocol>/
+<subject>/experiments``), so runs never share checkpoints and re-running a run resumes from its own last checkpoint.
+
+Job options (``nesbench run --epochs N --set KEY=VALUE --test-time-fitting on|off``) are stored in the run's plan:
+``epochs`` (default: configs/methods/<method>.conf), ``overrides`` (conf keys), ``test_time_fitting`` (PointAvatar).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nesbench.errors import NesbenchError
+from nesbench.methods.spec import Job
+
+
+class UpstreamJobFailed(NesbenchError):
+    """The upstream runner failed; the message holds the tail of its log."""
+
+
+class UpstreamMethod:
+    """prepare: check the checkout and write the conf; train: train_job; render: eval_job (maps predictions)."""
+
+    upstream: str = ""
+
+    def _job(self, job: Job) -> Any:
+        from nesbench.upstream.jobs import make_job
+
+        return make_job(
+            self.upstream, job.bench, job.subject, job.protocol, runs=job.runs_dir, data_root=job.data_root
+        )
+
+    def _overrides(self, job: Job) -> dict[str, Any]:
+        overrides = dict(job.options.get("overrides", {}))
+        overrides.setdefault("train.exps_folder", str(job.work_dir / "experiments"))
+        return overrides
+
+    @staticmethod
+    def _check(result: Any) -> None:
+        if result.status == "failed":
+            raise UpstreamJobFailed(f"{result.job}: {result.detail}")
+
+    def prepare(self, job: Job) -> None:
+        job.work_dir.mkdir(parents=True, exist_ok=True)
+        self._job(job)  # raises AssetError with the fix when the checkout is missing
+
+    def train(self, job: Job) -> None:
+        from nesbench.upstream.jobs import train_job
+
+        epochs = job.options.get("epochs")
+        self._check(
+            train_job(self._job(job), epochs=int(epochs) if epochs else None, overrides=self._overrides(job))
+        )
+
+    def render(self, job: Job) -> None:
+        from nesbench.upstream.jobs import eval_job
+
+        fitting = job.options.get("test_time_fitting")
+        self._check(eval_job(self._job(job), test_time_fitting=fitting))
+
+
+class IMavatarMethod(UpstreamMethod):
+    upstream = "imavatar"
+
+
+class PointAvatarMethod(UpstreamMethod):
+    upstream = "pointavatar"
