@@ -23,6 +23,14 @@ from nesbench.metrics.scorers import Scorer
 from nesbench.metrics.timing import StageTimer
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (the affinity mask: a container's limit, not the host's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def resolve_device(device: str = "auto") -> torch.device:
     """'auto' -> the first CUDA device when there is one, else the CPU."""
     if device in (None, "", "auto"):
@@ -88,7 +96,7 @@ class Engine:
         self.scorers = list(scorers)
         self.device = resolve_device(device)
         self.batch_size = batch_size or (32 if self.device.type == "cuda" else 8)
-        self.workers = workers or max(2, min(32, os.cpu_count() or 2))
+        self.workers = workers or max(2, min(32, usable_cores()))
         self.timer = StageTimer(self.device, enabled=profile)
         self.unavailable: dict[str, dict[str, str]] = {s.name: {} for s in self.scorers}
         self.lpips: LpipsAlex | None = None
@@ -128,7 +136,7 @@ class Engine:
 
             def load(ks: list[int]) -> tuple[list[dict], list[_Job]]:
                 bundles = list(pool.map(lambda k: self._load_frame(seq, k, live), ks))
-                return bundles, self._collate(bundles, live, results)
+                return bundles, self._collate(bundles, live)
 
             nxt = ahead.submit(load, batches[0]) if batches else None
             for i, _ in enumerate(batches):
@@ -178,15 +186,14 @@ class Engine:
     def _stack(self, arrays: list[np.ndarray]) -> torch.Tensor:
         """HxWxC frames -> one B x C x H x W tensor in channels_last layout: a single copy, no transposition
         (pinned when the device is a GPU, so the host-to-device copy is asynchronous)."""
+        # uint8 (0..255) unless a frame was resized (float32 on the same 0..255 scale): np.stack casts exactly
+        dtype = torch.uint8 if all(a.dtype == np.uint8 for a in arrays) else torch.float32
         shape = (len(arrays), *arrays[0].shape)
-        dtype = torch.from_numpy(
-            np.empty(0, np.result_type(*arrays))
-        ).dtype  # uint8, or float32 if any resized
         out = torch.empty(shape, dtype=dtype, pin_memory=self.device.type == "cuda")
         np.stack(arrays, out=out.numpy())
         return out.permute(0, 3, 1, 2)
 
-    def _collate(self, bundles: list[dict], preds: dict[str, PredSource], results: dict) -> list[_Job]:
+    def _collate(self, bundles: list[dict], preds: dict[str, PredSource]) -> list[_Job]:
         """Per (scorer, method): the frames that can be scored and their stacked tensors (GT stacked once and
         shared by the methods with the same frames). Runs in the read-ahead thread."""
         jobs = []

@@ -11,7 +11,6 @@ intermediate in the cache (whole-batch torch elementwise ops are memory-bound th
 from __future__ import annotations
 
 import math
-import os
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 
@@ -67,7 +66,7 @@ def _ssim_map_cv2(x: torch.Tensor, y: torch.Tensor, c1: float, c2: float) -> tor
     xs, ys = x.numpy(), y.numpy()
     out = np.empty((b, c, h - 2 * CROP, w - 2 * CROP), dtype=np.float32)
     jobs = [(i, j) for i in range(b) for j in range(c)]
-    pool = _plane_pool(max(1, min(torch.get_num_threads(), os.cpu_count() or 1)))
+    pool = _plane_pool(max(1, torch.get_num_threads()))
     list(pool.map(lambda ij: _ssim_plane(xs[ij], ys[ij], out[ij], k, c1, c2), jobs))
     return torch.from_numpy(out)
 
