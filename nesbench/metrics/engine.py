@@ -1,4 +1,4 @@
-"""The scoring engine: decode frames in a thread pool (one batch ahead), score batches with every scorer on the
+"""The scoring engine: decode frames in a thread pool (one batch ahead, two on a GPU), score batches with every scorer on the
 chosen device, and account for every expected frame (scored, or failed with a reason)."""
 
 from __future__ import annotations
@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -91,12 +92,15 @@ class Engine:
         missing_lpips: str = "error",
         batch_size: int | None = None,
         workers: int | None = None,
+        prefetch: int | None = None,
         profile: bool = False,
     ):
         self.scorers = list(scorers)
         self.device = resolve_device(device)
         self.batch_size = batch_size or (32 if self.device.type == "cuda" else 8)
         self.workers = workers or max(2, min(32, usable_cores()))
+        # batches decoded ahead of scoring: a GPU scores faster than the threads decode, so keep them all busy
+        self.prefetch = prefetch or (2 if self.device.type == "cuda" else 1)
         self.timer = StageTimer(self.device, enabled=profile)
         self.unavailable: dict[str, dict[str, str]] = {s.name: {} for s in self.scorers}
         self.lpips: LpipsAlex | None = None
@@ -132,17 +136,18 @@ class Engine:
                         results[method, s.name].failed[k] = reason
         live = {m: src for m, src in preds.items() if not src.error}
         batches = [expected[i : i + self.batch_size] for i in range(0, len(expected), self.batch_size)]
-        with ThreadPoolExecutor(self.workers) as pool, ThreadPoolExecutor(1) as ahead:
+        with ThreadPoolExecutor(self.workers) as pool, ThreadPoolExecutor(self.prefetch) as ahead:
 
             def load(ks: list[int]) -> tuple[list[dict], list[_Job]]:
                 bundles = list(pool.map(lambda k: self._load_frame(seq, k, live), ks))
                 return bundles, self._collate(bundles, live)
 
-            nxt = ahead.submit(load, batches[0]) if batches else None
-            for i, _ in enumerate(batches):
+            pending = deque(ahead.submit(load, b) for b in batches[: self.prefetch])
+            for i in range(len(batches)):
                 with self.timer("wait"):
-                    bundles, jobs = nxt.result()
-                nxt = ahead.submit(load, batches[i + 1]) if i + 1 < len(batches) else None
+                    bundles, jobs = pending.popleft().result()
+                if i + self.prefetch < len(batches):
+                    pending.append(ahead.submit(load, batches[i + self.prefetch]))
                 with self.timer("score"):
                     self._score_batch(jobs, results)
                 if progress:

@@ -29,20 +29,21 @@ def seq(tmp_path, mx):
     return tmp_path
 
 
-def _score(seq, stub, batch_size: int, methods=("a", "b"), profile: bool = False):
+def _score(seq, stub, batch_size: int, methods=("a", "b"), profile: bool = False, prefetch: int = 1):
     eng = Engine(
         [get_scorer(n, resolution=64) for n in list_scorers()],
         device="cpu",
         lpips_backbone=stub,
         batch_size=batch_size,
         profile=profile,
+        prefetch=prefetch,
     )
     return eng, eng.score(seq / "gt", {m: _preds(seq / m, 3) for m in methods})
 
 
 def test_mixed_batches_and_shared_gt_give_the_single_frame_values(seq, stub) -> None:
     _, one_a = _score(seq, stub, batch_size=1, methods=("a",))
-    _, one_b = _score(seq, stub, batch_size=1, methods=("b",))
+    _, one_b = _score(seq, stub, batch_size=1, methods=("b",), prefetch=2)  # two batches decoded ahead
     _, batched = _score(seq, stub, batch_size=3)  # b reuses the GT stacks and GT LPIPS features of a
     for name in list_scorers():
         for m, one in (("a", one_a), ("b", one_b)):
