@@ -113,6 +113,9 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=None, help="decode threads (default: the engine's)")
     ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     ap.add_argument(
+        "--prefetch", type=int, default=None, help="batches decoded ahead (default: 1 CPU, 2 GPU)"
+    )
+    ap.add_argument(
         "--methods", type=int, default=1, help="methods scored against the same GT (shares GT work)"
     )
     ap.add_argument("--scorers", default=",".join(list_scorers()),
@@ -137,7 +140,7 @@ def main() -> int:
                 names = list_scorers() if name == "all" else [name]
                 eng = Engine([get_scorer(x, resolution=args.res) for x in names], device=args.device,
                              lpips_backbone=backbone, lpips_linear=linear_layers(root), batch_size=args.batch_size,
-                             workers=args.workers)  # fmt: skip
+                             workers=args.workers, prefetch=args.prefetch)  # fmt: skip
                 if not lpips:
                     eng.lpips = None  # the scorers skip LPIPS without a network
                 run_once(eng, root / "gt", {"m0": PredSource({1: preds["m0"].files[1]})}, False)  # warm-up
@@ -149,7 +152,8 @@ def main() -> int:
     dev = describe_device(eng.device)
     print(f"command: python scripts/bench_metrics.py {' '.join(sys.argv[1:])}")
     print(f"device: {dev}; torch {torch.__version__}; intra-op threads {torch.get_num_threads()}, interop "
-          f"{torch.get_num_interop_threads()}; os.cpu_count()={os.cpu_count()}; decode threads {eng.workers}; "
+          f"{torch.get_num_interop_threads()}; os.cpu_count()={os.cpu_count()}; decode threads {eng.workers}, "
+          f"{eng.prefetch} batch(es) ahead; "
           f"{args.res}x{args.res}; {args.frames} frames x {args.methods} method(s) per GT")  # fmt: skip
     print(f"load average (1/5/15 min): before {load_before[0]:.2f}/{load_before[1]:.2f}/{load_before[2]:.2f}, "
           "after {:.2f}/{:.2f}/{:.2f}".format(*os.getloadavg()))  # fmt: skip
