@@ -53,7 +53,9 @@ def test_default_root_is_the_benchmark_cache(tmp_path):
 def test_generated_dataset_passes_data_check(tmp_path, capsys):
     from nesbench.cli import main
 
-    bench = dataclasses.replace(load_benchmark("synthetic"), extra={"synth": {"res": 64, "frames": 2, "seed": 0}})
+    bench = dataclasses.replace(
+        load_benchmark("synthetic"), extra={"synth": {"res": 64, "frames": 2, "seed": 0}}
+    )
     root = default.ensure_synthetic_data(bench, tmp_path / "data", progress=False)
     assert main(["data", "check", str(root), "--benchmark", "synthetic"]) == 0
     assert "0 error(s)" in capsys.readouterr().out
