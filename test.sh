@@ -1,11 +1,45 @@
 #!/usr/bin/env bash
 # Set up if needed, then lint (ruff) and run the whole test suite. Extra arguments go to pytest.
+#
+# Some tests need system tools: headless Chromium (report.html opens and its images load) and a throw-away
+# single-node Slurm (the slurm executor against a real scheduler). As root with apt-get (CI, containers) this script
+# installs them (chromium, slurm-wlm, munge) and starts Slurm for the run; elsewhere those tests are skipped with the
+# reason. NESBENCH_SYSTEM_DEPS=0 turns the installation off, NESBENCH_TEST_SLURM=0 the Slurm start.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 bash setup.sh --quiet
 PY=python; [[ -z "${VIRTUAL_ENV:-}" ]] && PY=.venv/bin/python
+export PATH="$PATH:/usr/sbin"
+
+have_slurm() { command -v slurmctld >/dev/null && command -v munged >/dev/null; }
+if [[ "${NESBENCH_SYSTEM_DEPS:-1}" == 1 && "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+  missing=()
+  command -v chromium >/dev/null || missing+=(chromium)
+  have_slurm || missing+=(slurm-wlm munge)
+  if ((${#missing[@]})); then
+    echo "[test] installing ${missing[*]} with apt-get (NESBENCH_SYSTEM_DEPS=0 skips this)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q --no-install-recommends "${missing[@]}" >/tmp/nesbench-apt.log 2>&1 \
+      || { apt-get update -q >>/tmp/nesbench-apt.log 2>&1 && apt-get install -y -q --no-install-recommends \
+        "${missing[@]}" >>/tmp/nesbench-apt.log 2>&1; } \
+      || echo "[test] warning: apt-get could not install ${missing[*]} (see /tmp/nesbench-apt.log); their tests will be skipped"
+  fi
+fi
+
+SLURM_DIR=""
+if [[ "${NESBENCH_TEST_SLURM:-1}" != 0 && "$(id -u)" == 0 ]] && have_slurm && [[ -z "${SLURM_CONF:-}" ]]; then
+  SLURM_DIR=$(mktemp -d /tmp/nesbench-test-slurm.XXXXXX)
+  if out=$(bash scripts/start_test_slurm.sh "$SLURM_DIR" 2>&1); then
+    eval "$out"
+    echo "[test] started a throw-away Slurm in $SLURM_DIR for the executor tests"
+    trap 'bash scripts/start_test_slurm.sh --stop "$SLURM_DIR" || true' EXIT
+  else
+    echo "[test] warning: could not start a test Slurm ($out); its tests will be skipped"
+  fi
+fi
+
 echo "[test] ruff check + ruff format --check"
 "$PY" -m ruff check .
 "$PY" -m ruff format --check .
 echo "[test] pytest"
-exec "$PY" -m pytest "$@"
+"$PY" -m pytest "$@"

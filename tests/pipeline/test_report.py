@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from nesbench.config import load_benchmark
+from nesbench.pipeline.report import leaderboards, published_table
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# Closed network: keep Chromium from phoning home (see the machine notes); a fresh profile every time.
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--virtual-time-budget=5000",
+]
+PROBE = """<script>
+window.addEventListener('load', () => {
+  const imgs = [...document.images];
+  document.body.setAttribute('data-images', String(imgs.length));
+  document.body.setAttribute('data-images-ok', String(imgs.filter(i => i.complete && i.naturalWidth > 0).length));
+});
+</script></body>"""
+
+
+def test_leaderboard_marks_the_best_method_per_split(tiny_summary):
+    bench = load_benchmark("synthetic_tiny")
+    (board,) = [t for t in leaderboards(tiny_summary, bench) if t.title == "expression · unified"]
+    psnr_col = next(i for i, h in enumerate(board.headers) if h.startswith("PSNR"))
+    assert board.headers[psnr_col] == "PSNR ↑" and any(h == "L1 ↓" for h in board.headers)
+    for split in ("e6_10_11", "e7_8_9", "all"):
+        rows = [i for i, r in enumerate(board.rows) if r[0] == split]
+        assert len(rows) == 3
+        best = max(rows, key=lambda i: float(board.rows[i][psnr_col]))
+        assert (best, psnr_col) in board.bold and sum((i, psnr_col) in board.bold for i in rows) == 1
+
+
+def test_published_numbers_are_shown_for_renderme(tiny_summary):
+    table = published_table(tiny_summary, load_benchmark("renderme360_nes"))
+    assert table is not None and len(table.rows) == 6
+    assert table.rows[0][:3] == ["IM Avatar", "speech", "normal"] and table.rows[0][4].startswith(
+        "0.047 / not run"
+    )
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(
+    CHROMIUM is None, reason="chromium not installed (test.sh installs it as root: apt-get install chromium)"
+)
+def test_report_html_opens_in_headless_chromium_and_its_images_load(tiny_run, tmp_path):
+    html = (tiny_run / "report.html").read_text()
+    assert not re.search(r'(src|href)="(https?:)?//', html)  # self-contained: no external resources
+    page = tmp_path / "report_probe.html"
+    page.write_text(html.replace("</body>", PROBE, 1))
+    proc = subprocess.run(
+        [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    n = int(re.search(r'data-images="(\d+)"', proc.stdout).group(1))
+    ok = int(re.search(r'data-images-ok="(\d+)"', proc.stdout).group(1))
+    assert n >= 5 and ok == n  # the per-subject plot and every image grid decoded
+    assert "expression · unified" in proc.stdout
