@@ -2,10 +2,13 @@
 # GPU proof for the wrapped upstream methods: setup from local mirrors with the synthetic FLAME, a synthetic subject,
 # a short IMavatar + PointAvatar schedule, eval into the canonical layout, then every scorer.
 #
-#   bash scripts/smoke_upstream.sh --mirror DIR [--wheels DIR] [--runs DIR] [--epochs N] [--steps LIST]
+#   bash scripts/smoke_upstream.sh --mirror DIR [--wheels DIR] [--runs DIR] [--methods LIST] [--benchmark NAME]
+#                                  [--im-epochs N] [--pa-epochs N] [--steps LIST]
 #
 # DIR holds IMavatar/ and PointAvatar/ git repos (bare or not) and, if PyTorch3D is not installed yet, pytorch3d/.
-# Steps (default all, in order): setup,pytorch3d,data,train,eval,score. Every step is idempotent, so the script can be
+# Steps (default all, in order): setup,pytorch3d,data,train,eval,score. Default benchmark: synthetic_smoke (one
+# subject, 128x128, 8 frames per sequence), protocol expression; eval renders the earliest checkpoint too
+# (<method>-epoch<N>) so the score table shows before vs after training. Every step is idempotent, so the script can be
 # re-run after an interruption (or run step by step where one command may only last a few minutes). PyTorch3D's
 # build takes longer than that: run `bash scripts/build_pytorch3d.sh --background --src DIR/pytorch3d` first and poll
 # `--status`; the pytorch3d step only checks the result.
@@ -13,21 +16,25 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-MIRROR="${NESBENCH_MIRROR:-}" WHEELS="" RUNS="$ROOT/runs/smoke_upstream" EPOCHS=1 STEPS="setup,pytorch3d,data,train,eval,score"
+MIRROR="${NESBENCH_MIRROR:-}" WHEELS="" RUNS="$ROOT/runs/smoke_upstream" STEPS="setup,pytorch3d,data,train,eval,score"
+METHODS="imavatar,pointavatar" BENCH=synthetic_smoke IM_EPOCHS=12 PA_EPOCHS=40
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --mirror) MIRROR="${2:?}"; shift 2 ;;
     --wheels) WHEELS="${2:?}"; shift 2 ;;
     --runs) RUNS="${2:?}"; shift 2 ;;
-    --epochs) EPOCHS="${2:?}"; shift 2 ;;
+    --methods) METHODS="${2:?}"; shift 2 ;;
+    --benchmark) BENCH="${2:?}"; shift 2 ;;
+    --im-epochs) IM_EPOCHS="${2:?}"; shift 2 ;;
+    --pa-epochs) PA_EPOCHS="${2:?}"; shift 2 ;;
     --steps) STEPS="${2:?}"; shift 2 ;;
-    -h|--help) sed -n 2,14p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,17p "$0"; exit 0 ;;
     *) echo "smoke_upstream.sh: unknown option '$1'" >&2; exit 2 ;;
   esac
 done
 [[ -n "$MIRROR" ]] || { echo "smoke_upstream.sh: error: --mirror DIR (or NESBENCH_MIRROR) is required (no GitHub here)" >&2; exit 2; }
-BENCH=synthetic
 OUT="$RUNS/scores"
+has() { [[ ",$METHODS," == *",$1,"* ]]; }
 step() { [[ ",$STEPS," == *",$1,"* ]]; }
 t0=$SECONDS
 say() { echo "[smoke +$((SECONDS - t0))s] $*"; }
@@ -40,10 +47,10 @@ PY="${VIRTUAL_ENV:+$VIRTUAL_ENV/bin/python}"; PY="${PY:-$ROOT/.venv/bin/python}"
 
 if step setup; then
   say "setup from mirrors $MIRROR with the synthetic FLAME"
-  bash setup.sh --methods imavatar,pointavatar --mirror "$MIRROR" --synthetic-flame
+  bash setup.sh --methods "$METHODS" --mirror "$MIRROR" --synthetic-flame
   "$PY" -m nesbench upstream status
 fi
-if step pytorch3d; then
+if step pytorch3d && has pointavatar; then
   "$PY" -c 'from pytorch3d.renderer import AlphaCompositor; import pytorch3d; print("pytorch3d", pytorch3d.__version__)' || {
     echo "PyTorch3D missing: bash scripts/build_pytorch3d.sh --background --src $MIRROR/pytorch3d, then poll --status" >&2; exit 1; }
 fi
@@ -53,14 +60,21 @@ if step data; then
 fi
 COMMON=(--protocol expression --subjects all --benchmark "$BENCH" --runs "$RUNS")
 if step train; then
-  say "train IMavatar and PointAvatar for $EPOCHS epoch(s)"
-  bash train.sh --method imavatar "${COMMON[@]}" --epochs "$EPOCHS"
-  bash train.sh --method pointavatar "${COMMON[@]}" --epochs "$EPOCHS" --set loss.vgg_feature_weight=0
+  has imavatar && { say "train IMavatar for $IM_EPOCHS epoch(s)"; bash train.sh --method imavatar "${COMMON[@]}" --epochs "$IM_EPOCHS"; }
+  has pointavatar && { say "train PointAvatar for $PA_EPOCHS epoch(s)"; bash train.sh --method pointavatar "${COMMON[@]}" --epochs "$PA_EPOCHS" --set loss.vgg_feature_weight=0; }
 fi
 if step eval; then
+  # Before vs after: the earliest saved checkpoint (IMavatar 0 = untrained; PointAvatar saves from epoch 5) is
+  # rendered as method <name>-epoch<N> next to the final one, so one table shows whether the method learned.
   say "eval (render every test sequence, map into $RUNS)"
-  bash eval.sh --method imavatar "${COMMON[@]}"
-  bash eval.sh --method pointavatar "${COMMON[@]}" --test-time-fitting on
+  if has imavatar; then
+    bash eval.sh --method imavatar "${COMMON[@]}" --checkpoint 0
+    bash eval.sh --method imavatar "${COMMON[@]}"
+  fi
+  if has pointavatar; then
+    bash eval.sh --method pointavatar "${COMMON[@]}" --test-time-fitting off --checkpoint 5
+    bash eval.sh --method pointavatar "${COMMON[@]}" --test-time-fitting off
+  fi
 fi
 if step score; then
   say "score with every scorer into $OUT"

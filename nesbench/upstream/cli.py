@@ -69,6 +69,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                 help="PointAvatar: fit expression/pose/camera to the GT test images (default from "
                 "configs/methods/pointavatar.conf); recorded in method_info.json",
             )
+            p.add_argument(
+                "--checkpoint",
+                type=int,
+                help="render the saved epoch N instead of the final one (e.g. 0 = untrained IMavatar); "
+                "mapped as method <method>-epoch<N> for side-by-side scoring",
+            )
         p.set_defaults(func=_jobs, action=action)
 
     c = sub.add_parser("confs", help="upstream confs generated per subject x protocol")
@@ -170,7 +176,7 @@ def _jobs(args: argparse.Namespace) -> int:
                 )
             else:
                 fit = None if args.test_time_fitting is None else args.test_time_fitting == "on"
-                res = jobs.eval_job(job, test_time_fitting=fit, force=args.force)
+                res = jobs.eval_job(job, test_time_fitting=fit, force=args.force, checkpoint=args.checkpoint)
             print(
                 f"[{args.action}] {res.job}: {res.status} - {res.detail}"
                 + (f" (log: {res.log})" if res.log else ""),

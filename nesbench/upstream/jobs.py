@@ -200,10 +200,17 @@ def map_predictions(src: Path, dst: Path, expected: list[int]) -> int:
 
 
 def eval_job(
-    job: Job, test_time_fitting: bool | None = None, python: str = sys.executable, force: bool = False
+    job: Job,
+    test_time_fitting: bool | None = None,
+    python: str = sys.executable,
+    force: bool = False,
+    checkpoint: int | None = None,
 ) -> JobResult:
     """Render every test sequence (skipping those already rendered at the final epoch) and map them to
-    <runs>/<method>/<protocol>/<subject>/<seq>/rgb/<k>.png; writes method_info.json next to them."""
+    <runs>/<method>/<protocol>/<subject>/<seq>/rgb/<k>.png; writes method_info.json next to them.
+
+    ``checkpoint=N`` renders the saved epoch N instead (e.g. 0 = IMavatar untrained) and maps it as the method
+    ``<method>-epoch<N>``, so a before/after comparison is scored side by side in one table."""
     name = f"{job.pin.key}/{job.protocol}/{job.subject}"
     tpl = confs_mod.load_template(job.pin.key)
     trained = _read_json(job.job_dir / TRAIN_MARKER)
@@ -215,7 +222,8 @@ def eval_job(
     conf_file = confs_mod.conf_path(job.checkout, job.bench, job.protocol, job.subject)
     conf = confs_mod.ConfigFactory.parse_file(str(conf_file))
     eval_dir = job.exp_dir(conf) / "eval"
-    final = int(trained["final_epoch"])
+    final = int(trained["final_epoch"]) if checkpoint is None else int(checkpoint)
+    shown = job.pin.key if checkpoint is None else f"{job.pin.key}-epoch{checkpoint}"
     seqs = [str(s) for s in conf.get_list("dataset.test.sub_dir")]
 
     def rendered(seq: str) -> bool:
@@ -238,13 +246,17 @@ def eval_job(
         ]
         if fitting is not None:
             cmd += ["--test-time-fitting", "on" if fitting else "off"]
+        if checkpoint is not None:
+            cmd += ["--checkpoint", str(checkpoint)]
         (job.job_dir / "confs").mkdir(parents=True, exist_ok=True)
         rc = _run(cmd, job.checkout / "code", log, f"eval {name} sequences={','.join(pending)}")
         if rc != 0:
             return JobResult(name, "failed", f"exit {rc}: {_tail(log)}", log)
     per_seq: dict[str, Any] = {}
     for seq in seqs:
-        epoch_dir = newest_epoch_dir(eval_dir / seq)
+        epoch_dir = (
+            newest_epoch_dir(eval_dir / seq) if checkpoint is None else eval_dir / seq / f"epoch_{final}"
+        )
         if epoch_dir is None or not (epoch_dir / RUNNER_EVAL_DONE).is_file():
             return JobResult(name, "failed", f"{eval_dir / seq}: no finished render; see {log}", log)
         gt = frame_files(
@@ -252,7 +264,7 @@ def eval_job(
         )
         n = map_predictions(
             epoch_dir / tpl.prediction,
-            prediction_dir(job.runs, job.pin.key, job.protocol, job.subject, seq),
+            prediction_dir(job.runs, shown, job.protocol, job.subject, seq),
             list(gt),
         )
         per_seq[seq] = {
@@ -261,8 +273,9 @@ def eval_job(
             "source": str(epoch_dir / tpl.prediction),
         }
     info = {
-        "method": job.pin.key,
+        "method": shown,
         "upstream": job.pin.name,
+        "checkpoint": "final" if checkpoint is None else checkpoint,
         "url": job.pin.url,
         "commit": job.pin.commit,
         "benchmark": job.bench.name,
@@ -276,8 +289,11 @@ def eval_job(
         "test_time_fitting": fitting,
         "sequences": per_seq,
     }
-    write_json_atomic(job.job_dir / "method_info.json", info)
-    write_json_atomic(job.job_dir / EVAL_MARKER, {"final_epoch": final, "sequences": sorted(per_seq)})
+    if checkpoint is None:
+        write_json_atomic(job.job_dir / "method_info.json", info)
+        write_json_atomic(job.job_dir / EVAL_MARKER, {"final_epoch": final, "sequences": sorted(per_seq)})
+    else:
+        write_json_atomic(job.runs / shown / job.protocol / job.subject / "method_info.json", info)
     return JobResult(
         name,
         "done" if pending else "skipped",

@@ -19,6 +19,7 @@ FAKE_RUNNER = textwrap.dedent("""
     p.add_argument("--conf"); p.add_argument("--nepoch", type=int); p.add_argument("--is_continue", action="store_true")
     p.add_argument("--is_eval", action="store_true"); p.add_argument("--sequences", default="")
     p.add_argument("--workdir"); p.add_argument("--test-time-fitting", default="on")
+    p.add_argument("--checkpoint", default="latest")
     a = p.parse_args()
     c = ConfigFactory.parse_file(a.conf)
     exp = (Path(c.get_string("train.exps_folder")) / c.get_string("dataset.subject_name")
@@ -38,7 +39,8 @@ FAKE_RUNNER = textwrap.dedent("""
     final = json.loads((train / "nes_train_done.json").read_text())["final_epoch"]
     data = Path(c.get_string("dataset.data_folder")) / c.get_string("dataset.subject_name") / c.get_string("dataset.subject_name")
     for seq in a.sequences.split(","):
-        for epoch in (9, final):  # epoch_9 sorts after epoch_11 lexicographically
+        epochs = (9, final) if a.checkpoint == "latest" else (int(a.checkpoint),)
+        for epoch in epochs:  # epoch_9 sorts after epoch_11 lexicographically
             out = exp / "eval" / seq / f"epoch_{epoch}"
             (out / "rgb_erode_dilate").mkdir(parents=True, exist_ok=True)
             for img in (data / seq / "image").glob("*.png"):
@@ -144,3 +146,19 @@ def test_cli_train_summary(env, capsys):
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "summary: 1 jobs, 1 done" in out and "summary: 1 jobs, 0 done, 1 skipped, 0 failed" in out
+
+
+def test_eval_of_an_earlier_checkpoint_is_mapped_as_its_own_method(env):
+    job, tmp_path = env
+    jobs.train_job(job, epochs=10)
+    res = jobs.eval_job(job, test_time_fitting=False, checkpoint=5)
+    assert res.status == "done", res.detail
+    seq = job.bench.protocol("expression").test_sequences[0]
+    pred = tmp_path / "runs" / "pointavatar-epoch5" / "expression" / "9001" / seq / "rgb"
+    assert (pred / "1.png").read_text() == f"{seq} epoch 5"
+    assert "--checkpoint 5" in calls(job)
+    info = json.loads(
+        (tmp_path / "runs" / "pointavatar-epoch5" / "expression" / "9001" / "method_info.json").read_text()
+    )
+    assert info["checkpoint"] == 5 and info["method"] == "pointavatar-epoch5"
+    assert not (job.job_dir / "method_info.json").exists()  # the final evaluation is not marked done
