@@ -28,7 +28,7 @@ while [[ $# -gt 0 ]]; do
     --im-epochs) IM_EPOCHS="${2:?}"; shift 2 ;;
     --pa-epochs) PA_EPOCHS="${2:?}"; shift 2 ;;
     --steps) STEPS="${2:?}"; shift 2 ;;
-    -h|--help) sed -n 2,16p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,15p "$0"; exit 0 ;;
     *) echo "smoke_upstream.sh: unknown option '$1'" >&2; exit 2 ;;
   esac
 done
