@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,8 @@ from nesbench.errors import ConfigError
 from nesbench.paths import CONFIGS_DIR, REPO_ROOT, cache_dir
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-DEFAULT_BENCHMARK = "synthetic"
+# The embedded default; set NESBENCH_BENCHMARK=renderme360_nes to make the real benchmark the default everywhere.
+DEFAULT_BENCHMARK = os.environ.get("NESBENCH_BENCHMARK", "synthetic")
 
 
 @dataclass(frozen=True)
