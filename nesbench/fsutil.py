@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -57,3 +58,30 @@ def sweep_temp_files(root: str | os.PathLike[str]) -> int:
             p.unlink(missing_ok=True)
             n += 1
     return n
+
+
+@contextmanager
+def holder_lock(path: str | os.PathLike[str], on_busy: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` and record the holder (host:pid) in it; released on exit or death.
+
+    If another process holds it, ``on_busy(holder)`` is called first: it may raise (do not wait) or return (then
+    this waits for the lock).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            if on_busy:
+                on_busy(fh.read().strip() or "?")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"{os.uname().nodename}:{os.getpid()}\n")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

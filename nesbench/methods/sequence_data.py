@@ -32,8 +32,7 @@ class SequenceData:
         return self.folder / "mask" / f"{k}.png"
 
     def foreground(self, k: int, size: int | None = None) -> np.ndarray:
-        """Frame k composited on white with its soft mask, as avatar methods see their training targets."""
-        return composite_on_white(read_rgb(self.image_path(k), size), read_mask(self.mask_path(k), size))
+        return read_foreground(self.folder, k, size)
 
 
 def load_sequence(folder: Path) -> SequenceData:
@@ -86,6 +85,14 @@ def read_mask(path: Path, size: int | None = None) -> np.ndarray:
             m, (size, size), interpolation=cv2.INTER_AREA if m.shape[0] > size else cv2.INTER_LINEAR
         )
     return m[..., None]
+
+
+def read_foreground(folder: Path, k: int, size: int | None = None) -> np.ndarray:
+    """Frame k of a sequence folder composited on white with its soft mask, as avatar methods see their targets."""
+    folder = Path(folder)
+    return composite_on_white(
+        read_rgb(folder / "image" / f"{k}.png", size), read_mask(folder / "mask" / f"{k}.png", size)
+    )
 
 
 def composite_on_white(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:

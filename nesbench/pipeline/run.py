@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
-import os
 import sys
 import time
 from collections.abc import Iterator
@@ -13,7 +11,7 @@ from pathlib import Path
 
 from nesbench.config import Benchmark, load_benchmark
 from nesbench.errors import ConfigError, DataError, NesbenchError
-from nesbench.fsutil import TEMP_PREFIX, sweep_temp_files
+from nesbench.fsutil import TEMP_PREFIX, holder_lock, sweep_temp_files
 from nesbench.methods.registry import get_method
 from nesbench.paths import REPO_ROOT
 from nesbench.pipeline.executors import execute
@@ -88,25 +86,15 @@ def check_method_needs(methods: list[str], allow_cpu: bool) -> None:
 @contextmanager
 def run_lock(run_dir: Path) -> Iterator[None]:
     """Hold the run folder's driver lock: one `nesbench run` per folder at a time (released even on SIGKILL)."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with open(run_dir / RUN_LOCK, "a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip() or "?"
-            raise ConfigError(
-                f"{run_dir}: another `nesbench run` is using this folder ({holder}); wait for it to finish "
-                f"or stop it, then re-run"
-            ) from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"{os.uname().nodename}:{os.getpid()}\n")
-        fh.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def busy(holder: str) -> None:
+        raise ConfigError(
+            f"{run_dir}: another `nesbench run` is using this folder ({holder}); wait for it to finish "
+            f"or stop it, then re-run"
+        )
+
+    with holder_lock(run_dir / RUN_LOCK, on_busy=busy):
+        yield
 
 
 def sweep_driver_files(run_dir: Path) -> int:

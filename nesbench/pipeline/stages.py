@@ -10,15 +10,13 @@ Failures are recorded with their reason and the traceback goes to the job's log 
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from nesbench.fsutil import sweep_temp_files
+from nesbench.fsutil import holder_lock, sweep_temp_files
 from nesbench.methods.registry import get_method
 from nesbench.methods.spec import Job
 from nesbench.pipeline.ledger import STAGES, Ledger
@@ -36,25 +34,13 @@ def job_folders(job: Job, ledger: Ledger) -> list[Path]:
 @contextmanager
 def job_lock(ledger: Ledger, job: Job, logger: logging.Logger | None = None) -> Iterator[None]:
     """Hold the job's exclusive lock (waiting for another holder); released on exit or process death."""
-    path = ledger.root / job.key / "job.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip() or "?"
-            if logger:
-                logger.info("job is running in another worker (%s); waiting for it", holder)
-            fcntl.flock(fh, fcntl.LOCK_EX)
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"{os.uname().nodename}:{os.getpid()}\n")
-        fh.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def busy(holder: str) -> None:
+        if logger:
+            logger.info("job is running in another worker (%s); waiting for it", holder)
+
+    with holder_lock(ledger.root / job.key / "job.lock", on_busy=busy):
+        yield
 
 
 def run_job(job: Job, run_dir: Path, ledger: Ledger | None = None) -> bool:

@@ -46,6 +46,35 @@ def render_sequences(job: Job, predict: Callable[[SequenceData], list[np.ndarray
     write_json_atomic(job.method_dir / "method_info.json", {"method": job.method, **info})
 
 
+class Baseline:
+    """Skeleton of the reference methods: ``fit`` an npz model on the training sequences, ``predictor`` renders.
+
+    Subclasses implement ``fit(job, seqs) -> arrays``, ``predictor(job, model) -> (SequenceData -> images)`` and
+    optionally ``describe(model) -> dict`` (recorded in method_info.json). Training is skipped when the model file
+    exists (it is written atomically), so a re-run resumes.
+    """
+
+    def prepare(self, job: Job) -> None:
+        job.work_dir.mkdir(parents=True, exist_ok=True)
+
+    def train(self, job: Job) -> None:
+        if not is_trained(job):
+            save_model(job, **self.fit(job, training_sequences(job)))
+
+    def render(self, job: Job) -> None:
+        model = load_model(job)
+        render_sequences(job, self.predictor(job, model), self.describe(model))
+
+    def fit(self, job: Job, seqs: list[SequenceData]) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def predictor(self, job: Job, model: dict[str, np.ndarray]) -> Callable[[SequenceData], list[np.ndarray]]:
+        raise NotImplementedError
+
+    def describe(self, model: dict[str, np.ndarray]) -> dict:
+        return {}
+
+
 def standardizer(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-dimension mean and std (std floored so constant dimensions do not blow up)."""
     mean = x.mean(axis=0)

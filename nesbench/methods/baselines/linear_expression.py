@@ -13,19 +13,15 @@ cannot extrapolate to saturated images. Training targets are frames composited o
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import cv2
 import numpy as np
 from sklearn.decomposition import PCA
 from sklearn.linear_model import Ridge
 from sklearn.model_selection import LeaveOneGroupOut, cross_val_score
 
-from nesbench.methods.baselines.common import (
-    is_trained,
-    load_model,
-    render_sequences,
-    save_model,
-    standardizer,
-    training_sequences,
-)
+from nesbench.methods.baselines.common import Baseline, standardizer
 from nesbench.methods.sequence_data import SequenceData, read_rgb
 from nesbench.methods.spec import Job
 
@@ -53,20 +49,14 @@ def pose_expression_features(data: SequenceData) -> np.ndarray:
     return np.concatenate([data.expression, data.pose[:, 0:9]], axis=1)
 
 
-class LinearExpression:
+class LinearExpression(Baseline):
     """Ridge regression on a low-rank image basis."""
 
     def __init__(self, work_res: int = 256, components: int = 48) -> None:
         self.work_res = work_res
         self.components = components
 
-    def prepare(self, job: Job) -> None:
-        job.work_dir.mkdir(parents=True, exist_ok=True)
-
-    def train(self, job: Job) -> None:
-        if is_trained(job):
-            return
-        seqs = training_sequences(job)
+    def fit(self, job: Job, seqs: list[SequenceData]) -> dict[str, np.ndarray]:
         items = [(s, k) for s in seqs for k in s.frames]
         keep = np.linspace(0, len(items) - 1, min(len(items), MAX_TRAIN_FRAMES)).round().astype(int)
         first = read_rgb(seqs[0].image_path(seqs[0].frames[0]))
@@ -82,24 +72,21 @@ class LinearExpression:
         x = (feats_all - mean) / std
         alpha = select_alpha(x, coeffs, groups)
         ridge = Ridge(alpha=alpha).fit(x, coeffs)
-        save_model(
-            job,
-            mean=mean,
-            std=std,
-            lo=lo - margin,
-            hi=hi + margin,
-            coef=ridge.coef_,
-            intercept=np.atleast_1d(ridge.intercept_),
-            alpha=np.array(alpha),
-            basis=pca.components_.astype(np.float32),
-            image_mean=pca.mean_.astype(np.float32),
-            size=np.array([size, first.shape[0], first.shape[1]]),
-        )
+        return {
+            "mean": mean,
+            "std": std,
+            "lo": lo - margin,
+            "hi": hi + margin,
+            "coef": ridge.coef_,
+            "intercept": np.atleast_1d(ridge.intercept_),
+            "alpha": np.array(alpha),
+            "basis": pca.components_.astype(np.float32),
+            "image_mean": pca.mean_.astype(np.float32),
+            "size": np.array([size, first.shape[0], first.shape[1]]),
+        }
 
-    def render(self, job: Job) -> None:
-        import cv2
-
-        m = load_model(job)
+    def predictor(self, job: Job, model: dict[str, np.ndarray]) -> Callable[[SequenceData], list[np.ndarray]]:
+        m = model
         size, out_h, out_w = (int(v) for v in m["size"])
 
         def predict(data: SequenceData) -> list[np.ndarray]:
@@ -111,8 +98,11 @@ class LinearExpression:
                 return [cv2.resize(im, (out_w, out_h), interpolation=cv2.INTER_LINEAR) for im in imgs]
             return list(imgs)
 
-        render_sequences(
-            job,
-            predict,
-            {"work_res": size, "components": int(m["basis"].shape[0]), "ridge_alpha": float(m["alpha"])},
-        )
+        return predict
+
+    def describe(self, model: dict[str, np.ndarray]) -> dict:
+        return {
+            "work_res": int(model["size"][0]),
+            "components": int(model["basis"].shape[0]),
+            "ridge_alpha": float(model["alpha"]),
+        }

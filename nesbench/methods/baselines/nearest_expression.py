@@ -8,18 +8,13 @@ mean/std, so the jaw (radians) and expression coefficients weigh comparably.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy.spatial import cKDTree
 
-from nesbench.methods.baselines.common import (
-    is_trained,
-    load_model,
-    render_sequences,
-    save_model,
-    standardizer,
-    training_sequences,
-)
-from nesbench.methods.sequence_data import HEAD, JAW, SequenceData
+from nesbench.methods.baselines.common import Baseline, standardizer
+from nesbench.methods.sequence_data import HEAD, JAW, SequenceData, read_foreground
 from nesbench.methods.spec import Job
 
 
@@ -27,38 +22,27 @@ def expression_features(data: SequenceData) -> np.ndarray:
     return np.concatenate([data.expression, data.pose[:, JAW], data.pose[:, HEAD]], axis=1)
 
 
-def load_sequence_ref(folder):
-    """A SequenceData handle for reading frames of a training folder (parameters are not needed here)."""
-    return SequenceData(folder, (), np.empty((0, 50)), np.empty((0, 15)))
-
-
-class NearestExpression:
+class NearestExpression(Baseline):
     """Retrieval baseline: no learning beyond an index of the training frames."""
 
-    def prepare(self, job: Job) -> None:
-        job.work_dir.mkdir(parents=True, exist_ok=True)
-
-    def train(self, job: Job) -> None:
-        if is_trained(job):
-            return
-        seqs = training_sequences(job)
+    def fit(self, job: Job, seqs: list[SequenceData]) -> dict[str, np.ndarray]:
         feats = np.concatenate([expression_features(s) for s in seqs])
         paths = [f"{s.folder.relative_to(job.data_root)}|{k}" for s in seqs for k in s.frames]
         mean, std = standardizer(feats)
-        save_model(job, features=(feats - mean) / std, mean=mean, std=std, paths=np.array(paths))
+        return {"features": (feats - mean) / std, "mean": mean, "std": std, "paths": np.array(paths)}
 
-    def render(self, job: Job) -> None:
-        model = load_model(job)
+    def predictor(self, job: Job, model: dict[str, np.ndarray]) -> Callable[[SequenceData], list[np.ndarray]]:
         tree = cKDTree(model["features"])
-        paths = model["paths"]
 
         def predict(data: SequenceData) -> list[np.ndarray]:
             _, idx = tree.query((expression_features(data) - model["mean"]) / model["std"])
-            refs = [str(paths[i]).split("|") for i in np.atleast_1d(idx)]
-            return [load_sequence_ref(job.data_root / folder).foreground(int(k)) for folder, k in refs]
+            refs = [str(model["paths"][i]).split("|") for i in np.atleast_1d(idx)]
+            return [read_foreground(job.data_root / folder, int(k)) for folder, k in refs]
 
-        render_sequences(
-            job,
-            predict,
-            {"train_frames": len(paths), "features": "expression(50)+jaw(3)+global(3)+neck(3), standardised"},
-        )
+        return predict
+
+    def describe(self, model: dict[str, np.ndarray]) -> dict:
+        return {
+            "train_frames": len(model["paths"]),
+            "features": "expression(50)+jaw(3)+global(3)+neck(3), standardised",
+        }
