@@ -2,7 +2,9 @@
 
 A stamp file inside the root holds a hash of the generation parameters and the generator version; a root whose
 stamp matches is complete and reused. Otherwise the whole root is generated in a temporary sibling folder and
-renamed into place, so an interrupted generation never leaves a half dataset behind.
+renamed into place, so an interrupted generation never leaves a half dataset behind. Generation holds a lock next
+to the root (two runs wait for one another instead of generating twice) and removes temporary folders that a killed
+generation left.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 
 from nesbench.config import Benchmark
 from nesbench.errors import ConfigError
-from nesbench.fsutil import write_json_atomic
+from nesbench.fsutil import holder_lock, write_json_atomic
 from nesbench.synth.subject import SEQUENCES, render_subject
 
 GENERATOR_VERSION = "1"
@@ -70,6 +72,19 @@ def ensure_synthetic_data(
     if is_complete(root, params):
         return root
     root.parent.mkdir(parents=True, exist_ok=True)
+    with holder_lock(root.parent / f".{root.name}.lock"):
+        if is_complete(root, params):  # another process finished it while we waited
+            return root
+        for stale in root.parent.glob(f".{root.name}.*"):
+            if (
+                stale.is_dir()
+            ):  # left by a generation that was killed (we hold the lock: nobody else is writing)
+                shutil.rmtree(stale, ignore_errors=True)
+        _generate(bench, params, root, progress)
+    return root
+
+
+def _generate(bench: Benchmark, params: dict, root: Path, progress: bool) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
     try:
         for testset, subjects in bench.testsets.items():
@@ -92,4 +107,3 @@ def ensure_synthetic_data(
         os.replace(tmp, root)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return root

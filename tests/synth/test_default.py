@@ -31,7 +31,7 @@ def test_generates_reuses_and_regenerates(tmp_path):
     ).stat().st_mtime_ns == image
     default.ensure_synthetic_data(_small(frames=3), tmp_path / "data", progress=False)
     assert sorted(p.name for p in (seq / "image").iterdir()) == ["1.png", "2.png", "3.png"]
-    assert [p.name for p in tmp_path.iterdir()] == ["data"]  # no temp folders left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".data.lock", "data"]  # no temp folders left behind
 
 
 def test_interrupted_generation_leaves_nothing(tmp_path, monkeypatch):
@@ -41,7 +41,14 @@ def test_interrupted_generation_leaves_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(default, "render_subject", boom)
     with pytest.raises(KeyboardInterrupt):
         default.ensure_synthetic_data(_small(), tmp_path / "data", progress=False)
-    assert list(tmp_path.iterdir()) == []
+    assert [p.name for p in tmp_path.iterdir()] == [".data.lock"]
+
+
+def test_folders_left_by_a_killed_generation_are_removed(tmp_path):
+    stale = tmp_path / ".data.k1ll3d"  # what SIGKILL leaves: finally-blocks never ran
+    (stale / "testset1").mkdir(parents=True)
+    default.ensure_synthetic_data(_small(), tmp_path / "data", progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".data.lock", "data"]
 
 
 def test_default_root_is_the_benchmark_cache(tmp_path):
