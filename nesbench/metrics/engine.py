@@ -20,6 +20,7 @@ from nesbench.metrics.frames import GtSequence, RawGt, load_gt_sequence, read_gt
 from nesbench.metrics.images import FrameError, read_rgb
 from nesbench.metrics.keypoints import KeypointDetector, NoFaceDetected, load_detector
 from nesbench.metrics.lpips_alex import LpipsAlex
+from nesbench.metrics.precision import full_float32
 from nesbench.metrics.scorers import Scorer
 from nesbench.metrics.timing import StageTimer
 
@@ -97,6 +98,7 @@ class Engine:
     ):
         self.scorers = list(scorers)
         self.device = resolve_device(device)
+        full_float32(self.device)  # SSIM and LPIPS convolutions without TF32 on CUDA
         self.batch_size = batch_size or (32 if self.device.type == "cuda" else 8)
         self.workers = workers or max(2, min(32, usable_cores()))
         # batches decoded ahead of scoring: a GPU scores faster than the threads decode, so keep them all busy

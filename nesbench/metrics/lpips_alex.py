@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from nesbench.errors import AssetError
+from nesbench.metrics.precision import full_float32
 from nesbench.paths import cache_dir
 
 ALEXNET_FILE = "alexnet-owt-7be5be79.pth"
@@ -145,10 +146,7 @@ class LpipsAlex(torch.nn.Module):
         self.register_buffer("shift", torch.tensor(SHIFT).view(1, 3, 1, 1))
         self.register_buffer("scale", torch.tensor(SCALE).view(1, 3, 1, 1))
         self.to(device).eval()
-        if torch.device(device).type == "cuda":
-            # cuDNN runs float32 convolutions in TF32 (10-bit mantissa) unless told not to, which moves LPIPS in the
-            # 4th-5th digit; the reference computes in full float32, so device must not change the value.
-            torch.backends.cudnn.allow_tf32 = False
+        full_float32(device)  # no TF32 convolutions: the reference computes in full float32
 
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Unit-normalised relu1..relu5 activations of images in [-1, 1]."""
@@ -164,9 +162,10 @@ class LpipsAlex(torch.nn.Module):
         return taps
 
     def distance(self, fx: list[torch.Tensor], fy: list[torch.Tensor]) -> torch.Tensor:
+        """B distances (float64: the spatial means are accumulated in float64, the same on every device)."""
         total = 0
         for a, b, w in zip(fx, fy, self.lins, strict=True):
-            total = total + F.conv2d((a - b) ** 2, w).mean(dim=(2, 3))
+            total = total + F.conv2d((a - b) ** 2, w).mean(dim=(2, 3), dtype=torch.float64)
         return total[:, 0]
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

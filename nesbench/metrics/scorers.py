@@ -16,6 +16,7 @@ import torch
 from nesbench.metrics.frames import CLOTH_LABELS, RawGt
 from nesbench.metrics.images import FrameError, legacy_resize_255, resize_to_255
 from nesbench.metrics.lpips_alex import LpipsAlex
+from nesbench.metrics.precision import batch_sum, quantise, unit
 from nesbench.metrics.registry import MetricSpec
 from nesbench.metrics.ssim import ssim, ssim_map
 from nesbench.metrics.timing import NO_TIMER, StageTimer
@@ -27,15 +28,6 @@ def _spec(name: str, up: bool, text: str) -> tuple[str, MetricSpec]:
     return name, MetricSpec(name, up, "mean", text)
 
 
-def _sum(x: torch.Tensor) -> torch.Tensor:
-    return x.sum(dim=(1, 2, 3))
-
-
-def _unit(x: torch.Tensor) -> torch.Tensor:
-    """0..255 (uint8, or float32 after a resize) -> float32 [0, 1], as the legacy ``img.astype(float32) / 255``."""
-    return x.float() / 255.0
-
-
 class Scorer:
     """A named, versioned metric definition: ``prepare_*`` run per frame in decode threads (numpy),
     ``score`` runs on a batch of tensors (B x C x H x W) and returns one tensor of B values per metric."""
@@ -45,8 +37,11 @@ class Scorer:
     metrics: ClassVar[dict[str, MetricSpec]]
     needs_semantic: ClassVar[bool] = False
 
-    def __init__(self, resolution: int = 512):
+    def __init__(self, resolution: int = 512, ssim_backend: str = "auto"):
+        """``ssim_backend``: see :func:`nesbench.metrics.ssim.ssim_map`; 'torch' runs the GPU formulas on the CPU
+        too (tests use it to prove that the GPU path gives the CPU values)."""
         self.resolution = int(resolution)
+        self.ssim_backend = ssim_backend
 
     @property
     def needs_keypoints(self) -> bool:
@@ -139,25 +134,32 @@ class RenderMeIMavatarScorer(Scorer):
         gt_cache: dict,
         timer: StageTimer = NO_TIMER,
     ) -> Tensors:
-        p, m = _unit(pred["pred"]), _unit(gt["mask"])
-        g = _unit(gt["gt"]) * m + 1.0 * (1 - m)
-        nnz = _sum(m) * 3
+        p, g, m = self.composites(gt, pred)
+        nnz = batch_sum(m) * 3
         d = p - g
-        mae = _sum(d.abs().mul_(m)) / nnz
-        mse = _sum(d.square_().mul_(m)) / nnz
-        pq = torch.clamp(255 * p, 0, 255).to(torch.uint8).float()
-        gq = torch.clamp(255 * g, 0, 255).to(torch.uint8).float()
+        mae = batch_sum(d.abs().mul_(m)) / nnz
+        mse = batch_sum(d.square_().mul_(m)) / nnz
+        pq8, gq8 = quantise(p), quantise(g)
+        pq, gq = pq8.float(), gq8.float()
         # integer differences squared are exact in float32; summed exactly in float64 (no float64 image copies)
-        sq = (pq - gq).square_().sum(dim=(1, 2, 3), dtype=torch.float64)
+        sq = batch_sum((pq - gq).square_())
         out = {"l1": mae, "mae": mae, "mse": mse, "psnr": 10 * torch.log10(255.0**2 * pq[0].numel() / sq)}
         with timer("ssim"):
-            out["ssim"] = ssim(pq, gq, 255.0)
+            out["ssim"] = ssim(pq, gq, 255.0, self.ssim_backend)
         if lpips is not None:
-            to_pm1 = lambda x: x.float() / 255.0 * 2 - 1.0  # noqa: E731
+            to_pm1 = lambda x: unit(x) * 2 - 1.0  # noqa: E731  (legacy: x.float() / 255. * 2 - 1.)
             out["lpips"] = self._lpips_cached(
-                lpips, gt_cache, "lpips", lambda: to_pm1(gq), lambda: to_pm1(pq), timer
+                lpips, gt_cache, "lpips", lambda: to_pm1(gq8), lambda: to_pm1(pq8), timer
             )
         return out
+
+    @staticmethod
+    def composites(gt: Tensors, pred: Tensors) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(prediction, GT composited on white with the soft mask channel 0, that mask), float32 in [0, 1], with
+        the legacy float32 formula ``gt * mask + 1.0 * (1 - mask)``. ``quantise`` of the first two gives the uint8
+        images that PSNR/SSIM/LPIPS see."""
+        p, m = unit(pred["pred"]), unit(gt["mask"])
+        return p, unit(gt["gt"]) * m + 1.0 * (1 - m), m
 
 
 class RenderMePointAvatarScorer(Scorer):
@@ -205,21 +207,21 @@ class RenderMePointAvatarScorer(Scorer):
         gt_cache: dict,
         timer: StageTimer = NO_TIMER,
     ) -> Tensors:
-        p, mask3 = _unit(pred["pred"]), _unit(gt["mask"])
-        g = _unit(gt["gt"]) * mask3 + 1.0 * (
+        p, mask3 = unit(pred["pred"]), unit(gt["mask"])
+        g = unit(gt["gt"]) * mask3 + 1.0 * (
             1 - mask3
         )  # GT composited with the full 3-channel mask, as upstream
         m = mask3[:, :1] * gt["keep"]  # channel 0 with the cloth labels zeroed (x*1 = x, x*0 = 0: exact)
         nnz = float(3 * m.shape[2] * m.shape[3])
         d = p - g
-        mae = _sum(d.abs().mul_(m)) / nnz
-        sq = _sum(d.square_().mul_(m)) / nnz
+        mae = batch_sum(d.abs().mul_(m)) / nnz
+        sq = batch_sum(d.square_().mul_(m)) / nnz
         out = {"l1": sq, "mae": mae, "mse": sq}
-        out["psnr"] = 20 * torch.log10(1.0 / (torch.sqrt(sq.double()) + 1e-8))
+        out["psnr"] = 20 * torch.log10(1.0 / (torch.sqrt(sq) + 1e-8))
         keep = m != 0
         zero = torch.zeros((), dtype=p.dtype, device=p.device)
         with timer("ssim"):
-            out["ssim"] = ssim(torch.where(keep, p, zero), torch.where(keep, g, zero), 1.0)
+            out["ssim"] = ssim(torch.where(keep, p, zero), torch.where(keep, g, zero), 1.0, self.ssim_backend)
         if lpips is not None:
             out["lpips"] = self._lpips_cached(
                 lpips, gt_cache, "lpips", lambda: g * m * 2 - 1, lambda: p * m * 2 - 1, timer
@@ -278,18 +280,18 @@ class UnifiedScorer(Scorer):
         gt_cache: dict,
         timer: StageTimer = NO_TIMER,
     ) -> Tensors:
-        m = _unit(gt["mask"]) * gt["keep"]  # head mask: soft matte without cloth labels
-        g = _unit(gt["gt"]) * m + (1 - m)
-        p = _unit(pred["pred"]) * m + (1 - m)
-        area = _sum(m) * 3
+        m = unit(gt["mask"]) * gt["keep"]  # head mask: soft matte without cloth labels
+        g = unit(gt["gt"]) * m + (1 - m)
+        p = unit(pred["pred"]) * m + (1 - m)
+        area = batch_sum(m) * 3
         d = p - g
-        mae = _sum(d.abs().mul_(m)) / area
-        mse = _sum(d.square_().mul_(m)) / area
-        out = {"l1": mae, "mae": mae, "mse": mse, "psnr": 10 * torch.log10(1.0 / mse.double())}
+        mae = batch_sum(d.abs().mul_(m)) / area
+        mse = batch_sum(d.square_().mul_(m)) / area
+        out = {"l1": mae, "mae": mae, "mse": mse, "psnr": 10 * torch.log10(1.0 / mse)}
         with timer("ssim"):
             w = m[:, :, 5:-5, 5:-5]
-            smap = ssim_map(p, g, 1.0).mean(dim=1, keepdim=True)
-            out["ssim"] = _sum(smap * w) / _sum(w)
+            smap = ssim_map(p, g, 1.0, self.ssim_backend).mean(dim=1, keepdim=True)
+            out["ssim"] = batch_sum(smap * w) / batch_sum(w)
         if lpips is not None:
             out["lpips"] = self._lpips_cached(
                 lpips, gt_cache, "lpips", lambda: g * 2 - 1, lambda: p * 2 - 1, timer

@@ -83,15 +83,22 @@ def _ssim_map_torch(x: torch.Tensor, y: torch.Tensor, c1: float, c2: float) -> t
     return ((2 * mu12 + c1) * (2 * s12 + c2)) / ((mu1_sq + mu2_sq + c1) * (s1 + s2 + c2))
 
 
-def ssim_map(x: torch.Tensor, y: torch.Tensor, data_range: float) -> torch.Tensor:
-    """SSIM map (B x C x H-10 x W-10) of images on a [0, data_range] scale."""
-    c1 = (0.01 * data_range) ** 2
+BACKENDS = ("auto", "cv2", "torch")
+
+
+def ssim_map(x: torch.Tensor, y: torch.Tensor, data_range: float, backend: str = "auto") -> torch.Tensor:
+    """SSIM map (B x C x H-10 x W-10) of images on a [0, data_range] scale. ``backend``: 'auto' = cv2 per plane
+    for float32 on the CPU, torch convolutions otherwise (a GPU); 'torch' forces the GPU formulas on any device
+    (so that CPU-only CI can check them); 'cv2' needs float32 CPU tensors."""
+    if backend not in BACKENDS:
+        raise ValueError(f"SSIM backend {backend!r}; expected one of {', '.join(BACKENDS)}")
+    c1 = (0.01 * data_range) ** 2  # python floats (float64); used as float32 scalars by both paths
     c2 = (0.03 * data_range) ** 2
-    if x.device.type == "cpu" and x.dtype == torch.float32:
+    if backend == "cv2" or (backend == "auto" and x.device.type == "cpu" and x.dtype == torch.float32):
         return _ssim_map_cv2(x, y, c1, c2)
     return _ssim_map_torch(x, y, c1, c2)
 
 
-def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float) -> torch.Tensor:
-    """Mean SSIM per image (B values): mean over channels and valid window positions."""
-    return ssim_map(x, y, data_range).mean(dim=(1, 2, 3))
+def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float, backend: str = "auto") -> torch.Tensor:
+    """Mean SSIM per image (B values): mean over channels and valid window positions (accumulated in float64)."""
+    return ssim_map(x, y, data_range, backend).mean(dim=(1, 2, 3), dtype=torch.float64)

@@ -1,0 +1,46 @@
+"""The float formulas that must give the same bits on every device: [0, 255] -> [0, 1], uint8 truncation,
+float64 sums, and full-float32 convolutions on CUDA.
+
+The legacy scripts compute in float32 on the CPU (``imread(...).astype(float32) / 255.``, the white composite in
+float32 torch, ``np.clip(255 * x, 0, 255).astype(uint8)``). Truncation makes one ulp matter: a composite of
+254.99998 instead of 255.0 becomes 254. So every step before the truncation must round exactly as IEEE float32 does
+on the CPU, whatever the device's kernels do (CUDA divides by a CPU scalar as ``x * (1/255)``, one ulp off).
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def unit(x: torch.Tensor) -> torch.Tensor:
+    """0..255 (uint8, or float32 after a resize) -> float32 [0, 1], bit-identical to numpy's float32
+    ``x.astype(float32) / 255`` on every device.
+
+    Computed as ``float32(float64(x) / 255)``. With IEEE float64 division this is the correctly rounded float32
+    quotient (double rounding is harmless when the wide format has >= 2*24+2 bits). CUDA instead multiplies by the
+    float64 reciprocal of a CPU scalar divisor (<= 2^-52 relative error); that too rounds to the same float32,
+    because x/255 of a float32 x is never within 2^-34 (relative) of a float32 rounding midpoint (255*midpoint
+    needs 33 significant bits, x has 24). A float32 division, as before, was one ulp off on CUDA for 126 of the
+    256 uint8 values and flipped ~300 truncated pixels per 512x512 frame.
+    """
+    return (x.double() / 255).float()
+
+
+def quantise(x: torch.Tensor) -> torch.Tensor:
+    """Float32 [0, 1] -> uint8 by truncation, as the legacy ``np.clip(255 * x, 0, 255).astype(np.uint8)``:
+    a float32 product (exactly rounded on every device), clamped, truncated."""
+    return torch.clamp(255 * x, 0, 255).to(torch.uint8)
+
+
+def batch_sum(x: torch.Tensor) -> torch.Tensor:
+    """Per-image sum over C x H x W, accumulated in float64: the same value (to ~1e-15) whatever the device's
+    reduction order; float32 accumulation differs between devices and batch layouts in the 7th digit."""
+    return x.sum(dim=(1, 2, 3), dtype=torch.float64)
+
+
+def full_float32(device: torch.device | str) -> None:
+    """Make CUDA convolutions run in full float32 (cuDNN defaults to TF32, a 10-bit mantissa, which moves SSIM on
+    the 0..255 scale and LPIPS in the 4th-5th digit; the references compute in float32). No-op on the CPU."""
+    if torch.device(device).type == "cuda":
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
