@@ -39,12 +39,29 @@ def _score(args: argparse.Namespace) -> int:
     return 0
 
 
+def recorded_benchmark(runs: str | Path) -> str | None:
+    """The benchmark named by every method_info.json under runs/<method>/<protocol>/<subject>/ (None if not one)."""
+    names = set()
+    for p in Path(runs).glob("*/*/*/method_info.json"):
+        try:
+            names.add(json.loads(p.read_text()).get("benchmark"))
+        except (OSError, ValueError):
+            continue
+    names.discard(None)
+    return names.pop() if len(names) == 1 else None
+
+
 def _benchmark(args: argparse.Namespace) -> int:
     from nesbench.metrics.benchmark import score_benchmark
+    from nesbench.pipeline.report import write_report
 
-    bench = load_benchmark(args.benchmark)
+    name = args.benchmark
+    if name is None:
+        name = recorded_benchmark(args.runs) or DEFAULT_BENCHMARK
+        print(f"benchmark: {name} (pass --benchmark to choose another)", file=sys.stderr)
+    bench = load_benchmark(name)
     out = Path(args.out) if args.out else Path("results") / bench.name
-    score_benchmark(
+    summary = score_benchmark(
         bench,
         args.runs,
         out,
@@ -59,7 +76,10 @@ def _benchmark(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
     )
     print((out / "results.md").read_text(encoding="utf-8"), end="")
-    print(f"wrote {out / 'summary.json'}, {out / 'frames.csv'}, {out / 'results.md'}")
+    written = [out / "summary.json", out / "frames.csv", out / "results.md"]
+    if not args.no_report:
+        written += [out / "report.md", write_report(out, bench, summary)]
+    print("wrote " + ", ".join(map(str, written)))
     return 0
 
 
@@ -91,7 +111,9 @@ def _common(p: argparse.ArgumentParser) -> None:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Arguments of benchmark mode plus the `score`, `list` subcommands (shared by calculate_metric.py)."""
     p.add_argument(
-        "--benchmark", default=DEFAULT_BENCHMARK, help="benchmark name or .conf (default: synthetic)"
+        "--benchmark",
+        help="benchmark name or .conf (default: the one recorded in the predictions' method_info.json, else "
+        f"$NESBENCH_BENCHMARK or {DEFAULT_BENCHMARK})",
     )
     p.add_argument("--runs", default="runs", help="canonical prediction root (default: runs)")
     p.add_argument("--data", help="dataset root (default: the benchmark's data_root)")
@@ -101,6 +123,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--subjects", help="comma list of subjects and/or test sets (default: all)")
     p.add_argument("--scorers", help=f"comma list of {', '.join(list_scorers())} (default: the benchmark's)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--no-report", action="store_true", help="skip report.md/report.html")
     _common(p)
     p.set_defaults(func=_benchmark)
     sub = p.add_subparsers(dest="metrics_command", metavar="ACTION")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -71,3 +72,12 @@ def test_report_html_opens_in_headless_chromium_and_its_images_load(tiny_run, tm
     ok = int(re.search(r'data-images-ok="(\d+)"', proc.stdout).group(1))
     assert n >= 5 and ok == n  # the per-subject plot and every image grid decoded
     assert "expression · unified" in proc.stdout
+
+
+def test_calculate_metric_infers_the_benchmark_and_writes_the_report(tiny_run, tmp_path, capsys):
+    from nesbench.metrics.cli import main as calculate_metric
+
+    assert calculate_metric(["--runs", str(tiny_run / "runs"), "--out", str(tmp_path), "--quiet"]) == 0
+    assert "benchmark: synthetic_tiny" in capsys.readouterr().err
+    assert (tmp_path / "report.html").is_file() and (tmp_path / "report.md").is_file()
+    assert json.loads((tmp_path / "summary.json").read_text())["provenance"]["benchmark"] == "synthetic_tiny"

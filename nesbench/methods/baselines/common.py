@@ -43,7 +43,9 @@ def render_sequences(job: Job, predict: Callable[[SequenceData], list[np.ndarray
         out = job.pred_dir(seq)
         for k, img in zip(data.frames, predict(data), strict=True):
             write_rgb(out / f"{k}.png", img)
-    write_json_atomic(job.method_dir / "method_info.json", {"method": job.method, **info})
+    write_json_atomic(
+        job.method_dir / "method_info.json", {"method": job.method, "benchmark": job.bench.name, **info}
+    )
 
 
 class Baseline:
