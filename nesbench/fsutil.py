@@ -14,6 +14,20 @@ from typing import Any
 TEMP_PREFIX = ".nbtmp."
 
 
+def default_mode(directory: bool = False) -> int:
+    """The mode a plain open()/mkdir() would give under the current umask (mkstemp/mkdtemp use 0600/0700)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return (0o777 if directory else 0o666) & ~mask
+
+
+def make_temp_dir(parent: str | os.PathLike[str], prefix: str) -> Path:
+    """A temporary folder in ``parent`` with the permissions of a normal folder (renamed into place later)."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    os.chmod(tmp, default_mode(directory=True))
+    return tmp
+
+
 @contextmanager
 def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success it is renamed onto ``path``, on error removed."""
@@ -24,6 +38,8 @@ def atomic_path(path: str | os.PathLike[str], suffix: str | None = None) -> Iter
     )
     os.close(fd)
     tmp_path = Path(tmp)
+    # keep the mode of the file being replaced, else what a plain open() would give (mkstemp makes 0600)
+    os.chmod(tmp_path, path.stat().st_mode & 0o7777 if path.exists() else default_mode())
     try:
         yield tmp_path
         os.replace(tmp_path, path)

@@ -11,14 +11,13 @@ import os
 import posixpath
 import shutil
 import tarfile
-import tempfile
 from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm
 
 from nesbench.data.layout import find_dataset_root
 from nesbench.errors import DataError
-from nesbench.fsutil import write_json_atomic
+from nesbench.fsutil import make_temp_dir, write_json_atomic
 
 MARKER = ".data-source.json"  # records which tarball <into>/data was extracted from (re-runs skip extraction)
 
@@ -113,7 +112,7 @@ def extract_tarball(tar_path: Path, into: Path, *, force: bool = False) -> Path:
             )
         if existing and not force:
             _clear(into / "data", False, "an earlier extraction or link")
-        staging = Path(tempfile.mkdtemp(prefix=".extract-", dir=into))
+        staging = make_temp_dir(into, ".extract-")
         try:
             total = sum(m.size for m in members if m.isfile())
             with tqdm(

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from nesbench.config import Benchmark
 from nesbench.errors import ConfigError
-from nesbench.fsutil import holder_lock, write_json_atomic
+from nesbench.fsutil import holder_lock, make_temp_dir, write_json_atomic
 from nesbench.synth.subject import SEQUENCES, render_subject
 
 GENERATOR_VERSION = "1"
@@ -85,7 +85,7 @@ def ensure_synthetic_data(
 
 
 def _generate(bench: Benchmark, params: dict, root: Path, progress: bool) -> None:
-    tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
+    tmp = make_temp_dir(root.parent, f".{root.name}.")
     try:
         for testset, subjects in bench.testsets.items():
             for subject in subjects:

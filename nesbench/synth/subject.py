@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ import cv2
 import numpy as np
 
 from nesbench.data.layout import FLAME_JSON
-from nesbench.fsutil import write_json_atomic
+from nesbench.fsutil import make_temp_dir, write_json_atomic
 from nesbench.synth.flame_model import LABELS, build_head
 from nesbench.synth.flame_numpy import FlameNumpy
 from nesbench.synth.motion import sequence_parameters
@@ -303,7 +302,7 @@ def render_subject(
     sequences = tuple(sequences) if sequences is not None else SEQUENCES
     final = Path(out_root) / testset / subject
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{subject}.", dir=final.parent))
+    tmp = make_temp_dir(final.parent, f".{subject}.")
     try:
         iterator: Iterable[str] = sequences
         if progress:
