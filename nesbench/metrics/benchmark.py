@@ -213,6 +213,51 @@ def score_benchmark(
     return summary
 
 
+def incomplete_reason(summary: dict[str, Any], out_dir: str | os.PathLike[str] | None = None) -> str | None:
+    """One line saying why a scored benchmark is incomplete, or None when every expected frame was scored.
+
+    Incomplete: no ground truth at all (nothing expected), any expected frame failed, or any ground-truth sequence
+    could not be read. ``out_dir`` (where summary.json/frames.csv were written) makes the pointer a full path.
+    Callers decide what to do with it (`nesbench metrics` exits 1 unless --allow-incomplete).
+    """
+    c = summary["counts"]
+    n_exp, n_sc, n_fail = c["n_expected"], c["n_scored"], c["n_failed"]
+    n_seq, n_seq_fail = c.get("n_gt_sequences", 0), c.get("n_gt_sequences_failed", 0)
+    root = summary.get("provenance", {}).get("data_root", "?")
+    out = Path(out_dir) if out_dir is not None else None
+    where = (
+        f"{out / 'summary.json'} 'failures' and {out / 'frames.csv'}"
+        if out
+        else "summary.json 'failures' and frames.csv"
+    )
+    if n_exp == 0:
+        first = next((f["reason"] for f in summary.get("failures", []) if f.get("frame") is None), None)
+        what = (
+            f"none of the {n_seq} ground-truth sequences could be read (first: {first})"
+            if n_seq_fail
+            else "no ground-truth frames are expected (no subjects or test sequences selected)"
+        )
+        return (
+            f"no ground truth under data root {root}: {what}; nothing was scored. Check the data with "
+            f"`nesbench data check {root}`, pass --data DIR to point at the dataset, or see "
+            "benchmark_data/README.md"
+        )
+    if n_fail == 0 and n_seq_fail == 0:
+        return None
+    parts = []
+    if n_fail:
+        parts.append(f"{n_fail} of {n_exp} expected frames failed")
+    if n_seq_fail:
+        parts.append(
+            f"{n_seq_fail} of {n_seq} ground-truth sequences could not be read under {root} "
+            "(their frames are not even counted as expected)"
+        )
+    return (
+        f"incomplete results: {' and '.join(parts)}; the means cover only the {n_sc} scored frames; "
+        f"see {where} for every reason"
+    )
+
+
 def _failed_sequence(scorer: Any, reason: str) -> dict[str, Any]:
     rec = sequence_record(scorer, SequenceResult([]), {})
     rec["sequence_error"] = reason
@@ -232,6 +277,8 @@ def _summarise(bench, methods, protocols, subjects, scorers, records) -> dict[st
     entries: list[dict[str, Any]] = []
     failures: list[dict[str, Any]] = []
     totals = {"n_expected": 0, "n_scored": 0, "n_failed": 0}
+    gt_sequences: set[tuple[str, str]] = set()
+    gt_failed: set[tuple[str, str]] = set()
 
     def entry(level, m, p, s, split, subj, seq, recs, extra=None) -> dict[str, Any]:
         n_exp = sum(r["n_expected"] for r in recs)
@@ -266,8 +313,10 @@ def _summarise(bench, methods, protocols, subjects, scorers, records) -> dict[st
                         r = records[m, p.name, s.name, subj, seq]
                         for k, reason in r["failed"].items():
                             failures.append(_failure(m, p.name, s.name, subj, seq, int(k), reason))
+                        gt_sequences.add((subj, seq))
                         if r.get("sequence_error"):
                             failures.append(_failure(m, p.name, s.name, subj, seq, None, r["sequence_error"]))
+                            gt_failed.add((subj, seq))
                         totals["n_expected"] += r["n_expected"]
                         totals["n_scored"] += r["n_scored"]
                 for split in p.splits:
@@ -296,6 +345,9 @@ def _summarise(bench, methods, protocols, subjects, scorers, records) -> dict[st
                 ]
                 entries.append(entry("protocol", m, p.name, s, None, None, None, proto_recs))
     totals["n_failed"] = totals["n_expected"] - totals["n_scored"]
+    # a sequence whose GT could not be read has n_expected 0: count it here so that it cannot hide
+    totals["n_gt_sequences"] = len(gt_sequences)
+    totals["n_gt_sequences_failed"] = len(gt_failed)
     unavailable: dict[str, dict[str, str]] = {}
     for (_, _, sname, _, _), r in records.items():
         if r.get("unavailable"):

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from nesbench.config import DEFAULT_BENCHMARK, load_benchmark
+from nesbench.errors import AssetError, DataError
 from nesbench.fsutil import write_json_atomic
 from nesbench.metrics.registry import list_scorers
 
@@ -19,23 +20,31 @@ from nesbench.metrics.registry import list_scorers
 def _score(args: argparse.Namespace) -> int:
     from nesbench.metrics.score import score_sequence
 
-    rec = score_sequence(
-        args.pred,
-        args.gt,
-        args.scorer,
-        resolution=args.resolution,
-        device=args.device,
-        lpips_backbone=args.lpips_backbone,
-        batch_size=args.batch_size,
-    )
+    try:
+        rec = score_sequence(
+            args.pred,
+            args.gt,
+            args.scorer,
+            resolution=args.resolution,
+            device=args.device,
+            lpips_backbone=args.lpips_backbone,
+            batch_size=args.batch_size,
+            missing_lpips="unavailable" if args.allow_missing_lpips else "error",
+        )
+    except AssetError as exc:  # only the LPIPS weights can be missing here
+        raise AssetError(f"{exc}; or pass --allow-missing-lpips to score without LPIPS") from None
     if args.json:
         write_json_atomic(args.json, rec)
+    how = "given" if args.resolution is not None else "the GT images' width"
     means = ", ".join(f"{k}={v:.5g}" for k, v in rec["mean"].items() if v is not None)
-    print(f"{rec['scorer']} v{rec['version']}: {rec['n_scored']}/{rec['n_expected']} frames scored; {means}")
+    print(
+        f"{rec['scorer']} v{rec['version']} at {rec['resolution']}px ({how}): "
+        f"{rec['n_scored']}/{rec['n_expected']} frames scored; {means}"
+    )
     for k, reason in rec["failed"].items():
         print(f"  frame {k} failed: {reason}", file=sys.stderr)
     for metric, reason in rec["unavailable"].items():
-        print(f"  {metric}: {reason}", file=sys.stderr)
+        print(f"warning: {metric} is null: {reason.removeprefix('unavailable: ')}", file=sys.stderr)
     return 0
 
 
@@ -52,7 +61,7 @@ def recorded_benchmark(runs: str | Path) -> str | None:
 
 
 def _benchmark(args: argparse.Namespace) -> int:
-    from nesbench.metrics.benchmark import score_benchmark
+    from nesbench.metrics.benchmark import incomplete_reason, score_benchmark
     from nesbench.pipeline.report import write_report
 
     name = args.benchmark
@@ -80,7 +89,13 @@ def _benchmark(args: argparse.Namespace) -> int:
     if not args.no_report:
         written += [out / "report.md", write_report(out, bench, summary)]
     print("wrote " + ", ".join(map(str, written)))
-    return 0
+    reason = incomplete_reason(summary, out)
+    if reason is None:
+        return 0
+    if args.allow_incomplete:
+        print(f"warning: {reason} (accepted: --allow-incomplete)", file=sys.stderr)
+        return 0
+    raise DataError(f"{reason}; pass --allow-incomplete to accept incomplete results")
 
 
 def _fetch_weights(args: argparse.Namespace) -> int:
@@ -91,12 +106,37 @@ def _fetch_weights(args: argparse.Namespace) -> int:
     return 0
 
 
-def _list(args: argparse.Namespace) -> int:  # noqa: ARG001
+def _list(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
     from nesbench.metrics.registry import get_scorer
 
+    rows = []
     for name in list_scorers():
         s = get_scorer(name)
-        print(json.dumps({"scorer": name, "version": s.version, "metrics": list(s.metrics)}))
+        if args.json:
+            specs = {
+                n: {"higher_is_better": m.higher_is_better, "aggregation": m.aggregation}
+                for n, m in s.metrics.items()
+            }
+            print(
+                json.dumps({"scorer": name, "version": s.version, "metrics": list(s.metrics), "specs": specs})
+            )
+            continue
+        for n, m in s.metrics.items():
+            better = "higher is better" if m.higher_is_better else "lower is better"
+            rows.append([name, s.version, n, better, m.aggregation, m.description])
+    if not args.json:
+        headers = ["scorer", "version", "metric", "direction", "aggregation", "definition"]
+        print(
+            tabulate(
+                rows,
+                headers=headers,
+                tablefmt="simple",
+                maxcolwidths=[None] * 5 + [60],
+                disable_numparse=True,
+            )
+        )
     return 0
 
 
@@ -124,6 +164,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scorers", help=f"comma list of {', '.join(list_scorers())} (default: the benchmark's)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--no-report", action="store_true", help="skip report.md/report.html")
+    p.add_argument(
+        "--allow-incomplete",
+        action="store_true",
+        help="exit 0 (with a warning) even when expected frames or ground-truth sequences failed",
+    )
     _common(p)
     p.set_defaults(func=_benchmark)
     sub = p.add_subparsers(dest="metrics_command", metavar="ACTION")
@@ -133,11 +178,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--gt", required=True, help="GT sequence folder (image/, mask/, semantic/, flame_params.json)"
     )
     s.add_argument("--scorer", required=True, choices=list_scorers())
-    s.add_argument("--resolution", type=int, default=512, help="evaluation resolution (default 512)")
+    s.add_argument(
+        "--resolution",
+        type=int,
+        default=None,
+        help="evaluation resolution (default: the GT images' width, 512 on RenderMe-360)",
+    )
     s.add_argument("--json", help="write the per-frame result here")
+    s.add_argument(
+        "--allow-missing-lpips",
+        action="store_true",
+        help="without the LPIPS AlexNet weights, score the rest and write lpips as null (reason in 'unavailable')",
+    )
     _common(s)
     s.set_defaults(func=_score)
-    ls = sub.add_parser("list", help="list scorers, versions and metrics")
+    ls = sub.add_parser("list", help="list scorers, versions, metrics, their direction and aggregation")
+    ls.add_argument("--json", action="store_true", help="one JSON line per scorer instead of a table")
     ls.set_defaults(func=_list)
 
 

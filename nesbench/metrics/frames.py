@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from nesbench.data.layout import frame_number_of, read_flame_json
 from nesbench.errors import DataError
@@ -47,6 +48,21 @@ def load_gt_sequence(gt_dir: Path) -> GtSequence:
     if not frames:
         raise DataError(f"{gt_dir / 'flame_params.json'}: no frames")
     return GtSequence(gt_dir, frames)
+
+
+def gt_resolution(seq: GtSequence) -> int:
+    """Width in pixels of the sequence's first readable GT image (PNG header only), the evaluation resolution that
+    benchmark mode uses for a benchmark rendered at that size; DataError when no GT image can be opened."""
+    for k in seq.expected:
+        try:
+            with Image.open(seq.dir / "image" / f"{k}.png") as im:
+                return int(im.size[0])
+        except (OSError, ValueError):
+            continue
+    raise DataError(
+        f"{seq.dir / 'image'}: no readable ground-truth image to take the evaluation resolution from; "
+        "fix the GT images or pass --resolution N"
+    )
 
 
 @dataclass

@@ -61,6 +61,7 @@ def markdown_table(summary: dict[str, Any]) -> str:
     lines += [
         "",
         f"frames: {counts.get('n_scored')} scored of {counts.get('n_expected')} expected, "
-        f"{counts.get('n_failed')} failed (see summary.json 'failures')",
+        f"{counts.get('n_failed')} failed; ground-truth sequences: {counts.get('n_gt_sequences_failed', 0)} of "
+        f"{counts.get('n_gt_sequences', 0)} unreadable (see summary.json 'failures')",
     ]
     return "\n".join(lines) + "\n"

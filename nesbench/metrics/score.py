@@ -8,7 +8,7 @@ from typing import Any
 
 from nesbench.errors import DataError
 from nesbench.metrics.engine import Engine, SequenceResult, describe_device, frame_means
-from nesbench.metrics.frames import load_gt_sequence
+from nesbench.metrics.frames import gt_resolution, load_gt_sequence
 from nesbench.metrics.predictions import prediction_source
 from nesbench.metrics.registry import get_scorer
 from nesbench.metrics.scorers import Scorer
@@ -40,7 +40,7 @@ def score_sequence(
     gt_seq_dir: str | os.PathLike[str],
     scorer: str | Scorer,
     *,
-    resolution: int = 512,
+    resolution: int | None = None,
     device: str = "auto",
     lpips_backbone: str | os.PathLike[str] | None = None,
     batch_size: int | None = None,
@@ -49,10 +49,14 @@ def score_sequence(
     """Score `pred_dir` (holding `<k>.png`, or `rgb/`, or `epoch_<N>/rgb/`) against a GT sequence folder.
 
     Missing/corrupt/mis-sized frames are recorded in ``failed``; frames with no ground truth raise DataError;
-    a missing LPIPS backbone raises AssetError unless ``missing_lpips='unavailable'``.
+    a missing LPIPS backbone raises AssetError unless ``missing_lpips='unavailable'`` (then ``lpips`` is null
+    and ``unavailable`` says why). ``resolution`` None: the GT images' own width (512 on RenderMe-360).
     """
-    sc = get_scorer(scorer, resolution=resolution) if isinstance(scorer, str) else scorer
     seq = load_gt_sequence(Path(gt_seq_dir))
+    if isinstance(scorer, str):
+        sc = get_scorer(scorer, resolution=resolution if resolution is not None else gt_resolution(seq))
+    else:
+        sc = scorer
     src, folder, epoch = prediction_source(Path(pred_dir), seq.expected)
     if src.error and src.files:
         raise DataError(src.error)

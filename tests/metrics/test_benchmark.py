@@ -181,3 +181,100 @@ def test_benchmark_cli_prints_the_table(layout, mx, capsys) -> None:
     )
     out = capsys.readouterr().out
     assert rc == 0 and "| good" in out and "12/12" in out and (tmp / "o" / "summary.json").is_file()
+
+
+def test_incomplete_reason_counts_failed_frames_and_unreadable_gt(layout, mx) -> None:
+    import shutil
+
+    tmp, data, runs = layout
+    kw = dict(scorers="unified", device="cpu", lpips_backbone=mx.STUB, progress=False)
+    good = score_benchmark(_bench(data), runs, tmp / "g", methods="good", **kw)
+    assert good["counts"]["n_gt_sequences"] == 6 and good["counts"]["n_gt_sequences_failed"] == 0
+    assert bm.incomplete_reason(good) is None
+    s = score_benchmark(_bench(data), runs, tmp / "o", **kw)
+    reason = bm.incomplete_reason(s, tmp / "o")
+    assert reason.startswith("incomplete results: 3 of 24 expected frames failed;")
+    assert "only the 21 scored frames" in reason and str(tmp / "o" / "summary.json") + " 'failures'" in reason
+    assert str(tmp / "o" / "frames.csv") in reason and "\n" not in reason
+    # a GT folder that disappears has n_expected 0: it must still be counted, as a failed sequence
+    shutil.rmtree(sequence_dir(data, "testset1", "0001", "e_1"))
+    s = score_benchmark(_bench(data), runs, tmp / "g2", methods="good", **kw)
+    assert s["counts"]["n_expected"] == 10 and s["counts"]["n_failed"] == 0
+    assert (s["counts"]["n_gt_sequences"], s["counts"]["n_gt_sequences_failed"]) == (6, 1)
+    reason = bm.incomplete_reason(s)
+    assert "1 of 6 ground-truth sequences could not be read" in reason and "frames failed" not in reason
+    assert "ground-truth sequences: 1 of 6 unreadable" in (tmp / "g2" / "results.md").read_text()
+
+
+def test_incomplete_reason_without_any_ground_truth_names_the_root_and_the_fix(layout, mx) -> None:
+    tmp, data, runs = layout
+    bench = _bench(tmp / "no-data")
+    s = score_benchmark(bench, runs, tmp / "o", scorers="unified", device="cpu", lpips_backbone=mx.STUB)
+    assert s["counts"]["n_expected"] == 0 and s["counts"]["n_gt_sequences_failed"] == 6
+    reason = bm.incomplete_reason(s)
+    assert reason.startswith(f"no ground truth under data root {tmp / 'no-data'}: none of the 6 ground-truth")
+    assert "ground-truth sequence folder not found" in reason
+    assert f"`nesbench data check {tmp / 'no-data'}`" in reason
+    assert "--data" in reason and "benchmark_data/README.md" in reason
+
+
+def _tiny_conf(tmp, data):
+    conf = tmp / "tiny.conf"
+    conf.write_text(
+        f'name = tiny\nresolution = 64\ndata_root = "{data}"\ntestsets {{ testset1 = ["0001", "0002"] }}\n'
+        'sequences = ["e_0", "e_1", "e_2", "e_3"]\nscorers = ["unified"]\n'
+        'protocols { p { train = ["e_0"], splits { a = ["e_1", "e_2"], b = ["e_3"] } } }\n'
+    )
+    return conf
+
+
+@pytest.mark.parametrize("allow", [False, True])
+def test_benchmark_cli_exits_1_on_failed_frames_unless_allowed(layout, mx, capsys, allow) -> None:
+    from nesbench.cli import main
+
+    tmp, data, runs = layout
+    argv = [
+        "metrics",
+        "--benchmark",
+        str(_tiny_conf(tmp, data)),
+        "--runs",
+        str(runs),
+        "--out",
+        str(tmp / "o"),
+    ]
+    argv += ["--device", "cpu", "--lpips-backbone", str(mx.STUB), "--quiet", "--no-report"]
+    rc = main(argv + (["--allow-incomplete"] if allow else []))
+    cap = capsys.readouterr()
+    # every output is written and the table printed either way
+    assert "| bad" in cap.out and "9/12" in cap.out
+    assert all((tmp / "o" / f).is_file() for f in ("summary.json", "frames.csv", "results.md"))
+    msgs = [x for x in cap.err.splitlines() if x.startswith(("error:", "warning: incomplete"))]
+    assert len(msgs) == 1 and "3 of 24 expected frames failed" in msgs[0]
+    assert "means cover only the 21 scored frames" in msgs[0] and "'failures'" in msgs[0]
+    if allow:
+        assert rc == 0 and msgs[0].startswith("warning: incomplete results")
+    else:
+        assert rc == 1 and msgs[0].startswith("error: incomplete results") and "--allow-incomplete" in msgs[0]
+
+
+def test_benchmark_cli_without_ground_truth_exits_1_naming_the_data_root(layout, mx, capsys) -> None:
+    from nesbench.cli import main
+
+    tmp, data, runs = layout
+    argv = [
+        "metrics",
+        "--benchmark",
+        str(_tiny_conf(tmp, data)),
+        "--runs",
+        str(runs),
+        "--out",
+        str(tmp / "o"),
+    ]
+    argv += ["--data", str(tmp / "empty"), "--device", "cpu", "--lpips-backbone", str(mx.STUB), "--quiet"]
+    assert main(argv + ["--no-report"]) == 1
+    cap = capsys.readouterr()
+    assert "frames: 0 scored of 0 expected, 0 failed; ground-truth sequences: 6 of 6 unreadable" in cap.out
+    (err,) = [x for x in cap.err.splitlines() if x.startswith("error:")]
+    assert err.startswith(f"error: no ground truth under data root {tmp / 'empty'}")
+    assert "nesbench data check" in err and "benchmark_data/README.md" in err
+    assert (tmp / "o" / "summary.json").is_file()
