@@ -102,10 +102,16 @@ def save_plan(plan: Plan) -> None:
     path = plan.run_dir / PLAN_FILE
     if path.exists():
         existing = json.loads(path.read_text())
-        if existing != plan.to_dict():
+        wanted = plan.to_dict()
+        if existing != wanted:
+            diff = "; ".join(
+                f"{k}: {existing.get(k)!r} there, {wanted.get(k)!r} now"
+                for k in wanted
+                if existing.get(k) != wanted.get(k)
+            )
             raise ConfigError(
-                f"{path}: this run folder already holds a different plan; re-run with the same arguments "
-                f"to resume it, or choose another --out"
+                f"{path}: this run folder holds another plan ({diff}); re-run with the arguments it was started "
+                f"with to resume it, or choose another --out"
             )
         return
     write_json_atomic(path, plan.to_dict())

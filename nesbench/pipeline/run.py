@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from collections.abc import Iterator
@@ -13,9 +14,10 @@ from nesbench.config import Benchmark, load_benchmark
 from nesbench.errors import ConfigError, DataError, NesbenchError
 from nesbench.fsutil import TEMP_PREFIX, holder_lock, sweep_temp_files
 from nesbench.methods.registry import get_method
+from nesbench.metrics.registry import get_scorer
 from nesbench.paths import REPO_ROOT
 from nesbench.pipeline.executors import execute
-from nesbench.pipeline.plan import load_plan, make_plan, save_plan
+from nesbench.pipeline.plan import PLAN_FILE, make_plan, save_plan
 
 RUN_LOCK = ".nesbench-run.lock"
 SCORING_DIRS = ("cache",)  # written only by the driver (the scoring cache)
@@ -127,27 +129,36 @@ def upstream_options(opts: RunOptions) -> dict[str, dict]:
 
 
 def run_pipeline(opts: RunOptions) -> Path:
-    """Run (or resume) the whole pipeline into ``opts.out``; returns the run folder."""
+    """Run (or resume) the whole pipeline into ``opts.out``; returns the run folder.
+
+    The plan is rebuilt from the arguments every time and must equal the one the folder was started with, so a
+    re-run with the same arguments resumes and one with other arguments is refused (never silently ignored).
+    """
     run_dir = Path(opts.out or default_out_dir()).resolve()
-    with run_lock(run_dir):
-        return _run_locked(opts, run_dir)
+    created = not run_dir.exists()
+    try:
+        with run_lock(run_dir):
+            return _run_locked(opts, run_dir)
+    except BaseException:
+        # failed before anything was planned: leave no empty run folder behind
+        if created and not (run_dir / PLAN_FILE).exists():
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
 
 
 def _run_locked(opts: RunOptions, run_dir: Path) -> Path:
     from nesbench.metrics.benchmark import score_benchmark
     from nesbench.pipeline.report import write_report
 
-    if (run_dir / "plan.json").exists() and opts.methods is None and opts.subjects is None:
-        plan = load_plan(run_dir)
-        bench = plan.load_bench()
-    else:
-        bench = load_benchmark(opts.benchmark)
-        subjects = bench.resolve_subjects(opts.subjects)
-        data_root = prepare_data(bench, opts.data, subjects)
-        plan = make_plan(
-            bench, run_dir, data_root, opts.methods, opts.protocols, opts.subjects, upstream_options(opts)
-        )
-        save_plan(plan)
+    bench = load_benchmark(opts.benchmark)
+    for scorer in opts.scorers or bench.scorers:
+        get_scorer(scorer)  # an unknown scorer is an error now, not after hours of training
+    subjects = bench.resolve_subjects(opts.subjects)
+    data_root = prepare_data(bench, opts.data, subjects)
+    plan = make_plan(
+        bench, run_dir, data_root, opts.methods, opts.protocols, opts.subjects, upstream_options(opts)
+    )
+    save_plan(plan)
     check_method_needs(list(plan.methods), opts.allow_cpu)
     print(
         f"[run] {bench.title}: {len(plan.methods)} method(s) x {len(plan.protocols)} protocol(s) x "
@@ -173,6 +184,9 @@ def _run_locked(opts: RunOptions, run_dir: Path) -> Path:
         )
         return run_dir
     failed = [k for k, ok in results.items() if not ok]
+    failed_msg = f"{len(failed)} of {len(results)} job(s) failed: {', '.join(failed)}; reasons: `nesbench jobs status {run_dir}`, logs in {run_dir / 'logs'}; re-run the same command to resume"
+    if failed and len(failed) == len(results):
+        raise RunFailed(failed_msg)  # nothing was rendered: scoring would only report missing predictions
     summary = score_benchmark(
         bench,
         plan.runs_dir,
@@ -190,7 +204,11 @@ def _run_locked(opts: RunOptions, run_dir: Path) -> Path:
     print((run_dir / "results.md").read_text())
     print(f"[run] report: {report}  summary: {run_dir / 'summary.json'}", file=sys.stderr)
     if failed:
-        raise ConfigError(
-            f"{len(failed)} job(s) failed: {', '.join(failed)}; see {run_dir / 'logs'} and re-run to resume"
+        raise RunFailed(failed_msg)
+    counts = summary.get("counts", {})
+    if counts.get("n_failed"):
+        raise RunFailed(
+            f"{counts['n_failed']} of {counts.get('n_expected')} expected frames were not scored (see "
+            f"{run_dir / 'summary.json'} 'failures'); the means cover only the scored frames"
         )
     return run_dir

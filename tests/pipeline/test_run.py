@@ -90,5 +90,36 @@ def test_linear_model_beats_the_mean_image(tiny_summary):
 def test_run_refuses_a_different_plan_in_the_same_folder(tiny_run):
     from nesbench.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="already holds a different plan"):
+    with pytest.raises(ConfigError, match="holds another plan .*methods: "):
         run_pipeline(RunOptions(benchmark="synthetic_tiny", out=tiny_run, methods=["nearest-expression"]))
+    with pytest.raises(ConfigError, match="holds another plan .*benchmark: .*synthetic_tiny.conf"):
+        run_pipeline(RunOptions(benchmark="synthetic", out=tiny_run))  # other arguments are never ignored
+
+
+def test_unknown_scorer_fails_before_any_work_and_leaves_no_folder(tmp_path):
+    from nesbench.errors import NesbenchError
+
+    with pytest.raises(NesbenchError, match="unknown scorer 'nope'"):
+        run_pipeline(RunOptions(benchmark="synthetic_tiny", out=tmp_path / "run", scorers=["nope"]))
+    assert not (tmp_path / "run").exists()
+
+
+def test_when_every_job_fails_the_run_says_so(tmp_path, monkeypatch):
+    from nesbench.pipeline.run import RunFailed
+
+    (tmp_path / "broken_plugin.py").write_text(
+        "from nesbench.methods.spec import MethodSpec\n"
+        "class Broken:\n"
+        "    def prepare(self, job): raise RuntimeError('no weights here')\n"
+        "SPEC = MethodSpec(name='broken', description='fails', target='broken_plugin:Broken')\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("NESBENCH_METHODS", "broken=broken_plugin:SPEC")
+    with pytest.raises(
+        RunFailed, match=r"2 of 2 job\(s\) failed: broken/expression/9001, broken/speech/9001"
+    ):
+        run_pipeline(RunOptions(benchmark="synthetic_tiny", out=tmp_path / "run", methods=["broken"]))
+    assert (
+        "RuntimeError: no weights here"
+        in (tmp_path / "run" / "ledger" / "broken/speech/9001/prepare.json").read_text()
+    )
