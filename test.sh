@@ -29,10 +29,10 @@ fi
 SLURM_DIR=""
 if [[ "${NESBENCH_TEST_SLURM:-1}" != 0 && "$(id -u)" == 0 ]] && have_slurm && [[ -z "${SLURM_CONF:-}" ]]; then
   SLURM_DIR=$(mktemp -d /tmp/nesbench-test-slurm.XXXXXX)
+  trap 'bash scripts/start_test_slurm.sh --stop "$SLURM_DIR" || true' EXIT
   if out=$(bash scripts/start_test_slurm.sh "$SLURM_DIR" 2>&1); then
     eval "$out"
     echo "[test] started a throw-away Slurm in $SLURM_DIR for the executor tests"
-    trap 'bash scripts/start_test_slurm.sh --stop "$SLURM_DIR" || true' EXIT
   else
     echo "[test] warning: could not start a test Slurm ($out); its tests will be skipped"
   fi

@@ -22,6 +22,11 @@ mkdir -p "$DIR"/{state,spool,log,munge}
 host="$(hostname -s)"
 cpus="$(nproc)"
 mem_mb="$(( $(awk '/MemTotal/ {print $2}' /proc/meminfo) / 1024 - 512 ))"
+# two free TCP ports (fixed ports collide with another test Slurm on the same host)
+read -r ctld_port d_port < <(python3 -c 'import socket
+ss = [socket.socket() for _ in range(2)]
+[s.bind(("127.0.0.1", 0)) for s in ss]
+print(*[s.getsockname()[1] for s in ss])')
 # munge: a fresh key and socket in DIR, so nothing of the machine's own setup is touched
 if [[ ! -f "$DIR/munge/munge.key" ]]; then
   dd if=/dev/urandom of="$DIR/munge/munge.key" bs=1024 count=1 status=none
@@ -43,8 +48,8 @@ SlurmctldPidFile=$DIR/slurmctld.pid
 SlurmdPidFile=$DIR/slurmd.pid
 SlurmctldLogFile=$DIR/log/slurmctld.log
 SlurmdLogFile=$DIR/log/slurmd.log
-SlurmctldPort=16817
-SlurmdPort=16818
+SlurmctldPort=$ctld_port
+SlurmdPort=$d_port
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 ReturnToService=2
@@ -65,8 +70,8 @@ NodeName=$host CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
 CONF
 export SLURM_CONF="$DIR/slurm.conf"
-slurmctld -f "$SLURM_CONF"
-slurmd -f "$SLURM_CONF"
+slurmctld -f "$SLURM_CONF" || { bash "$0" --stop "$DIR"; echo "error: slurmctld did not start; see $DIR/log" >&2; exit 1; }
+slurmd -f "$SLURM_CONF" || { bash "$0" --stop "$DIR"; echo "error: slurmd did not start; see $DIR/log" >&2; exit 1; }
 for _ in $(seq 1 60); do
   if sinfo -h -o %T 2>/dev/null | grep -qE '^(idle|mixed|allocated)'; then
     echo "export SLURM_CONF=$SLURM_CONF NESBENCH_TEST_SLURM=1"
@@ -75,4 +80,5 @@ for _ in $(seq 1 60); do
   sleep 0.5
 done
 echo "error: slurm did not come up within 30 s; see $DIR/log" >&2
+bash "$0" --stop "$DIR"
 exit 1
