@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from nesbench.cli import main
@@ -73,6 +74,7 @@ def test_calculate_metric_without_weights_exits_1_with_one_line(tmp_path, mx) ->
         p.stderr.count("\n") == 1
         and p.stderr.startswith("error: LPIPS needs")
         and "fetch-weights" in p.stderr
+        and p.stderr.rstrip().endswith("or pass --allow-missing-lpips to score without LPIPS")
     )
 
 
@@ -99,3 +101,81 @@ def test_fetch_weights_offline_says_what_to_do(monkeypatch, capsys) -> None:
     assert main(["fetch-weights"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "fetch-weights --from alexnet-owt-7be5be79.pth" in err
+
+
+def _no_weights(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "th"))
+    monkeypatch.setenv("NESBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("NESBENCH_LPIPS_BACKBONE", raising=False)
+
+
+def _score_argv(tmp_path) -> list[str]:
+    return [
+        "metrics",
+        "score",
+        "--pred",
+        str(tmp_path / "pred"),
+        "--gt",
+        str(tmp_path / "gt"),
+        "--device",
+        "cpu",
+    ]
+
+
+def test_score_allow_missing_lpips_writes_null_lpips_with_the_reason(
+    tmp_path, mx, capsys, monkeypatch
+) -> None:
+    _no_weights(tmp_path, monkeypatch)
+    imgs = mx.make_sequence(tmp_path / "gt", n=2)
+    for k, img in imgs.items():
+        mx.write_png(tmp_path / "pred" / f"{k}.png", img)
+    argv = [*_score_argv(tmp_path), "--scorer", "unified", "--json", str(tmp_path / "out.json")]
+    assert main(argv) == 1 and not (tmp_path / "out.json").exists()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "or pass --allow-missing-lpips" in err
+    assert main([*argv, "--allow-missing-lpips"]) == 0
+    out = json.loads((tmp_path / "out.json").read_text())
+    assert out["mean"]["lpips"] is None and out["mean"]["psnr"] is not None and out["n_scored"] == 2
+    assert out["unavailable"]["lpips"].startswith("unavailable: LPIPS needs")
+    assert all(f.get("lpips") is None for f in out["frames"].values())
+    assert "warning: lpips is null: LPIPS needs" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("flag", "expected"), [([], 48), (["--resolution", "32"], 32)])
+def test_score_resolution_defaults_to_the_gt_width(tmp_path, mx, capsys, flag, expected) -> None:
+    imgs = mx.make_sequence(tmp_path / "gt", n=1, res=48)
+    mx.write_png(tmp_path / "pred" / "1.png", imgs[1])
+    argv = [*_score_argv(tmp_path), "--scorer", "renderme-pointavatar", "--lpips-backbone", str(mx.STUB)]
+    assert main([*argv, *flag, "--json", str(tmp_path / "o.json")]) == 0
+    rec = json.loads((tmp_path / "o.json").read_text())
+    assert rec["resolution"] == expected and rec["n_scored"] == 1
+    how = "given" if flag else "the GT images' width"
+    assert f"at {expected}px ({how})" in capsys.readouterr().out
+
+
+def test_gt_resolution_reads_the_first_readable_header(tmp_path, mx) -> None:
+    from nesbench.errors import DataError
+    from nesbench.metrics.frames import gt_resolution, load_gt_sequence
+
+    mx.make_sequence(tmp_path / "gt", n=2, res=16)
+    (tmp_path / "gt" / "image" / "1.png").write_bytes(b"not a png")
+    mx.write_png(tmp_path / "gt" / "image" / "2.png", np.zeros((512, 512, 3), np.uint8))
+    assert gt_resolution(load_gt_sequence(tmp_path / "gt")) == 512  # RenderMe-360: the legacy 512
+    (tmp_path / "gt" / "image" / "2.png").unlink()
+    with pytest.raises(DataError, match="no readable ground-truth image.*pass --resolution N"):
+        gt_resolution(load_gt_sequence(tmp_path / "gt"))
+
+
+def test_list_shows_direction_and_aggregation(capsys) -> None:
+    assert main(["metrics", "list"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()]
+    assert rows[0][:5] == ["scorer", "version", "metric", "direction", "aggregation"]
+    psnr = next(r for r in rows if r[:3] == ["unified", "1.0", "psnr"])
+    assert psnr[3:7] == ["higher", "is", "better", "mean"]
+    l1 = next(r for r in rows if r[:3] == ["renderme-pointavatar", "1.0", "l1"])
+    assert l1[3:7] == ["lower", "is", "better", "mean"]
+    assert main(["metrics", "list", "--json"]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [x["scorer"] for x in lines] == ["unified", "renderme-imavatar", "renderme-pointavatar"]
+    assert lines[0]["specs"]["lpips"] == {"higher_is_better": False, "aggregation": "mean"}
+    assert "keypoint" in lines[0]["metrics"] and "keypoint" not in lines[2]["metrics"]
