@@ -3,6 +3,8 @@
 # (what calculate_metric.py scores); writes method_info.json per job.
 #   bash eval.sh --method pointavatar --protocol speech --subjects testset1 [--test-time-fitting on|off]
 #                [--benchmark NAME] [--runs DIR] [--data DIR] [--force]
+# --subjects defaults to all subjects of the benchmark (21 on RenderMe-360, run one after the other);
+# --test-time-fitting is PointAvatar only.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 PY="${VIRTUAL_ENV:+$VIRTUAL_ENV/bin/python}"

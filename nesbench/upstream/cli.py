@@ -26,7 +26,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="re-create the checkouts")
     p.set_defaults(func=_install)
 
-    p = ups.add_parser("status", help="checkout commit, patches, overlays, builds and FLAME per method")
+    p = ups.add_parser(
+        "status",
+        help="checkout commit, patches, overlays, builds, FLAME and torchvision/PyTorch3D per method",
+    )
     p.add_argument("--methods", default="all")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_status)
@@ -46,14 +49,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         p = ups.add_parser(action, help=helptext)
         p.add_argument("--method", required=True)
         p.add_argument("--protocol", required=True, help="expression | speech (or a comma list)")
-        p.add_argument("--subjects", default="all", help="ids and/or test-set names, comma separated")
+        p.add_argument(
+            "--subjects",
+            default="all",
+            help="ids and/or test-set names, comma separated (default: all subjects of the benchmark, 21 on "
+            "RenderMe-360, run one after the other)",
+        )
         p.add_argument("--benchmark", default="renderme360_nes")
         p.add_argument("--runs", type=Path, help="runs folder (default $NESBENCH_RUNS or <repo>/runs)")
         p.add_argument("--data", type=Path, help="dataset root override (folder holding testsetK/)")
         p.add_argument("--force", action="store_true", help="redo finished jobs")
         if action == "train":
             p.add_argument(
-                "--epochs", type=int, help="default: configs/methods/<method>.conf epochs.<protocol>"
+                "--epochs",
+                help="positive integer (default: configs/methods/<method>.conf epochs.<protocol>)",
             )
             p.add_argument(
                 "--set",
@@ -66,7 +75,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             p.add_argument(
                 "--test-time-fitting",
                 choices=["on", "off"],
-                help="PointAvatar: fit expression/pose/camera to the GT test images (default from "
+                help="PointAvatar only: fit expression/pose/camera to the GT test images (default from "
                 "configs/methods/pointavatar.conf); recorded in method_info.json",
             )
             p.add_argument(
@@ -118,6 +127,9 @@ def _status(args: argparse.Namespace) -> int:
         if "overlays" in r:
             print(f"  overlays {'':28s}   {r['overlays']}")
             print(f"  flame    {'':28s}   {r['flame']}")
+        for name, state in dict(r.get("modules", {})).items():  # type: ignore[arg-type]
+            shown = state if state in ("ok", "missing") or name == "torch" else f"missing ({state})"
+            print(f"  python   {name:28s} {shown or 'missing'}")
     return 0
 
 
@@ -165,17 +177,24 @@ def _jobs(args: argparse.Namespace) -> int:
     if not protocols:
         raise ConfigError("--protocol is empty; choose from: " + ", ".join(bench.protocols))
     subjects = bench.resolve_subjects(args.subjects)
+    epochs = overrides = fit = None
+    if args.action == "train":
+        epochs = _positive_int("--epochs", args.epochs)
+        overrides = confs.parse_overrides(args.overrides)
+    elif args.test_time_fitting is not None:
+        if confs.load_template(args.method.lower()).test_time_fitting is None:
+            raise ConfigError(
+                f"--test-time-fitting: only PointAvatar has test-time fitting, not {args.method}"
+            )
+        fit = args.test_time_fitting == "on"
     results = []
     for protocol in protocols:
         for subject in subjects:
             job = jobs.make_job(args.method, bench, subject, protocol, runs=args.runs, data_root=args.data)
             print(f"[{args.action}] {job.pin.key}/{protocol}/{subject} ...", flush=True)
             if args.action == "train":
-                res = jobs.train_job(
-                    job, epochs=args.epochs, overrides=confs.parse_overrides(args.overrides), force=args.force
-                )
+                res = jobs.train_job(job, epochs=epochs, overrides=overrides, force=args.force)
             else:
-                fit = None if args.test_time_fitting is None else args.test_time_fitting == "on"
                 res = jobs.eval_job(job, test_time_fitting=fit, force=args.force, checkpoint=args.checkpoint)
             print(
                 f"[{args.action}] {res.job}: {res.status} - {res.detail}"
@@ -191,6 +210,18 @@ def _jobs(args: argparse.Namespace) -> int:
         if r.status == "failed":
             print(f"  failed: {r.job}: {r.detail}", file=sys.stderr)
     return 1 if counts["failed"] else 0
+
+
+def _positive_int(option: str, value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number <= 0:
+        raise ConfigError(f"{option} {value}: must be a positive integer (epochs to train)")
+    return number
 
 
 def _confs_show(args: argparse.Namespace) -> int:

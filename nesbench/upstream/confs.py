@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pyhocon import ConfigFactory, ConfigTree, HOCONConverter
 from pyhocon.exceptions import ConfigException
+from pyparsing import ParseBaseException
 
 from nesbench.config import Benchmark
 from nesbench.errors import AssetError, ConfigError
@@ -65,18 +67,60 @@ def _flatten(tree: ConfigTree, prefix: str = "") -> list[tuple[str, Any]]:
     return out
 
 
+# Keys the upstream code reads as numbers; a --set value for them must be one.
+NUMERIC_KEYS = {
+    "train.nepoch",
+    "train.batch_size",
+    "train.learning_rate",
+    "train.plot_freq",
+    "train.checkpoint_freq",
+    "dataset.train.subsample",
+    "dataset.test.subsample",
+    "nes.flame_distance_skip",
+}
+# Keys that are always strings (subject ids such as 0026 must keep their zeros).
+STRING_KEYS = {"dataset.subject_name", "train.methodname", "train.exps_folder", "dataset.data_folder"}
+LEADING_ZERO_RE = re.compile(r"^[+-]?0\d")
+
+
+def parse_value(key: str, value: str) -> Any:
+    """One --set value as HOCON (numbers, booleans, lists...), except that numeric-looking strings with leading
+    zeros (subject ids like 0026) and the values of STRING_KEYS stay strings; NUMERIC_KEYS must get numbers."""
+    text = value.strip()
+    if key in STRING_KEYS or LEADING_ZERO_RE.match(text):
+        parsed: Any = text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else text
+    else:
+        try:
+            parsed = ConfigFactory.parse_string(f"v = {text}").get("v")
+        except (ConfigException, ParseBaseException) as exc:
+            raise ConfigError(f"--set {key}={value}: value is not HOCON ({exc})") from None
+    is_number = isinstance(parsed, (int, float)) and not isinstance(parsed, bool)
+    if key in NUMERIC_KEYS and not is_number:
+        raise ConfigError(f"--set {key}={value}: {key} takes a number, e.g. --set {key}=1")
+    return parsed
+
+
 def parse_overrides(items: list[str] | None) -> dict[str, Any]:
-    """['loss.vgg_feature_weight=0', ...] -> {key: HOCON-parsed value}."""
+    """['loss.vgg_feature_weight=0', ...] -> {key: value} (see parse_value)."""
     out: dict[str, Any] = {}
     for item in items or []:
         key, sep, value = item.partition("=")
-        if not sep or not key.strip():
+        if not sep or not key.strip() or not value.strip():
             raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set loss.vgg_feature_weight=0")
-        try:
-            out[key.strip()] = ConfigFactory.parse_string(f"v = {value}").get("v")
-        except ConfigException as exc:
-            raise ConfigError(f"--set {item!r}: value is not HOCON ({exc})") from None
+        out[key.strip()] = parse_value(key.strip(), value)
     return out
+
+
+def _check_types(base: ConfigTree, overrides: dict[str, Any], source: Path) -> None:
+    """Refuse an override whose type clearly differs from the base conf's value (a word for a number or flag)."""
+    for key, value in overrides.items():
+        old = base.get(key, None)
+        if isinstance(old, bool) and not isinstance(value, bool):
+            raise ConfigError(
+                f"--set {key}={value!r}: {source} has a true/false value there; give true or false"
+            )
+        if isinstance(old, (int, float)) and not isinstance(old, bool) and isinstance(value, str):
+            raise ConfigError(f"--set {key}={value!r}: {source} has a number there ({old}); give a number")
 
 
 def build_conf(
@@ -97,6 +141,7 @@ def build_conf(
     if protocol not in tpl.exps_folder:
         raise ConfigError(f"{tpl.source}: exps_folder has no entry for protocol {protocol!r}")
     conf = ConfigFactory.parse_file(str(base))
+    _check_types(conf, overrides or {}, base)
     res = bench.resolution if tpl.img_res == "benchmark" else int(tpl.img_res)
     root = Path(data_root) if data_root is not None else bench.data_root()
     values: dict[str, Any] = {

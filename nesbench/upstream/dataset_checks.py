@@ -23,7 +23,9 @@ def check_subject_sequences(data_folder: str, subject: str, json_name: str, sub_
         inst = Path(data_folder) / subject / subject / str(seq)
         if not inst.is_dir():
             raise DataError(
-                f"{inst}: sequence folder missing; check dataset.data_folder and the sub_dir lists"
+                f"{inst}: sequence folder missing; the data root (the folder holding testsetK/) lacks this "
+                "subject's data: put the benchmark there (`bash setup.sh --data PATH`, benchmark_data/README.md) "
+                "or pass --data DIR, and check it with `nesbench data check`"
             )
         if "image" in str(inst):
             raise DataError(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from nesbench.paths import upstream_dir
-from nesbench.upstream import builds, checkout, flame, overlays, patches
+from nesbench.upstream import builds, checkout, flame, overlays, patches, preflight
 from nesbench.upstream.pins import Upstream
 
 BUILDS = {"imavatar": ("libmise-cython3", builds.libmise_state, builds.build_libmise)}
@@ -30,10 +31,12 @@ def install(
     return code
 
 
-def status(pin: Upstream, root: Path | None = None) -> dict[str, object]:
-    """State of every step for ``pin`` (nothing is changed)."""
+def status(pin: Upstream, root: Path | None = None, python: str = sys.executable) -> dict[str, object]:
+    """State of every step for ``pin`` (nothing is changed), and whether ``python`` imports the modules the
+    method needs (torch version, torchvision, PyTorch3D for PointAvatar)."""
     dest = pin.checkout_dir(root or upstream_dir())
     out: dict[str, object] = {"method": pin.key, "checkout": str(dest), "pinned": pin.commit}
+    out["modules"] = preflight.module_states(python, preflight.REQUIRED_MODULES.get(pin.key, ()))
     head = checkout.head_commit(dest) if dest.exists() else None
     out["commit"] = head or "missing"
     if head is None:

@@ -22,10 +22,11 @@ from typing import Any
 
 from nesbench.config import Benchmark
 from nesbench.data.layout import frame_files, prediction_dir, sequence_dir
-from nesbench.errors import AssetError, DataError
+from nesbench.errors import AssetError, ConfigError, DataError
 from nesbench.fsutil import write_json_atomic
 from nesbench.paths import REPO_ROOT, upstream_dir
 from nesbench.upstream import confs as confs_mod
+from nesbench.upstream import preflight as preflight_mod
 from nesbench.upstream.pins import Upstream, get_pin
 
 RUNNER = "scripts/nes_runner.py"
@@ -123,12 +124,40 @@ def _run(cmd: list[str], cwd: Path, log: Path, header: str) -> int:
         return subprocess.run(cmd, cwd=cwd, stdout=f, stderr=subprocess.STDOUT, env=env).returncode
 
 
+ERROR_LINE_RE = re.compile(r"^(?:[A-Za-z_][\w]*\.)*(?P<type>[A-Za-z_]\w*(?:Error|Exception)): (?P<msg>.+)$")
+HARNESS_ERRORS = {"DataError", "AssetError", "ConfigError", "NesbenchError"}
+
+
 def _tail(log: Path, n: int = 3) -> str:
+    """Why the last attempt in ``log`` failed: its last exception line (a harness error as its message alone),
+    else its last ``n`` lines."""
     try:
-        lines = [ln for ln in log.read_text(errors="replace").splitlines() if ln.strip()]
+        text = log.read_text(errors="replace")
     except OSError:
         return ""
+    lines = [ln for ln in text.rsplit("\n===== ", 1)[-1].splitlines() if ln.strip()]
+    for line in reversed(lines):
+        if m := ERROR_LINE_RE.match(line.strip()):
+            return m["msg"] if m["type"] in HARNESS_ERRORS else f"{m['type']}: {m['msg']}"[:300]
     return " | ".join(lines[-n:])[-300:]
+
+
+def preflight(job: Job, conf: Any, sequences: list[str], python: str) -> list[str]:
+    """Problems that would make the upstream runner fail (checkout, FLAME, data, torchvision/pytorch3d), one line
+    each; cheap file checks first, then the import probe of ``python``."""
+    problems = preflight_mod.checkout_problems(job.pin, job.checkout, RUNNER)
+    problems += preflight_mod.data_problems(
+        job.data_root,
+        Path(conf.get_string("dataset.data_folder")),
+        conf.get_string("dataset.subject_name"),
+        conf.get_string("dataset.json_name", "flame_params.json"),
+        sequences,
+    )
+    return problems + preflight_mod.module_problems(job.pin, python)
+
+
+def _refused(name: str, problems: list[str]) -> JobResult:
+    return JobResult(name, "failed", "not launched: " + "; ".join(problems))
 
 
 def train_job(
@@ -141,7 +170,9 @@ def train_job(
     """Train one job to ``epochs`` (default: the template's per-protocol value). Skips a finished job."""
     name = f"{job.pin.key}/{job.protocol}/{job.subject}"
     tpl = confs_mod.load_template(job.pin.key)
-    epochs = int(epochs or tpl.epochs[job.protocol])
+    epochs = int(tpl.epochs[job.protocol] if epochs is None else epochs)
+    if epochs <= 0:
+        raise ConfigError(f"epochs must be a positive integer, got {epochs}")
     conf_file, conf_sha = confs_mod.write_conf(
         job.pin, job.checkout, job.bench, job.subject, job.protocol, overrides, job.data_root
     )
@@ -152,6 +183,9 @@ def train_job(
     done = _read_json(marker)
     if not force and done and all(done.get(k) == v for k, v in want.items()):
         return JobResult(name, "skipped", f"already trained ({epochs} epochs)")
+    seqs = [str(s) for s in conf.get_list("dataset.train.sub_dir") + conf.get_list("dataset.test.sub_dir")]
+    if problems := preflight(job, conf, list(dict.fromkeys(seqs)), python):
+        return _refused(name, problems)
     latest = train_dir / "checkpoints" / "ModelParameters" / "latest.pth"
     resume = latest.is_file() and not force
     if force and train_dir.exists():
@@ -218,6 +252,10 @@ def eval_job(
         return JobResult(
             name, "failed", f"not trained yet ({job.job_dir / TRAIN_MARKER} missing): run train.sh first"
         )
+    if test_time_fitting is not None and tpl.test_time_fitting is None:
+        raise ConfigError(
+            f"--test-time-fitting: only PointAvatar has test-time fitting, not {job.pin.name}; drop the option"
+        )
     fitting = tpl.test_time_fitting if test_time_fitting is None else test_time_fitting
     conf_file = confs_mod.conf_path(job.checkout, job.bench, job.protocol, job.subject)
     conf = confs_mod.ConfigFactory.parse_file(str(conf_file))
@@ -232,6 +270,8 @@ def eval_job(
 
     pending = seqs if force else [s for s in seqs if not rendered(s)]
     log = job.log_dir / "eval.log"
+    if pending and (problems := preflight(job, conf, seqs, python)):
+        return _refused(name, problems)
     if pending:
         cmd = [
             python,

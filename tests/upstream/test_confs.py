@@ -3,8 +3,9 @@ from pyhocon import ConfigFactory
 
 from nesbench.cli import main
 from nesbench.config import load_benchmark
+from nesbench.errors import ConfigError
 from nesbench.upstream.checkout import ensure_checkout
-from nesbench.upstream.confs import write_conf
+from nesbench.upstream.confs import parse_overrides, write_conf
 
 
 @pytest.fixture
@@ -54,3 +55,39 @@ def test_confs_show_prints_one(checkouts, monkeypatch, capsys):
     assert c.get("dataset.subject_name") == "0026" and c.get_int("train.plot_freq") == 7
     assert main(["confs", "show", "imavatar", "9999", "expression"]) == 1
     assert "9999" in capsys.readouterr().err
+
+
+def test_set_values_keep_subject_ids_and_refuse_words_for_numbers(checkouts, tmp_path):
+    got = parse_overrides(
+        [
+            "dataset.subject_name=0026",
+            "nes.tag=0100",
+            "loss.vgg_feature_weight=0",
+            "train.learning_rate=1e-4",
+            "dataset.train.img_res=[256, 256]",
+            "loss.gt_w_seg=false",
+        ]
+    )
+    assert got == {
+        "dataset.subject_name": "0026",
+        "nes.tag": "0100",
+        "loss.vgg_feature_weight": 0,
+        "train.learning_rate": 0.0001,
+        "dataset.train.img_res": [256, 256],
+        "loss.gt_w_seg": False,
+    }
+    for bad, match in (
+        ("train.nepoch=abc", "train.nepoch takes a number"),
+        ("dataset.test.subsample=[1", "not HOCON"),
+        ("novalue", "expected KEY=VALUE"),
+    ):
+        with pytest.raises(ConfigError, match=match):
+            parse_overrides([bad])
+    pin, checkout = checkouts["imavatar"]
+    bench = load_benchmark("renderme360_nes")
+    path, _ = write_conf(pin, checkout, bench, "0026", "speech", got, tmp_path / "data")
+    assert ConfigFactory.parse_file(str(path)).get("dataset.subject_name") == "0026"
+    # a word where the base conf has a number (or a flag) is refused with the file named
+    for key, value in (("loss.flame_distance_weight", "lots"), ("loss.gt_w_seg", "maybe")):
+        with pytest.raises(ConfigError, match=f"--set {key}=.*IMavatar_supervised.conf"):
+            write_conf(pin, checkout, bench, "0026", "speech", parse_overrides([f"{key}={value}"]))

@@ -66,3 +66,25 @@ def test_flame_state_synthetic_and_chumpy_detection(mirror, tmp_path, monkeypatc
     chumpy_pkl.write_bytes(b"\x80\x02cchumpy.ch\nCh\n)\x81.")
     assert flame.flame_state(pins[0], dirs["imavatar"]) == "chumpy"
     assert main(["upstream", "flame", "--from", str(tmp_path / "missing.pkl"), "--methods", "imavatar"]) == 1
+
+
+def test_status_reports_torchvision_and_pytorch3d(tmp_path, monkeypatch, capsys):
+    site = tmp_path / "site"
+    (site / "torchvision").mkdir(parents=True)
+    (site / "torchvision" / "__init__.py").write_text("")
+    (site / "pytorch3d").mkdir()
+    (site / "pytorch3d" / "__init__.py").write_text("raise ImportError('undefined symbol: _ZN3c10')\n")
+    monkeypatch.setenv("PYTHONPATH", str(site))
+    monkeypatch.setenv("NESBENCH_UPSTREAM", str(tmp_path / "none"))
+    from nesbench.cli import main
+    from nesbench.upstream.pins import get_pin
+
+    mods = status(get_pin("pointavatar"), root=tmp_path)["modules"]
+    assert mods["torchvision"] == "ok" and mods["pytorch3d"] == "ImportError: undefined symbol: _ZN3c10"
+    assert set(status(get_pin("imavatar"), root=tmp_path)["modules"]) == {"torch", "torchvision"}
+    assert main(["upstream", "status"]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "torchvision                  ok" in out
+        and "pytorch3d                    missing (ImportError" in out
+    )

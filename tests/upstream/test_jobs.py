@@ -1,6 +1,8 @@
 """Jobs against a fake checkout whose scripts/nes_runner.py imitates the overlay runner's outputs."""
 
+import hashlib
 import json
+import shutil
 import sys
 import textwrap
 
@@ -50,10 +52,29 @@ FAKE_RUNNER = textwrap.dedent("""
 """)
 
 
+def fake_modules(folder, broken=()):
+    """A folder for $PYTHONPATH with importable torchvision/pytorch3d stand-ins (``broken`` ones raise)."""
+    for name in ("torchvision", "pytorch3d"):
+        (folder / name).mkdir(parents=True)
+        body = f"raise ImportError('{name} was built for another torch')\n" if name in broken else ""
+        (folder / name / "__init__.py").write_text(body)
+    return folder
+
+
+def install_fake_flame(code):
+    folder = code / "flame" / "FLAME2020"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "generic_model.pkl").write_bytes(b"model")
+    sha = hashlib.sha256(b"model").hexdigest()
+    (folder / "nesbench_flame.json").write_text(json.dumps({"kind": "synthetic", "sha256": sha}))
+
+
 @pytest.fixture
 def env(tmp_path, monkeypatch):
     bench = load_benchmark("synthetic")
+    monkeypatch.setenv("PYTHONPATH", str(fake_modules(tmp_path / "site")))
     up = tmp_path / "upstream" / "PointAvatar"
+    install_fake_flame(up / "code")
     (up / "code" / "scripts").mkdir(parents=True)
     (up / "code" / "scripts" / "nes_runner.py").write_text(FAKE_RUNNER)
     (up / "code" / "confs").mkdir()
@@ -64,6 +85,7 @@ def env(tmp_path, monkeypatch):
     for seq in bench.sequences:
         img = data / "testset1" / "9001" / "9001" / seq / "image"
         img.mkdir(parents=True)
+        (img.parent / "flame_params.json").write_text("{}")
         for k in (1, 2, 3):
             (img / f"{k}.png").write_bytes(b"")
     monkeypatch.setenv("NESBENCH_UPSTREAM", str(tmp_path / "upstream"))
@@ -162,3 +184,70 @@ def test_eval_of_an_earlier_checkpoint_is_mapped_as_its_own_method(env):
     )
     assert info["checkpoint"] == 5 and info["method"] == "pointavatar-epoch5"
     assert not (job.job_dir / "method_info.json").exists()  # the final evaluation is not marked done
+
+
+def test_preflight_refuses_missing_flame_without_launching(env):
+    job, _ = env
+    shutil.rmtree(job.checkout / "code" / "flame")
+    res = jobs.train_job(job, epochs=2)
+    assert res.status == "failed" and res.log is None and not (job.log_dir / "train.log").exists()
+    assert (
+        "FLAME not installed" in res.detail and "bash setup.sh --flame PATH/generic_model.pkl" in res.detail
+    )
+    assert "--synthetic-flame" in res.detail and "\n" not in res.detail
+
+
+def test_preflight_names_the_missing_sequence_and_the_data_fix(env):
+    job, tmp_path = env
+    seq = job.bench.protocol("expression").test_sequences[0]
+    shutil.rmtree(tmp_path / "datasets" / "testset1" / "9001" / "9001" / seq)
+    res = jobs.train_job(job, epochs=2)
+    assert res.status == "failed" and not (job.log_dir / "train.log").exists()
+    assert f"9001/9001/{seq}: sequence folder missing" in res.detail
+    assert "bash setup.sh --data PATH" in res.detail and "--data DIR" in res.detail
+    gone = jobs.make_job("pointavatar", job.bench, "9001", "expression", data_root=tmp_path / "nowhere")
+    assert "data root not found" in jobs.train_job(gone, epochs=2).detail
+
+
+def test_preflight_refuses_a_python_without_torchvision(env, monkeypatch, tmp_path):
+    job, _ = env
+    monkeypatch.setenv("PYTHONPATH", str(fake_modules(tmp_path / "broken", broken=("torchvision",))))
+    res = jobs.train_job(job, epochs=2)
+    assert res.status == "failed" and not (job.log_dir / "train.log").exists()
+    assert "cannot import torchvision" in res.detail and "built for another torch" in res.detail
+    assert "pip install torchvision==<version matching torch" in res.detail and "pytorch3d" not in res.detail
+    # a wrapper interpreter is probed itself (the job's python, not the harness's)
+    wrapper = tmp_path / "py"
+    wrapper.write_text(f'#!/bin/sh\nPYTHONPATH={tmp_path / "site"} exec {sys.executable} "$@"\n')
+    wrapper.chmod(0o755)
+    assert jobs.train_job(job, epochs=2, python=str(wrapper)).status == "done"
+
+
+def test_runner_data_error_is_reported_as_its_message(env):
+    job, _ = env
+    runner = job.checkout / "code" / "scripts" / "nes_runner.py"
+    runner.write_text(
+        "from nesbench.errors import DataError\n"
+        "raise DataError('/d/9001/9001/e_0/flame_params.json: frames must be 1-based')\n"
+    )
+    res = jobs.train_job(job, epochs=2)
+    assert (
+        res.status == "failed"
+        and res.detail == "exit 1: /d/9001/9001/e_0/flame_params.json: frames must be 1-based"
+    )
+    runner.write_text("import no_such_module_here\n")
+    res = jobs.train_job(job, epochs=2)
+    assert res.detail == "exit 1: ModuleNotFoundError: No module named 'no_such_module_here'"
+
+
+def test_cli_refuses_bad_epochs_and_fitting_for_imavatar(env, capsys):
+    _, tmp_path = env
+    base = ["--protocol", "expression", "--subjects", "9001", "--benchmark", "synthetic"]
+    for bad in ("-1", "0", "abc"):
+        assert main(["upstream", "train", "--method", "pointavatar", *base, "--epochs", bad]) == 1
+        assert "must be a positive integer" in capsys.readouterr().err
+    assert main(["upstream", "eval", "--method", "imavatar", *base, "--test-time-fitting", "on"]) == 1
+    err = capsys.readouterr().err
+    assert "only PointAvatar has test-time fitting" in err and len(err.strip().splitlines()) == 1
+    assert main(["upstream", "train", "--method", "pointavatar", *base, "--set", "train.nepoch=abc"]) == 1
+    assert "train.nepoch takes a number" in capsys.readouterr().err
