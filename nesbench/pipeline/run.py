@@ -147,7 +147,7 @@ def run_pipeline(opts: RunOptions) -> Path:
 
 
 def _run_locked(opts: RunOptions, run_dir: Path) -> Path:
-    from nesbench.metrics.benchmark import score_benchmark
+    from nesbench.metrics.benchmark import incomplete_reason, score_benchmark
     from nesbench.pipeline.report import write_report
 
     bench = load_benchmark(opts.benchmark)
@@ -205,10 +205,7 @@ def _run_locked(opts: RunOptions, run_dir: Path) -> Path:
     print(f"[run] report: {report}  summary: {run_dir / 'summary.json'}", file=sys.stderr)
     if failed:
         raise RunFailed(failed_msg)
-    counts = summary.get("counts", {})
-    if counts.get("n_failed"):
-        raise RunFailed(
-            f"{counts['n_failed']} of {counts.get('n_expected')} expected frames were not scored (see "
-            f"{run_dir / 'summary.json'} 'failures'); the means cover only the scored frames"
-        )
+    incomplete = incomplete_reason(summary, run_dir)
+    if incomplete:
+        raise RunFailed(incomplete)
     return run_dir
