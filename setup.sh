@@ -92,7 +92,7 @@ if [[ -n "$METHODS" ]]; then
   "$PY" -m pip install -q --disable-pip-version-check "trimesh>=4" "plotly>=5" "imageio>=2.28" \
     || die "could not install trimesh/plotly/imageio for the upstream methods (offline? pip install --find-links WHEELS)"
   "$PY" -c 'import torchvision' 2>/dev/null \
-    || say "note: the upstream methods need torchvision built for your torch (pip install torchvision==<match>)"
+    || say "note: the upstream methods need torchvision built for your torch $("$PY" -c 'import importlib.metadata as m; print(m.version("torch"))' 2>/dev/null) (pip install torchvision==<version matching it>); jobs refuse to start without it (nesbench upstream status)"
 fi
 if [[ ",$METHODS," == *",pointavatar,"* || "$METHODS" == "all" ]] && ! "$PY" -c 'import pytorch3d' 2>/dev/null; then
   if command -v nvcc >/dev/null && "$PY" -c 'import torch, sys; sys.exit(not torch.cuda.is_available())' 2>/dev/null; then

@@ -251,3 +251,13 @@ def test_cli_refuses_bad_epochs_and_fitting_for_imavatar(env, capsys):
     assert "only PointAvatar has test-time fitting" in err and len(err.strip().splitlines()) == 1
     assert main(["upstream", "train", "--method", "pointavatar", *base, "--set", "train.nepoch=abc"]) == 1
     assert "train.nepoch takes a number" in capsys.readouterr().err
+
+
+def test_cli_summary_prints_the_preflight_line(env, capsys):
+    job, tmp_path = env
+    shutil.rmtree(job.checkout / "code" / "flame")
+    argv = ["upstream", "train", "--method", "pointavatar", "--protocol", "expression", "--subjects", "9001"]
+    assert main([*argv, "--benchmark", "synthetic", "--data", str(tmp_path / "datasets")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "failed: pointavatar/expression/9001: not launched:" in err[0]
+    assert "FLAME not installed" in err[0]
