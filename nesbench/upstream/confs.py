@@ -80,6 +80,7 @@ NUMERIC_KEYS = {
 }
 # Keys that are always strings (subject ids such as 0026 must keep their zeros).
 STRING_KEYS = {"dataset.subject_name", "train.methodname", "train.exps_folder", "dataset.data_folder"}
+BOOL_WORDS = {"true", "false", "yes", "no", "on", "off"}
 LEADING_ZERO_RE = re.compile(r"^[+-]?0\d")
 
 
@@ -111,15 +112,28 @@ def parse_overrides(items: list[str] | None) -> dict[str, Any]:
     return out
 
 
+def _is_number(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return isinstance(value, (int, float, str))
+
+
 def _check_types(base: ConfigTree, overrides: dict[str, Any], source: Path) -> None:
-    """Refuse an override whose type clearly differs from the base conf's value (a word for a number or flag)."""
+    """Refuse an override whose type clearly differs from the base conf's value (a word for a number or flag).
+
+    Strings that pyhocon converts when the upstream code reads them ("0", "true") are accepted: the `nesbench run`
+    pipeline passes its --set values unparsed."""
     for key, value in overrides.items():
         old = base.get(key, None)
-        if isinstance(old, bool) and not isinstance(value, bool):
+        if isinstance(old, bool) and not (isinstance(value, bool) or str(value).lower() in BOOL_WORDS):
             raise ConfigError(
                 f"--set {key}={value!r}: {source} has a true/false value there; give true or false"
             )
-        if isinstance(old, (int, float)) and not isinstance(old, bool) and isinstance(value, str):
+        if _is_number(old) and not isinstance(old, str) and not _is_number(value):
             raise ConfigError(f"--set {key}={value!r}: {source} has a number there ({old}); give a number")
 
 

@@ -91,3 +91,7 @@ def test_set_values_keep_subject_ids_and_refuse_words_for_numbers(checkouts, tmp
     for key, value in (("loss.flame_distance_weight", "lots"), ("loss.gt_w_seg", "maybe")):
         with pytest.raises(ConfigError, match=f"--set {key}=.*IMavatar_supervised.conf"):
             write_conf(pin, checkout, bench, "0026", "speech", parse_overrides([f"{key}={value}"]))
+    # unparsed strings that pyhocon converts on reading (the pipeline's --set) are accepted
+    write_conf(
+        pin, checkout, bench, "0026", "speech", {"loss.flame_distance_weight": "5", "loss.gt_w_seg": "true"}
+    )
