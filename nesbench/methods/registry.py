@@ -50,6 +50,7 @@ BUILTIN: tuple[MethodSpec, ...] = (
         needs_gpu=True,
         needs_assets=("flame",),
         upstream="pointavatar",
+        options={"test_time_fitting": "fits expression/pose/camera to the GT test images (configs/methods)"},
     ),
 )
 

@@ -15,6 +15,7 @@ def _csv(value: str) -> list[str]:
 
 def _run(args: argparse.Namespace) -> int:
     from nesbench.pipeline.run import RunOptions, run_pipeline
+    from nesbench.upstream.confs import parse_overrides
 
     run_pipeline(
         RunOptions(
@@ -30,7 +31,7 @@ def _run(args: argparse.Namespace) -> int:
             lpips_backbone=args.lpips_backbone,
             allow_cpu=args.allow_cpu,
             epochs=args.epochs,
-            overrides=dict(kv.split("=", 1) for kv in args.set) if args.set else None,
+            overrides=parse_overrides(args.set) if args.set else None,
             test_time_fitting=None if args.test_time_fitting is None else args.test_time_fitting == "on",
             max_parallel=args.max_parallel,
             slurm_profile=args.slurm_profile,

@@ -120,12 +120,17 @@ def upstream_options(opts: RunOptions) -> dict[str, dict]:
         common["epochs"] = opts.epochs
     if opts.overrides:
         common["overrides"] = dict(opts.overrides)
-    if opts.test_time_fitting is not None:
-        common["test_time_fitting"] = opts.test_time_fitting
-    if not common:
-        return {}
     bench_methods = opts.methods or list(load_benchmark(opts.benchmark).methods)
-    return {m: dict(common) for m in bench_methods if get_method(m).upstream}
+    out = {m: dict(common) for m in bench_methods if get_method(m).upstream}
+    if opts.test_time_fitting is not None:
+        fitting = [m for m in out if "test_time_fitting" in get_method(m).options]
+        if not fitting:
+            raise ConfigError(
+                "--test-time-fitting applies to PointAvatar only; none of the chosen methods fits"
+            )
+        for m in fitting:
+            out[m]["test_time_fitting"] = opts.test_time_fitting
+    return {m: o for m, o in out.items() if o}
 
 
 def run_pipeline(opts: RunOptions) -> Path:

@@ -123,3 +123,21 @@ def test_when_every_job_fails_the_run_says_so(tmp_path, monkeypatch):
         "RuntimeError: no weights here"
         in (tmp_path / "run" / "ledger" / "broken/speech/9001/prepare.json").read_text()
     )
+
+
+def test_upstream_options_go_to_the_methods_that_take_them():
+    from nesbench.errors import ConfigError
+    from nesbench.pipeline.run import upstream_options
+
+    opts = upstream_options(
+        RunOptions(benchmark="renderme360_nes", epochs=3, test_time_fitting=False, overrides={"x.y": 1})
+    )
+    assert opts == {
+        "imavatar": {"epochs": 3, "overrides": {"x.y": 1}},
+        "pointavatar": {"epochs": 3, "overrides": {"x.y": 1}, "test_time_fitting": False},
+    }
+    assert upstream_options(RunOptions(benchmark="synthetic_tiny", epochs=3)) == {}  # baselines take none
+    with pytest.raises(ConfigError, match="PointAvatar only"):
+        upstream_options(
+            RunOptions(benchmark="renderme360_nes", methods=["imavatar"], test_time_fitting=True)
+        )
