@@ -78,6 +78,6 @@ if step eval; then
 fi
 if step score; then
   say "score with every scorer into $OUT"
-  "$PY" calculate_metric.py --benchmark "$BENCH" --runs "$RUNS" --out "$OUT"
+  "$PY" calculate_metric.py --benchmark "$BENCH" --protocol expression --runs "$RUNS" --out "$OUT"
 fi
 say "done"
