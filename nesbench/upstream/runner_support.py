@@ -5,6 +5,7 @@ They run inside the upstream `code/` folder with the harness importable; nothing
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import sys
 import types
@@ -117,3 +118,16 @@ def seed_everything(seed: int | None = None) -> int:
         torch.backends.cudnn.benchmark = False
         torch.use_deterministic_algorithms(True, warn_only=True)
     return seed
+
+
+def runner_parser(description: str, default_nepoch: int) -> argparse.ArgumentParser:
+    """The command line both overlay runners share (upstream exp_runner's flags plus --sequences/--workdir)."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--conf", required=True)
+    p.add_argument("--is_eval", action="store_true")
+    p.add_argument("--is_continue", action="store_true")
+    p.add_argument("--nepoch", type=int, default=default_nepoch)
+    p.add_argument("--checkpoint", default="latest")
+    p.add_argument("--sequences", default="", help="comma list of test sequences to render (default: all)")
+    p.add_argument("--workdir", default=".", help="where per-sequence eval confs are written")
+    return p

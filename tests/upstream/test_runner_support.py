@@ -59,3 +59,19 @@ def test_dataset_checks(tmp_path):
     write_seq(bad, "e_0")
     with pytest.raises(DataError, match="'image'"):
         check_subject_sequences(str(bad), "0100", "flame_params.json", ["e_0"])
+
+
+def test_runner_parser_keeps_the_upstream_flags():
+    from nesbench.upstream.runner_support import runner_parser
+
+    opt = runner_parser("x", default_nepoch=62).parse_args(
+        ["--conf", "c.conf", "--is_eval", "--sequences", "e_6"]
+    )
+    assert (opt.conf, opt.is_eval, opt.is_continue, opt.nepoch, opt.checkpoint) == (
+        "c.conf",
+        True,
+        False,
+        62,
+        "latest",
+    )
+    assert (opt.sequences, opt.workdir) == ("e_6", ".")

@@ -8,7 +8,6 @@ Differences from upstream scripts/exp_runner.py, all explicit:
 - eval renders one test sequence at a time (`--sequences`), each with its own conf, and marks it done.
 """
 
-import argparse
 import os
 import sys
 from collections import Counter
@@ -88,14 +87,7 @@ def evaluate(opt):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--conf", required=True)
-    p.add_argument("--is_eval", action="store_true")
-    p.add_argument("--is_continue", action="store_true")
-    p.add_argument("--nepoch", type=int, default=1000)
-    p.add_argument("--checkpoint", default="latest")
-    p.add_argument("--sequences", default="", help="comma list of test sequences to render (default: all)")
-    p.add_argument("--workdir", default=".", help="where per-sequence eval confs are written")
+    p = rs.runner_parser(__doc__.splitlines()[0], default_nepoch=1000)
     opt = p.parse_args()
     rs.seed_everything()
     os.environ.setdefault("WANDB_MODE", "disabled")

@@ -10,7 +10,6 @@ Differences from upstream scripts/exp_runner.py, all explicit:
 - PointAvatar's inline metric call is skipped: the harness scores the renders (calculate_metric.py).
 """
 
-import argparse
 import os
 import sys
 from pathlib import Path
@@ -80,14 +79,7 @@ def evaluate(opt):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--conf", required=True)
-    p.add_argument("--is_eval", action="store_true")
-    p.add_argument("--is_continue", action="store_true")
-    p.add_argument("--nepoch", type=int, default=62)
-    p.add_argument("--checkpoint", default="latest")
-    p.add_argument("--sequences", default="", help="comma list of test sequences to render (default: all)")
-    p.add_argument("--workdir", default=".", help="where per-sequence eval confs are written")
+    p = rs.runner_parser(__doc__.splitlines()[0], default_nepoch=62)
     p.add_argument("--test-time-fitting", choices=["on", "off"], default="on")
     p.add_argument("--prediction", default="rgb_erode_dilate", choices=["rgb", "rgb_erode_dilate"])
     opt = p.parse_args()
