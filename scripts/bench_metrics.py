@@ -15,6 +15,8 @@ synchronises around each stage): `decode` = PNG decode + per-frame preparation, 
 the decode threads (they run alongside the scoring, so it is not on the wall clock unless `wait` is large);
 `wait` = the scoring thread waiting for decoded frames; `ssim`, `lpips` = those metrics; `other` = the rest of the
 scoring thread (L1/MSE/PSNR, compositing, stacking, host-to-device copies). `no-lpips` rows skip LPIPS (reference).
+With --gt-cache: `gt-cache first run` = one run that decodes the GT and writes the cache (cold), `gt-cache` = runs
+that read the GT from it (only the predictions are decoded), as a re-run or another method/epoch would.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ sys.path.insert(0, str(REPO))
 
 from nesbench.errors import AssetError  # noqa: E402
 from nesbench.metrics.engine import Engine, PredSource, describe_device  # noqa: E402
+from nesbench.metrics.gt_cache import GtCache  # noqa: E402
 from nesbench.metrics.lpips_alex import linear_weights_path  # noqa: E402
 from nesbench.metrics.registry import get_scorer, list_scorers  # noqa: E402
 
@@ -121,6 +124,9 @@ def main() -> int:
     ap.add_argument("--scorers", default=",".join(list_scorers()),
                     help="comma-separated; 'all' scores every scorer in one engine (shared decode)")  # fmt: skip
     ap.add_argument("--no-lpips-rows", action="store_true", help="skip the reference rows without LPIPS")
+    ap.add_argument("--gt-cache", action="store_true",
+                    help="also time each scorer with a GT cache (--gt-cache of calculate_metric.py): one first "
+                    "run that builds it ('first run' row), then the usual timed runs that reuse it")  # fmt: skip
     ap.add_argument(
         "--repeat", type=int, default=2, help="timed repetitions (best is reported); one warm-up first"
     )
@@ -135,7 +141,10 @@ def main() -> int:
         preds = {f"m{i}": PredSource({k: root / f"m{i}" / f"{k}.png" for k in range(1, args.frames + 1)})
                  for i in range(args.methods)}  # fmt: skip
         n = args.frames * args.methods
-        for lpips in (True, False) if not args.no_lpips_rows else (True,):
+        variants = [(True, False), (True, True)] if args.gt_cache else [(True, False)]
+        if not args.no_lpips_rows:
+            variants.append((False, False))
+        for lpips, cached in variants:
             for name in args.scorers.split(","):
                 names = list_scorers() if name == "all" else [name]
                 eng = Engine([get_scorer(x, resolution=args.res) for x in names], device=args.device,
@@ -144,11 +153,17 @@ def main() -> int:
                 if not lpips:
                     eng.lpips = None  # the scorers skip LPIPS without a network
                 run_once(eng, root / "gt", {"m0": PredSource({1: preds["m0"].files[1]})}, False)  # warm-up
+                label = name if lpips else f"{name} no-lpips"
+                if cached:
+                    eng.gt_cache = GtCache(root / f"gt-cache-{name}")
+                    rows.append((f"{name} gt-cache first run", eng.batch_size,
+                                 n / run_once(eng, root / "gt", preds, False), {}, None))  # fmt: skip
+                    label = f"{name} gt-cache"
                 best = min(run_once(eng, root / "gt", preds, False) for _ in range(args.repeat))
                 wall = run_once(eng, root / "gt", preds, True)
                 st = {k: v * 1000 / n for k, v in eng.timer.seconds.items()}
                 other = wall * 1000 / n - st.get("wait", 0) - st.get("ssim", 0) - st.get("lpips", 0)
-                rows.append((name if lpips else f"{name} no-lpips", eng.batch_size, n / best, st, other))
+                rows.append((label, eng.batch_size, n / best, st, other))
     dev = describe_device(eng.device)
     print(f"command: python scripts/bench_metrics.py {' '.join(sys.argv[1:])}")
     print(f"device: {dev}; torch {torch.__version__}; intra-op threads {torch.get_num_threads()}, interop "
@@ -161,6 +176,9 @@ def main() -> int:
     print("|---|---|---|---|---|---|---|---|---|")
     short = eng.device.type if eng.device.type == "cpu" else str(eng.device)
     for name, batch, fps, st, other in rows:
+        if other is None:  # a single untimed-stage run (building the GT cache)
+            print(f"| {name} | {short} | {batch} | {fps:.1f} | | | | | |")
+            continue
         print(f"| {name} | {short} | {batch} | {fps:.1f} | {st.get('decode', 0):.1f} | {st.get('wait', 0):.1f} | "
               f"{st.get('ssim', 0):.1f} | {st.get('lpips', 0):.1f} | {other:.1f} |")  # fmt: skip
     return 0

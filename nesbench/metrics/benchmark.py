@@ -24,6 +24,7 @@ from nesbench.errors import DataError
 from nesbench.fsutil import write_json_atomic, write_text_atomic
 from nesbench.metrics.engine import Engine, PredSource, SequenceResult, describe_device
 from nesbench.metrics.frames import load_gt_sequence
+from nesbench.metrics.gt_cache import gt_cache_from, require_writable
 from nesbench.metrics.predictions import prediction_source
 from nesbench.metrics.registry import get_scorer
 from nesbench.metrics.report import markdown_table
@@ -99,12 +100,14 @@ def score_benchmark(
     lpips_backbone: str | os.PathLike[str] | None = None,
     progress: bool = True,
     batch_size: int | None = None,
+    gt_cache: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Score a benchmark's canonical prediction layout; write frames.csv, summary.json, results.md in out_dir.
 
     Every expected frame is either scored or listed in ``failures`` with its reason. Per-sequence results are
     cached in out_dir/cache/ and reused only when the prediction and GT files (name, size, mtime), the scorer
-    versions, the resolution and the LPIPS backbone are unchanged.
+    versions, the resolution and the LPIPS backbone are unchanged. ``gt_cache``: folder of decoded GT kept
+    between runs (default ``$NESBENCH_GT_CACHE``, else none; :mod:`nesbench.metrics.gt_cache`).
     """
     runs = Path(runs_dir)
     out = Path(out_dir)
@@ -130,7 +133,9 @@ def score_benchmark(
         lpips_backbone=lpips_backbone,
         missing_lpips="unavailable",
         batch_size=batch_size,
+        gt_cache=gt_cache_from(gt_cache),
     )
+    require_writable(engine.gt_cache)
     for line in unavailable_warnings(engine.unavailable):
         print(line, file=sys.stderr)
     lpips_info = (

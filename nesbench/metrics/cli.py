@@ -30,6 +30,7 @@ def _score(args: argparse.Namespace) -> int:
             lpips_backbone=args.lpips_backbone,
             batch_size=args.batch_size,
             missing_lpips="unavailable" if args.allow_missing_lpips else "error",
+            gt_cache=args.gt_cache,
         )
     except AssetError as exc:  # only the LPIPS weights can be missing here
         raise AssetError(f"{exc}; or pass --allow-missing-lpips to score without LPIPS") from None
@@ -83,6 +84,7 @@ def _benchmark(args: argparse.Namespace) -> int:
         lpips_backbone=args.lpips_backbone,
         progress=not args.quiet,
         batch_size=args.batch_size,
+        gt_cache=args.gt_cache,
     )
     print((out / "results.md").read_text(encoding="utf-8"), end="")
     written = [out / "summary.json", out / "frames.csv", out / "results.md"]
@@ -145,6 +147,12 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lpips-backbone", help="AlexNet weights file (alexnet-owt-7be5be79.pth)")
     p.add_argument(
         "--batch-size", type=int, default=None, help="frames per batch (default 8 on CPU, 32 on GPU)"
+    )
+    p.add_argument(
+        "--gt-cache",
+        metavar="DIR",
+        help="keep decoded ground truth here and reuse it in later runs (~1.3 MB per 512px frame; "
+        "default: $NESBENCH_GT_CACHE, else off; see docs/PERFORMANCE.md)",
     )
 
 

@@ -17,6 +17,7 @@ import torch
 
 from nesbench.errors import AssetError, NesbenchError
 from nesbench.metrics.frames import GtSequence, RawGt, load_gt_sequence, read_gt_frame
+from nesbench.metrics.gt_cache import CachedSequence, GtCache
 from nesbench.metrics.images import FrameError, read_rgb
 from nesbench.metrics.keypoints import KeypointDetector, NoFaceDetected, load_detector
 from nesbench.metrics.lpips_alex import LpipsAlex
@@ -95,8 +96,11 @@ class Engine:
         workers: int | None = None,
         prefetch: int | None = None,
         profile: bool = False,
+        gt_cache: GtCache | None = None,
     ):
+        """``gt_cache``: keep decoded GT frames between runs (:mod:`nesbench.metrics.gt_cache`)."""
         self.scorers = list(scorers)
+        self.gt_cache = gt_cache
         self.device = resolve_device(device)
         full_float32(self.device)  # SSIM and LPIPS convolutions without TF32 on CUDA
         self.batch_size = batch_size or (32 if self.device.type == "cuda" else 8)
@@ -138,10 +142,15 @@ class Engine:
                         results[method, s.name].failed[k] = reason
         live = {m: src for m, src in preds.items() if not src.error}
         batches = [expected[i : i + self.batch_size] for i in range(0, len(expected), self.batch_size)]
+        want_semantic = any(s.needs_semantic for s in self.scorers)
         with ThreadPoolExecutor(self.workers) as pool, ThreadPoolExecutor(self.prefetch) as ahead:
+            cached = None
+            if self.gt_cache is not None and live:
+                cached = self.gt_cache.load(seq, want_semantic, pool.map)
+                self.gt_cache.flush_notes()
 
             def load(ks: list[int]) -> tuple[list[dict], list[_Job]]:
-                bundles = list(pool.map(lambda k: self._load_frame(seq, k, live), ks))
+                bundles = list(pool.map(lambda k: self._load_frame(seq, k, live, cached), ks))
                 return bundles, self._collate(bundles, live)
 
             pending = deque(ahead.submit(load, b) for b in batches[: self.prefetch])
@@ -156,12 +165,19 @@ class Engine:
                     progress(len(bundles))
         return results
 
-    def _load_frame(self, seq: GtSequence, k: int, preds: dict[str, PredSource]) -> dict:
-        """Decode GT frame k and each method's frame k once; prepare them for every scorer."""
+    def _load_frame(
+        self, seq: GtSequence, k: int, preds: dict[str, PredSource], cached: CachedSequence | None = None
+    ) -> dict:
+        """Decode GT frame k (or take it from the GT cache) and each method's frame k once; prepare them for
+        every scorer."""
         t0 = time.perf_counter()
         bundle: dict = {"k": k, "gt": {}, "pred": {m: {} for m in preds}, "rgb": {}, "kps": None}
         try:
-            raw: RawGt | None = read_gt_frame(seq, k, any(s.needs_semantic for s in self.scorers))
+            raw: RawGt | None = (
+                cached.raw(seq, k)
+                if cached is not None
+                else read_gt_frame(seq, k, any(s.needs_semantic for s in self.scorers))
+            )
             bundle["kps"] = raw.keypoints
         except FrameError as exc:
             raw, gt_error = None, f"ground truth: {exc}"

@@ -101,11 +101,18 @@ def read_gt_frame(seq: GtSequence, k: int, want_semantic: bool) -> RawGt:
             semantic = read_semantic(d / "semantic" / f"{k}.png")
         except FrameError as exc:
             sem_err = str(exc)
+    return RawGt(k, image, mask, semantic, sem_err, gt_keypoints(seq, k), gt_paths(seq, k))
+
+
+def gt_keypoints(seq: GtSequence, k: int) -> np.ndarray | None:
+    """The first 68 ``flame_keypoints`` of frame k (68x2, in [-1, 1]); None when absent or not N x 2."""
     kps = seq.frames[k].get("flame_keypoints")
-    keypoints = None
-    if kps is not None:
-        arr = np.asarray(kps, dtype=np.float64)
-        if arr.ndim == 2 and arr.shape[0] >= 68 and arr.shape[1] == 2:
-            keypoints = arr[:68]
-    paths = {"image": d / "image" / f"{k}.png", "mask": d / "mask" / f"{k}.png"}
-    return RawGt(k, image, mask, semantic, sem_err, keypoints, paths)
+    if kps is None:
+        return None
+    arr = np.asarray(kps, dtype=np.float64)
+    return arr[:68] if arr.ndim == 2 and arr.shape[0] >= 68 and arr.shape[1] == 2 else None
+
+
+def gt_paths(seq: GtSequence, k: int) -> dict[str, Path]:
+    """The image and mask files of frame k (named in the scorers' error messages)."""
+    return {"image": seq.dir / "image" / f"{k}.png", "mask": seq.dir / "mask" / f"{k}.png"}

@@ -9,6 +9,7 @@ from typing import Any
 from nesbench.errors import DataError
 from nesbench.metrics.engine import Engine, SequenceResult, describe_device, frame_means
 from nesbench.metrics.frames import gt_resolution, load_gt_sequence
+from nesbench.metrics.gt_cache import gt_cache_from, require_writable
 from nesbench.metrics.predictions import prediction_source
 from nesbench.metrics.registry import get_scorer
 from nesbench.metrics.scorers import Scorer
@@ -45,12 +46,14 @@ def score_sequence(
     lpips_backbone: str | os.PathLike[str] | None = None,
     batch_size: int | None = None,
     missing_lpips: str = "error",
+    gt_cache: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Score `pred_dir` (holding `<k>.png`, or `rgb/`, or `epoch_<N>/rgb/`) against a GT sequence folder.
 
     Missing/corrupt/mis-sized frames are recorded in ``failed``; frames with no ground truth raise DataError;
     a missing LPIPS backbone raises AssetError unless ``missing_lpips='unavailable'`` (then ``lpips`` is null
     and ``unavailable`` says why). ``resolution`` None: the GT images' own width (512 on RenderMe-360).
+    ``gt_cache``: folder of decoded GT kept between runs (default ``$NESBENCH_GT_CACHE``, else none).
     """
     seq = load_gt_sequence(Path(gt_seq_dir))
     if isinstance(scorer, str):
@@ -62,8 +65,15 @@ def score_sequence(
         raise DataError(src.error)
     if src.error:
         raise DataError(f"{folder}: prediction folder not found; pass the folder holding <k>.png (or rgb/)")
+    cache = gt_cache_from(gt_cache)
+    require_writable(cache)
     engine = Engine(
-        [sc], device=device, lpips_backbone=lpips_backbone, missing_lpips=missing_lpips, batch_size=batch_size
+        [sc],
+        device=device,
+        lpips_backbone=lpips_backbone,
+        missing_lpips=missing_lpips,
+        batch_size=batch_size,
+        gt_cache=cache,
     )
     result = engine.score(seq.dir, {"pred": src})["pred", sc.name]
     rec = sequence_record(sc, result, engine.unavailable[sc.name])

@@ -12,6 +12,7 @@ import pytest
 import torch
 from torch.overrides import TorchFunctionMode
 
+from nesbench.metrics import precision
 from nesbench.metrics.precision import quantise, unit
 from nesbench.metrics.registry import get_scorer
 from nesbench.metrics.score import score_sequence
@@ -24,7 +25,15 @@ DIVISIONS = {torch.Tensor.div, torch.div, torch.true_divide, torch.Tensor.__true
 class CudaScalarDivision(TorchFunctionMode):
     """Division by a Python number as PyTorch's CUDA kernel does it (BinaryDivTrueKernel.cu: a CPU-scalar divisor
     becomes a multiplication by its reciprocal, computed in the op's float type), so CPU runs meet the GPU's
-    rounding."""
+    rounding. Inside it, ``unit`` takes its GPU path too (on the CPU it divides in float32 directly)."""
+
+    def __enter__(self):
+        self._saved, precision.CPU_IEEE_DIVISION = precision.CPU_IEEE_DIVISION, False
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        precision.CPU_IEEE_DIVISION = self._saved
+        return super().__exit__(*exc)
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}

@@ -1,0 +1,238 @@
+"""Decoded ground truth kept between runs: each GT sequence's images, masks and semantic maps as raw uint8 arrays.
+
+Every method, epoch and re-run is scored against the same GT frames, and decoding their three PNGs costs more CPU
+time than all the metrics together on a GPU (docs/PERFORMANCE.md). With a cache folder (``--gt-cache DIR`` or
+``$NESBENCH_GT_CACHE``), the first run that scores a sequence writes what :func:`read_gt_frame` decoded into
+``DIR/<key>/{image,mask,semantic}.npy``; later runs memory-map those arrays instead of decoding PNGs, so only the
+prediction is decoded. The values are the decoded pixels themselves: scores are bit-identical with and without
+the cache (tests/metrics/test_gt_cache.py).
+
+- The key hashes the sequence folder (resolved path), whether semantic maps are read, and the name, size and
+  mtime of flame_params.json and of every frame's image/mask/semantic PNG: changing, adding or removing a GT file
+  gives a new entry (old ones stay until the folder is deleted; it is only a cache, delete it at any time).
+- Entries are written in a temporary folder and renamed into place; concurrent writers race harmlessly.
+- A sequence with an unreadable or mis-sized frame is not cached: it is decoded from PNGs on every run, so its
+  failures are reported exactly as without the cache.
+- Size: 7 bytes per pixel per frame at most (5 when the mask's channels are equal and labels are integers), about
+  1.3 MB per 512x512 frame.
+
+numpy's .npy + ``mmap_mode`` is used rather than a container format (zarr, HDF5): the reads are whole frames, the
+page cache does the caching, and it adds no dependency.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from nesbench.errors import DataError
+from nesbench.fsutil import TEMP_PREFIX, make_temp_dir, write_json_atomic
+from nesbench.metrics.frames import GtSequence, RawGt, gt_keypoints, gt_paths, read_gt_frame
+from nesbench.metrics.images import FrameError
+
+FORMAT = 1
+ENV = "NESBENCH_GT_CACHE"
+COMPONENTS = ("image", "mask", "semantic")
+
+
+def gt_cache_from(option: str | os.PathLike[str] | None) -> GtCache | None:
+    """The cache named by a ``--gt-cache`` value, else by ``$NESBENCH_GT_CACHE``; None when neither is set."""
+    value = option if option not in (None, "") else os.environ.get(ENV)
+    return GtCache(Path(value).expanduser()) if value else None
+
+
+def _stat(path: Path) -> list | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns]
+
+
+@dataclass
+class CachedSequence:
+    """Memory-mapped decoded frames of one GT sequence."""
+
+    dir: Path
+    rows: dict[int, int]
+    image: np.ndarray
+    mask: np.ndarray
+    semantic: np.ndarray | None
+
+    def raw(self, seq: GtSequence, k: int) -> RawGt:
+        """Frame k as :func:`read_gt_frame` returns it (private copies: the calling thread faults the pages in)."""
+        i = self.rows[k]
+        mask = np.array(self.mask[i])
+        if mask.shape[2] == 1:
+            mask = np.repeat(mask, 3, axis=2)
+        semantic = None if self.semantic is None else self.semantic[i].astype(np.float32)
+        image = np.array(self.image[i])
+        return RawGt(k, image, mask, semantic, None, gt_keypoints(seq, k), gt_paths(seq, k))
+
+
+class GtCache:
+    """A folder of decoded GT sequences (see the module docstring)."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.notes: list[str] = []  # why a sequence was not cached, or an entry rebuilt (shown to the user)
+
+    def key(self, seq: GtSequence, want_semantic: bool) -> str:
+        """Hash of the sequence folder, the semantic flag and every GT file's name, size and mtime."""
+        d = seq.dir.resolve()
+        files = {
+            c: [[k, _stat(d / c / f"{k}.png")] for k in seq.expected]
+            for c in COMPONENTS
+            if c != "semantic" or want_semantic
+        }
+        parts = {
+            "format": FORMAT,
+            "dir": str(d),
+            "semantic": want_semantic,
+            "json": _stat(d / "flame_params.json"),
+            "files": files,
+        }
+        return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
+
+    def load(self, seq: GtSequence, want_semantic: bool, mapper: Callable = map) -> CachedSequence | None:
+        """The cached sequence, building it first (decoding with ``mapper``, e.g. a thread pool's ``map``) when
+        absent; None when the sequence cannot be cached (a frame fails to decode; the reason is in ``notes``)."""
+        entry = self.root / self.key(seq, want_semantic)
+        if entry.is_dir():
+            cached = self._open(entry, seq, want_semantic)
+            if cached is not None:
+                return cached
+        return self._build(entry, seq, want_semantic, mapper)
+
+    def _open(self, entry: Path, seq: GtSequence, want_semantic: bool) -> CachedSequence | None:
+        try:
+            index = json.loads((entry / "index.json").read_text())
+            arrays = {c: np.load(entry / f"{c}.npy", mmap_mode="r") for c in index["components"]}
+            rows = {int(k): i for i, k in enumerate(index["frames"])}
+            if sorted(rows) != seq.expected or any(a.shape[0] != len(rows) for a in arrays.values()):
+                raise ValueError("its frames are not those of flame_params.json")
+            if want_semantic != ("semantic" in arrays):
+                raise ValueError("semantic maps missing")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            self.notes.append(f"{entry}: unreadable entry ({exc}); rebuilt from the PNGs")
+            shutil.rmtree(entry, ignore_errors=True)
+            return None
+        return CachedSequence(entry, rows, arrays["image"], arrays["mask"], arrays.get("semantic"))
+
+    def _build(
+        self, entry: Path, seq: GtSequence, want_semantic: bool, mapper: Callable
+    ) -> CachedSequence | None:
+        expected = seq.expected
+
+        def decode(k: int) -> RawGt | str:
+            try:
+                raw = read_gt_frame(seq, k, want_semantic)
+            except FrameError as exc:
+                return str(exc)
+            return raw.semantic_error or raw
+
+        first = decode(expected[0])
+        if isinstance(first, str):
+            return self._skip(seq, first)
+        n, (h, w) = len(expected), first.image.shape[:2]
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = make_temp_dir(self.root, TEMP_PREFIX)
+        try:
+            out = {
+                "image": np.lib.format.open_memmap(tmp / "image.npy", "w+", np.uint8, (n, h, w, 3)),
+                "mask": np.lib.format.open_memmap(tmp / "mask.npy", "w+", np.uint8, (n, h, w, 3)),
+            }
+            if want_semantic:
+                out["semantic"] = np.lib.format.open_memmap(tmp / "semantic.npy", "w+", np.float32, (n, h, w))
+            reason, grey, labels = self._fill(expected, first, decode, mapper, out)
+            if reason:
+                return self._skip(seq, reason)
+            if grey:  # equal channels: one is enough (read back with np.repeat, exact)
+                _narrow(tmp / "mask.npy", out.pop("mask"), lambda a: a[..., :1])
+            if want_semantic and labels:  # integer labels 0..255: uint8 is exact
+                _narrow(tmp / "semantic.npy", out.pop("semantic"), lambda a: a.astype(np.uint8))
+            for a in out.values():
+                a.flush()
+            out.clear()
+            components = [c for c in COMPONENTS if (tmp / f"{c}.npy").is_file()]
+            index = {"format": FORMAT, "source": str(seq.dir.resolve()), "frames": expected}
+            write_json_atomic(tmp / "index.json", {**index, "components": components})
+            with contextlib.suppress(OSError):  # another process wrote the same entry meanwhile: use theirs
+                os.rename(tmp, entry)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return self._open(entry, seq, want_semantic)
+
+    @staticmethod
+    def _fill(
+        expected: list[int],
+        first: RawGt,
+        decode: Callable[[int], RawGt | str],
+        mapper: Callable,
+        out: dict[str, np.ndarray],
+    ) -> tuple[str | None, bool, bool]:
+        """Decode every frame into ``out``: (first failure or size mismatch as text, masks grey, integer labels)."""
+        shape, grey, labels = first.image.shape, True, True
+        chunk = 64
+        for start in range(0, len(expected), chunk):
+            ks = expected[start : start + chunk]
+            raws: Iterable[RawGt | str] = (
+                [first, *mapper(decode, ks[1:])] if start == 0 else mapper(decode, ks)
+            )
+            for i, raw in enumerate(raws, start):
+                if isinstance(raw, str):
+                    return raw, grey, labels
+                if raw.image.shape != shape:
+                    w, h = raw.image.shape[1], raw.image.shape[0]
+                    return f"{raw.paths['image']}: {w}x{h}, unlike the first frame", grey, labels
+                m = raw.mask
+                out["image"][i], out["mask"][i] = raw.image, m
+                grey = grey and np.array_equal(m[..., 0], m[..., 1]) and np.array_equal(m[..., 0], m[..., 2])
+                if "semantic" in out:
+                    out["semantic"][i] = raw.semantic
+                    labels = labels and np.array_equal(raw.semantic, raw.semantic.astype(np.uint8))
+        return None, grey, labels
+
+    def _skip(self, seq: GtSequence, reason: str) -> None:
+        self.notes.append(f"{seq.dir}: not cached, decoded from PNGs on every run ({reason})")
+        return None
+
+    def flush_notes(self) -> None:
+        """Print and forget the notes (one line each, on stderr)."""
+        for line in self.notes:
+            print(f"note: gt cache: {line}", file=sys.stderr)
+        self.notes.clear()
+
+
+def _narrow(path: Path, src: np.ndarray, fn: Callable[[np.ndarray], np.ndarray], chunk: int = 64) -> None:
+    """Rewrite the .npy at ``path`` (memory-mapped as ``src``) as ``fn`` of it, chunk by chunk (bounded memory)."""
+    small = path.with_name(TEMP_PREFIX + path.name)
+    probe = fn(src[:1])
+    dst = np.lib.format.open_memmap(small, "w+", probe.dtype, (src.shape[0], *probe.shape[1:]))
+    for start in range(0, src.shape[0], chunk):
+        dst[start : start + chunk] = fn(src[start : start + chunk])
+    dst.flush()
+    del dst
+    os.replace(small, path)
+
+
+def require_writable(cache: GtCache | None) -> None:
+    """DataError naming the folder when the cache folder cannot be created or written."""
+    if cache is None:
+        return
+    try:
+        cache.root.mkdir(parents=True, exist_ok=True)
+        make_temp_dir(cache.root, TEMP_PREFIX).rmdir()
+    except OSError as exc:
+        raise DataError(
+            f"{cache.root}: cannot write the GT cache there ({exc.strerror}); pass another --gt-cache folder"
+        ) from None
