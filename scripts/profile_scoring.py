@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
-from bench_metrics import STUB, linear_layers, make_data  # noqa: E402
+from bench_metrics import linear_layers, make_data  # noqa: E402
 
 from nesbench.metrics.engine import describe_device, resolve_device  # noqa: E402
 from nesbench.metrics.lpips_alex import LpipsAlex  # noqa: E402
@@ -64,10 +64,8 @@ def main() -> int:
     full_float32(dev)
     b, res, it = args.batch_size, args.res, args.iters
     with tempfile.TemporaryDirectory() as tmp:
-        backbone = STUB if STUB.is_file() else make_data(Path(tmp), 1, 16, 1)
-        lpips = LpipsAlex(
-            backbone, dev, linear_layers(Path(tmp)) if STUB.is_file() else Path(tmp) / "lin.pth"
-        )
+        backbone = make_data(Path(tmp), 1, 16, 1)  # (also writes random linear layers)
+        lpips = LpipsAlex(backbone, dev, linear_layers(Path(tmp)))
     pin = dev.type == "cuda"
     host = {"gt": batch(b, res, 3, pin), "mask": batch(b, res, 3, pin), "keep": batch(b, res, 1, pin) // 255}
     host["pred"] = batch(b, res, 3, pin)
@@ -80,7 +78,10 @@ def main() -> int:
     for name, xs, ys in (("channels_last", x, y), ("contiguous", x.contiguous(), y.contiguous())):
         print(f"ssim_map, {name} input: {ms(timed(dev, lambda xs=xs, ys=ys: ssim_map(xs, ys, 1.0), it))}")
     pm1 = x * 2 - 1
-    print(f"LPIPS features of one image: {ms(timed(dev, lambda: lpips.features(pm1), it))}")
+    for fmt in (torch.channels_last, torch.contiguous_format):
+        lpips.memory_format, default = fmt, lpips.memory_format
+        print(f"LPIPS features of one image, {fmt}: {ms(timed(dev, lambda: lpips.features(pm1), it))}")
+        lpips.memory_format = default
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True
         print(f"  same, cudnn.benchmark: {ms(timed(dev, lambda: lpips.features(pm1), it))}")

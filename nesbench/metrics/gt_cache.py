@@ -3,8 +3,8 @@
 Every method, epoch and re-run is scored against the same GT frames, and decoding their three PNGs costs more CPU
 time than all the metrics together on a GPU (docs/PERFORMANCE.md). With a cache folder (``--gt-cache DIR`` or
 ``$NESBENCH_GT_CACHE``), the first run that scores a sequence writes what :func:`read_gt_frame` decoded into
-``DIR/<key>/{image,mask,semantic}.npy``; later runs memory-map those arrays instead of decoding PNGs, so only the
-prediction is decoded. The values are the decoded pixels themselves: scores are bit-identical with and without
+``DIR/<key>/{image,mask,semantic}.npy``; later runs read frames from those arrays instead of decoding PNGs, so only
+the prediction is decoded. The values are the decoded pixels themselves: scores are bit-identical with and without
 the cache (tests/metrics/test_gt_cache.py).
 
 - The key hashes the sequence folder (resolved path), whether semantic maps are read, and the name, size and
@@ -13,11 +13,12 @@ the cache (tests/metrics/test_gt_cache.py).
 - Entries are written in a temporary folder and renamed into place; concurrent writers race harmlessly.
 - A sequence with an unreadable or mis-sized frame is not cached: it is decoded from PNGs on every run, so its
   failures are reported exactly as without the cache.
-- Size: 7 bytes per pixel per frame at most (5 when the mask's channels are equal and labels are integers), about
-  1.3 MB per 512x512 frame.
+- Size: 5 bytes per pixel per frame when the mask's channels are equal and the labels are integers (as in
+  RenderMe-360), 1.3 MB per 512x512 frame; at most 10 (a colour mask and fractional label values).
 
-numpy's .npy + ``mmap_mode`` is used rather than a container format (zarr, HDF5): the reads are whole frames, the
-page cache does the caching, and it adds no dependency.
+Plain .npy files are used rather than a container format (zarr, HDF5): the reads are whole uncompressed frames at
+a known offset (``os.preadv``, which lets decode threads read in parallel), the page cache does the caching, and it
+adds no dependency.
 """
 
 from __future__ import annotations
@@ -58,25 +59,69 @@ def _stat(path: Path) -> list | None:
     return [st.st_size, st.st_mtime_ns]
 
 
+@dataclass(frozen=True)
+class _Frames:
+    """Where frame i of one component lies in its .npy file (C order, frames along the first axis)."""
+
+    path: Path
+    offset: int
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+    @classmethod
+    def of(cls, path: Path) -> _Frames:
+        with open(path, "rb") as f:
+            readers = {
+                (1, 0): np.lib.format.read_array_header_1_0,
+                (2, 0): np.lib.format.read_array_header_2_0,
+            }
+            version = np.lib.format.read_magic(f)
+            if version not in readers:
+                raise ValueError(f"{path.name}: .npy format {version} (this cache writes 1.0/2.0)")
+            shape, fortran, dtype = readers[version](f)
+            if fortran or dtype.hasobject:
+                raise ValueError(f"{path.name} is not a plain C-order array")
+            offset = f.tell()
+        if path.stat().st_size != offset + int(np.prod(shape)) * dtype.itemsize:
+            raise ValueError(f"{path.name} is truncated")
+        return cls(path, offset, tuple(shape), dtype)
+
+    def read(self, i: int) -> np.ndarray:
+        """Frame i, read with os.preadv (the GIL is released during the copy, so threads read in parallel;
+        numpy copies from a memory map hold it, which serialised 16 threads to one thread's speed)."""
+        out = np.empty(self.shape[1:], self.dtype)
+        view = memoryview(out).cast("B")
+        fd = os.open(self.path, os.O_RDONLY)
+        try:
+            pos, start = 0, self.offset + i * out.nbytes
+            while pos < out.nbytes:
+                n = os.preadv(fd, [view[pos:]], start + pos)
+                if n <= 0:
+                    raise OSError(f"{self.path}: unexpected end of file")
+                pos += n
+        finally:
+            os.close(fd)
+        return out
+
+
 @dataclass
 class CachedSequence:
-    """Memory-mapped decoded frames of one GT sequence."""
+    """Decoded frames of one GT sequence, read frame by frame from the entry's .npy files."""
 
     dir: Path
     rows: dict[int, int]
-    image: np.ndarray
-    mask: np.ndarray
-    semantic: np.ndarray | None
+    image: _Frames
+    mask: _Frames
+    semantic: _Frames | None
 
     def raw(self, seq: GtSequence, k: int) -> RawGt:
-        """Frame k as :func:`read_gt_frame` returns it (private copies: the calling thread faults the pages in)."""
+        """Frame k as :func:`read_gt_frame` returns it."""
         i = self.rows[k]
-        mask = np.array(self.mask[i])
+        mask = self.mask.read(i)
         if mask.shape[2] == 1:
             mask = np.repeat(mask, 3, axis=2)
-        semantic = None if self.semantic is None else self.semantic[i].astype(np.float32)
-        image = np.array(self.image[i])
-        return RawGt(k, image, mask, semantic, None, gt_keypoints(seq, k), gt_paths(seq, k))
+        semantic = None if self.semantic is None else self.semantic.read(i).astype(np.float32, copy=False)
+        return RawGt(k, self.image.read(i), mask, semantic, None, gt_keypoints(seq, k), gt_paths(seq, k))
 
 
 class GtCache:
@@ -116,7 +161,7 @@ class GtCache:
     def _open(self, entry: Path, seq: GtSequence, want_semantic: bool) -> CachedSequence | None:
         try:
             index = json.loads((entry / "index.json").read_text())
-            arrays = {c: np.load(entry / f"{c}.npy", mmap_mode="r") for c in index["components"]}
+            arrays = {c: _Frames.of(entry / f"{c}.npy") for c in index["components"]}
             rows = {int(k): i for i, k in enumerate(index["frames"])}
             if sorted(rows) != seq.expected or any(a.shape[0] != len(rows) for a in arrays.values()):
                 raise ValueError("its frames are not those of flame_params.json")

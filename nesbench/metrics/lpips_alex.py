@@ -146,13 +146,16 @@ class LpipsAlex(torch.nn.Module):
         self.register_buffer("shift", torch.tensor(SHIFT).view(1, 3, 1, 1))
         self.register_buffer("scale", torch.tensor(SCALE).view(1, 3, 1, 1))
         self.to(device).eval()
+        # the faster layout for these float32 convolutions: channels_last for oneDNN on the CPU (max-pools too),
+        # NCHW for cuDNN (docs/PERFORMANCE.md; scripts/profile_scoring.py measures both)
+        self.memory_format = (
+            torch.channels_last if torch.device(device).type == "cpu" else torch.contiguous_format
+        )
         full_float32(device)  # no TF32 convolutions: the reference computes in full float32
 
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Unit-normalised relu1..relu5 activations of images in [-1, 1]."""
-        h = ((x - self.shift) / self.scale).contiguous(
-            memory_format=torch.channels_last
-        )  # faster oneDNN convs
+        h = ((x - self.shift) / self.scale).contiguous(memory_format=self.memory_format)
         taps = []
         for i, (stride, pad) in enumerate(CONVS.values()):
             if i in (1, 2):  # max-pools before conv 3 and conv 6

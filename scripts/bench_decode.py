@@ -1,0 +1,85 @@
+"""Decoding throughput of the metric engine's input stage versus the number of threads, without any scoring:
+how many frames/s the host can feed a GPU (prediction PNGs; GT frames from PNGs or from the GT cache; the whole
+per-frame preparation of a scorer).
+
+    python scripts/bench_decode.py --frames 256 --threads 1,2,4,8,16
+
+Rows: `pred png` = one prediction PNG per frame (read_rgb); `gt png` = GT image + mask + semantic PNGs
+(read_gt_frame); `gt cache` = the same frame from the GT cache (memory-mapped arrays); `frame (png)` and
+`frame (cache)` = the engine's whole per-frame work for the chosen scorer and one method (_load_frame).
+Columns: frames/s at each thread count and, in brackets, thread-ms per frame (wall time x threads / frames).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "scripts"))
+
+from bench_metrics import make_data  # noqa: E402
+
+from nesbench.metrics.engine import Engine, PredSource  # noqa: E402
+from nesbench.metrics.frames import load_gt_sequence, read_gt_frame  # noqa: E402
+from nesbench.metrics.gt_cache import GtCache  # noqa: E402
+from nesbench.metrics.images import read_rgb  # noqa: E402
+from nesbench.metrics.registry import get_scorer  # noqa: E402
+
+
+def rate(fn: Callable[[int], object], ks: list[int], threads: int) -> tuple[float, float]:
+    """(frames/s, thread-ms per frame) of fn over ks in a pool of `threads` (best of 2)."""
+    best = float("inf")
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(fn, ks[: threads * 2]))  # warm-up
+        for _ in range(2):
+            t = time.perf_counter()
+            list(pool.map(fn, ks))
+            best = min(best, time.perf_counter() - t)
+    return len(ks) / best, best * threads * 1000 / len(ks)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--frames", type=int, default=256)
+    ap.add_argument("--res", type=int, default=512)
+    ap.add_argument("--threads", default="1,2,4,8,16")
+    ap.add_argument("--scorer", default="unified")
+    args = ap.parse_args()
+    counts = [int(x) for x in args.threads.split(",")]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        make_data(root, args.frames, args.res, 1)
+        ks = list(range(1, args.frames + 1))
+        seq = load_gt_sequence(root / "gt")
+        cached = GtCache(root / "cache").load(seq, True)
+        eng = Engine([get_scorer(args.scorer, resolution=args.res)], device="cpu", lpips_backbone=None,
+                     missing_lpips="unavailable")  # fmt: skip
+        preds = {"m0": PredSource({k: root / "m0" / f"{k}.png" for k in ks})}
+        rows = {
+            "pred png": lambda k: read_rgb(root / "m0" / f"{k}.png"),
+            "gt png": lambda k: read_gt_frame(seq, k, True),
+            "gt cache": lambda k: cached.raw(seq, k),
+            "frame (png)": lambda k: eng._load_frame(seq, k, preds),
+            "frame (cache)": lambda k: eng._load_frame(seq, k, preds, cached),
+        }
+        print(f"command: python scripts/bench_decode.py {' '.join(sys.argv[1:])}")
+        print(
+            f"{args.frames} frames at {args.res}x{args.res}; scorer {args.scorer}; frames/s (thread-ms/frame)\n"
+        )
+        print("| input | " + " | ".join(f"{t} threads" for t in counts) + " |")
+        print("|---|" + "---|" * len(counts))
+        for name, fn in rows.items():
+            cells = [rate(fn, ks, t) for t in counts]
+            print(f"| {name} | " + " | ".join(f"{f:.0f} ({ms:.1f})" for f, ms in cells) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
