@@ -118,8 +118,8 @@ class CachedSequence:
         """Frame k as :func:`read_gt_frame` returns it."""
         i = self.rows[k]
         mask = self.mask.read(i)
-        if mask.shape[2] == 1:
-            mask = np.repeat(mask, 3, axis=2)
+        if mask.shape[2] == 1:  # a read-only 3-channel view (no copy: numpy copies hold the GIL)
+            mask = np.broadcast_to(mask, (*mask.shape[:2], 3))
         semantic = None if self.semantic is None else self.semantic.read(i).astype(np.float32, copy=False)
         return RawGt(k, self.image.read(i), mask, semantic, None, gt_keypoints(seq, k), gt_paths(seq, k))
 
