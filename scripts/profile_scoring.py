@@ -98,6 +98,8 @@ def main() -> int:
             print(
                 f"\n{sname}: score() {ms(total)} ms/frame -> at most {1000 * b / (total * 1000):.0f} frames/s"
             )
+            if not args.kernels:
+                continue
             acts = [torch.profiler.ProfilerActivity.CPU]
             if dev.type == "cuda":
                 acts.append(torch.profiler.ProfilerActivity.CUDA)
