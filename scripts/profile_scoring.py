@@ -78,10 +78,14 @@ def main() -> int:
     for name, xs, ys in (("channels_last", x, y), ("contiguous", x.contiguous(), y.contiguous())):
         print(f"ssim_map, {name} input: {ms(timed(dev, lambda xs=xs, ys=ys: ssim_map(xs, ys, 1.0), it))}")
     pm1 = x * 2 - 1
-    for fmt in (torch.channels_last, torch.contiguous_format):
-        lpips.memory_format, default = fmt, lpips.memory_format
-        print(f"LPIPS features of one image, {fmt}: {ms(timed(dev, lambda: lpips.features(pm1), it))}")
-        lpips.memory_format = default
+    for split in (True, False) if dev.type == "cuda" else (False,):
+        lpips.split_tf32 = split
+        for fmt in (torch.channels_last, torch.contiguous_format):
+            lpips.memory_format, default = fmt, lpips.memory_format
+            t = timed(dev, lambda: lpips.features(pm1), it)
+            print(f"LPIPS features of one image, {fmt}, split TF32 {split}: {ms(t)}")
+            lpips.memory_format = default
+    lpips.split_tf32 = dev.type == "cuda"
     if dev.type == "cuda":
         torch.backends.cudnn.benchmark = True
         print(f"  same, cudnn.benchmark: {ms(timed(dev, lambda: lpips.features(pm1), it))}")

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from nesbench.errors import AssetError
-from nesbench.metrics.precision import full_float32
+from nesbench.metrics.precision import conv2d_split_tf32, full_float32, tf32_split
 from nesbench.paths import cache_dir
 
 ALEXNET_FILE = "alexnet-owt-7be5be79.pth"
@@ -149,6 +149,9 @@ class LpipsAlex(torch.nn.Module):
         # channels_last: faster for oneDNN (max-pools 20x) and, slightly, for cuDNN (0.341 vs 0.368 ms per 512px
         # image on an H100); scripts/profile_scoring.py measures both layouts
         self.memory_format = torch.channels_last
+        # on CUDA: float32 convolutions on TF32 tensor cores, split in hi/lo parts (precision.conv2d_split_tf32)
+        self.split_tf32 = torch.device(device).type == "cuda"
+        self._w_split = [tf32_split(self.convs[2 * i]) for i in range(len(CONVS))]
         full_float32(device)  # no TF32 convolutions: the reference computes in full float32
 
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
@@ -158,7 +161,11 @@ class LpipsAlex(torch.nn.Module):
         for i, (stride, pad) in enumerate(CONVS.values()):
             if i in (1, 2):  # max-pools before conv 3 and conv 6
                 h = F.max_pool2d(h, kernel_size=3, stride=2)
-            h = torch.relu_(F.conv2d(h, self.convs[2 * i], self.convs[2 * i + 1], stride=stride, padding=pad))
+            if self.split_tf32:
+                h = conv2d_split_tf32(h, self._w_split[i], self.convs[2 * i + 1], stride, pad)
+            else:
+                h = F.conv2d(h, self.convs[2 * i], self.convs[2 * i + 1], stride=stride, padding=pad)
+            h = torch.relu_(h)
             # lpips.normalize_tensor: x / (sqrt(sum(x**2, dim=1)) + eps), with one norm kernel (values within
             # 1 ulp; ~6% less LPIPS time on the CPU)
             taps.append(h / torch.linalg.vector_norm(h, dim=1, keepdim=True).add_(1e-10))

@@ -51,3 +51,36 @@ def full_float32(device: torch.device | str) -> None:
     if torch.device(device).type == "cuda":
         torch.backends.cudnn.allow_tf32 = False
         torch.backends.cuda.matmul.allow_tf32 = False
+
+
+def tf32_split(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(hi, lo) with ``hi + lo == t`` exactly: ``hi`` keeps the 10 mantissa bits a TF32 tensor core reads
+    exactly, ``lo`` the remaining 13 (of which a tensor core reads the top 11)."""
+    hi = (t.view(torch.int32) & -8192).view(torch.float32)
+    return hi, t - hi
+
+
+def conv2d_split_tf32(
+    x: torch.Tensor,
+    w: tuple[torch.Tensor, torch.Tensor],
+    bias: torch.Tensor | None,
+    stride: int,
+    padding: int,
+) -> torch.Tensor:
+    """A float32 convolution computed on TF32 tensor cores with float32 accuracy ("3xTF32", as CUTLASS does):
+    ``conv(x, w) = conv(x_hi, w_hi) + conv(x_lo, w_hi) + conv(x_hi, w_lo)`` up to the dropped ``x_lo * w_lo``
+    and the rounding of the lo parts, both ~2^-21 relative: the size of float32's own accumulation error over
+    these sums, so LPIPS moves ~1e-7 (a plain TF32 convolution moves it in the 4th digit). ``w`` is
+    :func:`tf32_split` of the weights. On an H100 the three TF32 convolutions take less time than one in
+    float32 on the CUDA cores (docs/PERFORMANCE.md)."""
+    import torch.nn.functional as F  # noqa: PLC0415
+
+    x_hi, x_lo = tf32_split(x)
+    w_hi, w_lo = w
+    saved = torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = True
+    try:
+        small = F.conv2d(x_lo, w_hi, None, stride, padding) + F.conv2d(x_hi, w_lo, None, stride, padding)
+        return F.conv2d(x_hi, w_hi, bias, stride, padding) + small
+    finally:
+        torch.backends.cudnn.allow_tf32 = saved
