@@ -130,7 +130,12 @@ def main() -> int:
     ap.add_argument(
         "--repeat", type=int, default=2, help="timed repetitions (best is reported); one warm-up first"
     )
+    ap.add_argument("--switch-interval", type=float, default=None,
+                    help="sys.setswitchinterval (seconds; Python's default 0.005): how soon a thread waiting "
+                    "for the GIL gets it from a busy one")  # fmt: skip
     args = ap.parse_args()
+    if args.switch_interval:
+        sys.setswitchinterval(args.switch_interval)
     if args.threads:
         torch.set_num_threads(args.threads)
     load_before = os.getloadavg()
@@ -170,6 +175,7 @@ def main() -> int:
           f"{torch.get_num_interop_threads()}; os.cpu_count()={os.cpu_count()}; decode threads {eng.workers}, "
           f"{eng.prefetch} batch(es) ahead; "
           f"{args.res}x{args.res}; {args.frames} frames x {args.methods} method(s) per GT")  # fmt: skip
+    print(f"GIL switch interval {sys.getswitchinterval()} s")
     print(f"load average (1/5/15 min): before {load_before[0]:.2f}/{load_before[1]:.2f}/{load_before[2]:.2f}, "
           "after {:.2f}/{:.2f}/{:.2f}".format(*os.getloadavg()))  # fmt: skip
     print("\n| scorer | device | batch | frames/s | decode ms | wait ms | ssim ms | lpips ms | other ms |")

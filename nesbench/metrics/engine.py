@@ -154,15 +154,24 @@ class Engine:
                 return bundles, self._collate(bundles, live)
 
             pending = deque(ahead.submit(load, b) for b in batches[: self.prefetch])
+            collect_previous: Callable[[], None] | None = None
+            previous_size = 0
             for i in range(len(batches)):
                 with self.timer("wait"):
                     bundles, jobs = pending.popleft().result()
                 if i + self.prefetch < len(batches):
                     pending.append(ahead.submit(load, batches[i + self.prefetch]))
                 with self.timer("score"):
-                    self._score_batch(jobs, results)
+                    collect = self._score_batch(jobs, results)
+                    if collect_previous is not None:
+                        collect_previous()
+                if progress and collect_previous is not None:
+                    progress(previous_size)
+                collect_previous, previous_size = collect, len(bundles)
+            if collect_previous is not None:
+                collect_previous()
                 if progress:
-                    progress(len(bundles))
+                    progress(previous_size)
         return results
 
     def _load_frame(
@@ -249,9 +258,13 @@ class Engine:
         return t.to(self.device, non_blocking=True)
 
     @torch.inference_mode()
-    def _score_batch(self, jobs: list[_Job], results: dict) -> None:
+    def _score_batch(self, jobs: list[_Job], results: dict) -> Callable[[], None]:
+        """Enqueue the scoring of every job of a batch; return the step that collects its values. On a GPU the
+        values come back with asynchronous copies, so the caller enqueues the next batch before collecting this
+        one: the GPU never waits for the host's bookkeeping, and jobs of a batch do not wait for each other."""
         gt_dev: dict[tuple[str, tuple[int, ...]], dict[str, torch.Tensor]] = {}
         gt_cache: dict[tuple[str, tuple[int, ...]], dict] = {}
+        pending: list[tuple[_Job, dict[str, torch.Tensor]]] = []
         for job in jobs:
             s, res = job.scorer, results[job.method, job.scorer.name]
             for k, reason in job.failed:
@@ -263,16 +276,30 @@ class Engine:
                 gt_dev[ck] = {n: self._to_device(t) for n, t in job.gt.items()}
             pr = {n: self._to_device(t) for n, t in job.pred.items()}
             values = s.score(gt_dev[ck], pr, self.lpips, gt_cache.setdefault(ck, {}), self.timer)
-            values = {n: v.double().cpu().tolist() for n, v in values.items()}
-            for i, b in enumerate(job.ok):
-                row = {n: values[n][i] for n in s.metrics if n in values}
-                bad = [n for n, v in row.items() if math.isnan(v)]
-                if bad:
-                    res.failed[b["k"]] = f"non-finite {', '.join(bad)} (empty ground-truth mask?)"
-                    continue
-                if s.needs_keypoints and self.detector is not None:
-                    row["keypoint"] = self._keypoint(s, b, job.method, res)
-                res.frames[b["k"]] = row
+            pending.append((job, {n: v.double().to("cpu", non_blocking=True) for n, v in values.items()}))
+        done = torch.cuda.Event() if self.device.type == "cuda" else None
+        if done is not None:
+            done.record()
+
+        def collect() -> None:
+            if done is not None:
+                done.synchronize()
+            for job, host in pending:
+                self._record(job, {n: v.tolist() for n, v in host.items()}, results)
+
+        return collect
+
+    def _record(self, job: _Job, values: dict[str, list[float]], results: dict) -> None:
+        s, res = job.scorer, results[job.method, job.scorer.name]
+        for i, b in enumerate(job.ok):
+            row = {n: values[n][i] for n in s.metrics if n in values}
+            bad = [n for n, v in row.items() if math.isnan(v)]
+            if bad:
+                res.failed[b["k"]] = f"non-finite {', '.join(bad)} (empty ground-truth mask?)"
+                continue
+            if s.needs_keypoints and self.detector is not None:
+                row["keypoint"] = self._keypoint(s, b, job.method, res)
+            res.frames[b["k"]] = row
 
     def _keypoint(self, s: Scorer, bundle: dict, method: str, res: SequenceResult) -> float | None:
         k = bundle["k"]
