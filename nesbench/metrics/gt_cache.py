@@ -12,7 +12,8 @@ the cache (tests/metrics/test_gt_cache.py).
   gives a new entry (old ones stay until the folder is deleted; it is only a cache, delete it at any time).
 - Entries are written in a temporary folder and renamed into place; concurrent writers race harmlessly.
 - A sequence with an unreadable or mis-sized frame is not cached: it is decoded from PNGs on every run, so its
-  failures are reported exactly as without the cache.
+  failures are reported exactly as without the cache. A cache that cannot be written (full disk) is likewise
+  skipped with a note; an unreadable entry is rebuilt with a note.
 - Size: 5 bytes per pixel per frame when the mask's channels are equal and the labels are integers (as in
   RenderMe-360), 1.3 MB per 512x512 frame; at most 10 (a colour mask and fractional label values).
 
@@ -191,29 +192,31 @@ class GtCache:
         n, (h, w) = len(expected), first.image.shape[:2]
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = make_temp_dir(self.root, TEMP_PREFIX)
+        out: dict[str, _NpyWriter] = {}
         try:
-            out = {
-                "image": np.lib.format.open_memmap(tmp / "image.npy", "w+", np.uint8, (n, h, w, 3)),
-                "mask": np.lib.format.open_memmap(tmp / "mask.npy", "w+", np.uint8, (n, h, w, 3)),
-            }
+            out["image"] = _NpyWriter(tmp / "image.npy", n, (h, w, 3), np.uint8)
+            out["mask"] = _NpyWriter(tmp / "mask.npy", n, (h, w, 3), np.uint8)
             if want_semantic:
-                out["semantic"] = np.lib.format.open_memmap(tmp / "semantic.npy", "w+", np.float32, (n, h, w))
+                out["semantic"] = _NpyWriter(tmp / "semantic.npy", n, (h, w), np.float32)
             reason, grey, labels = self._fill(expected, first, decode, mapper, out)
+            for writer in out.values():
+                writer.close()
             if reason:
                 return self._skip(seq, reason)
-            if grey:  # equal channels: one is enough (read back with np.repeat, exact)
-                _narrow(tmp / "mask.npy", out.pop("mask"), lambda a: a[..., :1])
+            if grey:  # equal channels: one is enough (read back as a broadcast view, exact)
+                _narrow(tmp / "mask.npy", lambda a: a[..., :1])
             if want_semantic and labels:  # integer labels 0..255: uint8 is exact
-                _narrow(tmp / "semantic.npy", out.pop("semantic"), lambda a: a.astype(np.uint8))
-            for a in out.values():
-                a.flush()
-            out.clear()
+                _narrow(tmp / "semantic.npy", lambda a: a.astype(np.uint8))
             components = [c for c in COMPONENTS if (tmp / f"{c}.npy").is_file()]
             index = {"format": FORMAT, "source": str(seq.dir.resolve()), "frames": expected}
             write_json_atomic(tmp / "index.json", {**index, "components": components})
             with contextlib.suppress(OSError):  # another process wrote the same entry meanwhile: use theirs
                 os.rename(tmp, entry)
+        except OSError as exc:  # e.g. a full disk: score from the PNGs, as without a cache
+            return self._skip(seq, f"cannot write the cache in {self.root}: {exc.strerror or exc}")
         finally:
+            for writer in out.values():
+                writer.close()
             shutil.rmtree(tmp, ignore_errors=True)
         return self._open(entry, seq, want_semantic)
 
@@ -223,7 +226,7 @@ class GtCache:
         first: RawGt,
         decode: Callable[[int], RawGt | str],
         mapper: Callable,
-        out: dict[str, np.ndarray],
+        out: dict[str, _NpyWriter],
     ) -> tuple[str | None, bool, bool]:
         """Decode every frame into ``out``: (first failure or size mismatch as text, masks grey, integer labels)."""
         shape, grey, labels = first.image.shape, True, True
@@ -233,17 +236,20 @@ class GtCache:
             raws: Iterable[RawGt | str] = (
                 [first, *mapper(decode, ks[1:])] if start == 0 else mapper(decode, ks)
             )
-            for i, raw in enumerate(raws, start):
+            for raw in raws:
                 if isinstance(raw, str):
                     return raw, grey, labels
                 if raw.image.shape != shape:
                     w, h = raw.image.shape[1], raw.image.shape[0]
                     return f"{raw.paths['image']}: {w}x{h}, unlike the first frame", grey, labels
                 m = raw.mask
-                out["image"][i], out["mask"][i] = raw.image, m
+                out["image"].append(raw.image)
+                out["mask"].append(m)
                 grey = grey and np.array_equal(m[..., 0], m[..., 1]) and np.array_equal(m[..., 0], m[..., 2])
                 if "semantic" in out:
-                    out["semantic"][i] = raw.semantic
+                    if raw.semantic.shape != shape[:2]:
+                        return f"semantic map of frame {raw.k} is not the image size", grey, labels
+                    out["semantic"].append(raw.semantic)
                     labels = labels and np.array_equal(raw.semantic, raw.semantic.astype(np.uint8))
         return None, grey, labels
 
@@ -258,15 +264,38 @@ class GtCache:
         self.notes.clear()
 
 
-def _narrow(path: Path, src: np.ndarray, fn: Callable[[np.ndarray], np.ndarray], chunk: int = 64) -> None:
-    """Rewrite the .npy at ``path`` (memory-mapped as ``src``) as ``fn`` of it, chunk by chunk (bounded memory)."""
+class _NpyWriter:
+    """An (n, *frame_shape) .npy file written frame by frame with plain writes: a full disk raises OSError (writes
+    through a memory map would kill the process with SIGBUS instead)."""
+
+    def __init__(self, path: Path, n: int, frame_shape: tuple[int, ...], dtype: np.dtype | type):
+        self.dtype = np.dtype(dtype)
+        self.file = open(path, "wb")  # noqa: SIM115  (closed by close(), also on errors)
+        header = {
+            "descr": np.lib.format.dtype_to_descr(self.dtype),
+            "fortran_order": False,
+            "shape": (n, *frame_shape),
+        }
+        np.lib.format.write_array_header_1_0(self.file, header)
+
+    def append(self, frame: np.ndarray) -> None:
+        self.file.write(np.ascontiguousarray(frame, dtype=self.dtype).data)
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def _narrow(path: Path, fn: Callable[[np.ndarray], np.ndarray]) -> None:
+    """Rewrite the .npy at ``path`` as ``fn`` of each of its frames (one frame in memory at a time)."""
+    src = _Frames.of(path)
     small = path.with_name(TEMP_PREFIX + path.name)
-    probe = fn(src[:1])
-    dst = np.lib.format.open_memmap(small, "w+", probe.dtype, (src.shape[0], *probe.shape[1:]))
-    for start in range(0, src.shape[0], chunk):
-        dst[start : start + chunk] = fn(src[start : start + chunk])
-    dst.flush()
-    del dst
+    probe = fn(src.read(0))
+    writer = _NpyWriter(small, src.shape[0], probe.shape, probe.dtype)
+    try:
+        for i in range(src.shape[0]):
+            writer.append(fn(src.read(i)))
+    finally:
+        writer.close()
     os.replace(small, path)
 
 

@@ -132,3 +132,31 @@ def test_cli_option_and_environment_variable(tmp_path, mx, monkeypatch, capsys) 
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "file: cannot write the GT cache there" in err and "\n" not in err
     shutil.rmtree(tmp_path / "env")
+
+
+def test_full_disk_while_writing_scores_from_pngs_with_a_note(
+    tmp_path, mx, stub, monkeypatch, capsys
+) -> None:
+    import errno  # noqa: PLC0415
+
+    from nesbench.metrics import gt_cache  # noqa: PLC0415
+
+    imgs = mx.make_sequence(tmp_path / "gt", n=3)
+    for k, img in imgs.items():
+        mx.write_png(tmp_path / "p" / f"{k}.png", img)
+    preds = {"m": PredSource({k: tmp_path / "p" / f"{k}.png" for k in (1, 2, 3)})}
+    plain = _frames(_engine(stub, None, 64).score(tmp_path / "gt", preds))
+    calls = []
+
+    def append(self, frame):
+        calls.append(1)
+        if len(calls) == 4:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.file.write(frame.tobytes())
+
+    monkeypatch.setattr(gt_cache._NpyWriter, "append", append)
+    cached = _frames(_engine(stub, GtCache(tmp_path / "c"), 64).score(tmp_path / "gt", preds))
+    assert cached == plain and len(calls) == 4
+    assert _entries(tmp_path / "c") == [] and not list((tmp_path / "c").iterdir())  # temporary folder removed
+    err = capsys.readouterr().err
+    assert "not cached" in err and "No space left on device" in err
