@@ -24,7 +24,7 @@ from nesbench.errors import DataError
 from nesbench.fsutil import write_json_atomic, write_text_atomic
 from nesbench.metrics.engine import Engine, PredSource, SequenceResult, describe_device
 from nesbench.metrics.frames import load_gt_sequence
-from nesbench.metrics.gt_cache import gt_cache_from, require_writable
+from nesbench.metrics.gt_cache import gt_cache_from
 from nesbench.metrics.predictions import prediction_source
 from nesbench.metrics.registry import get_scorer
 from nesbench.metrics.report import markdown_table
@@ -127,15 +127,15 @@ def score_benchmark(
         get_scorer(n, resolution=bench.resolution)
         for n in (_split_names(scorers) or bench.scorers or ["unified"])
     ]
+    cache = gt_cache_from(gt_cache)  # a bad folder fails here, before the networks load
     engine = Engine(
         scorer_objs,
         device=device,
         lpips_backbone=lpips_backbone,
         missing_lpips="unavailable",
         batch_size=batch_size,
-        gt_cache=gt_cache_from(gt_cache),
+        gt_cache=cache,
     )
-    require_writable(engine.gt_cache)
     for line in unavailable_warnings(engine.unavailable):
         print(line, file=sys.stderr)
     lpips_info = (

@@ -100,6 +100,7 @@ class Engine:
     ):
         """``gt_cache``: keep decoded GT frames between runs (:mod:`nesbench.metrics.gt_cache`)."""
         self.scorers = list(scorers)
+        self.want_semantic = any(s.needs_semantic for s in self.scorers)
         self.gt_cache = gt_cache
         self.device = resolve_device(device)
         full_float32(self.device)  # SSIM and LPIPS convolutions without TF32 on CUDA
@@ -142,11 +143,10 @@ class Engine:
                         results[method, s.name].failed[k] = reason
         live = {m: src for m, src in preds.items() if not src.error}
         batches = [expected[i : i + self.batch_size] for i in range(0, len(expected), self.batch_size)]
-        want_semantic = any(s.needs_semantic for s in self.scorers)
         with ThreadPoolExecutor(self.workers) as pool, ThreadPoolExecutor(self.prefetch) as ahead:
             cached = None
             if self.gt_cache is not None and live:
-                cached = self.gt_cache.load(seq, want_semantic, pool.map)
+                cached = self.gt_cache.load(seq, self.want_semantic, pool.map)
                 self.gt_cache.flush_notes()
 
             def load(ks: list[int]) -> tuple[list[dict], list[_Job]]:
@@ -183,9 +183,7 @@ class Engine:
         bundle: dict = {"k": k, "gt": {}, "pred": {m: {} for m in preds}, "rgb": {}, "kps": None}
         try:
             raw: RawGt | None = (
-                cached.raw(seq, k)
-                if cached is not None
-                else read_gt_frame(seq, k, any(s.needs_semantic for s in self.scorers))
+                cached.raw(seq, k) if cached is not None else read_gt_frame(seq, k, self.want_semantic)
             )
             bundle["kps"] = raw.keypoints
         except FrameError as exc:

@@ -47,9 +47,20 @@ COMPONENTS = ("image", "mask", "semantic")
 
 
 def gt_cache_from(option: str | os.PathLike[str] | None) -> GtCache | None:
-    """The cache named by a ``--gt-cache`` value, else by ``$NESBENCH_GT_CACHE``; None when neither is set."""
+    """The cache named by a ``--gt-cache`` value, else by ``$NESBENCH_GT_CACHE``; None when neither is set.
+    DataError naming the folder when it cannot be created or written (checked before any scoring starts)."""
     value = option if option not in (None, "") else os.environ.get(ENV)
-    return GtCache(Path(value).expanduser()) if value else None
+    if not value:
+        return None
+    cache = GtCache(Path(value).expanduser())
+    try:
+        cache.root.mkdir(parents=True, exist_ok=True)
+        make_temp_dir(cache.root, TEMP_PREFIX).rmdir()
+    except OSError as exc:
+        raise DataError(
+            f"{cache.root}: cannot write the GT cache there ({exc.strerror}); pass another --gt-cache folder"
+        ) from None
+    return cache
 
 
 def _stat(path: Path) -> list | None:
@@ -298,16 +309,3 @@ def _narrow(path: Path, fn: Callable[[np.ndarray], np.ndarray]) -> None:
     finally:
         writer.close()
     os.replace(small, path)
-
-
-def require_writable(cache: GtCache | None) -> None:
-    """DataError naming the folder when the cache folder cannot be created or written."""
-    if cache is None:
-        return
-    try:
-        cache.root.mkdir(parents=True, exist_ok=True)
-        make_temp_dir(cache.root, TEMP_PREFIX).rmdir()
-    except OSError as exc:
-        raise DataError(
-            f"{cache.root}: cannot write the GT cache there ({exc.strerror}); pass another --gt-cache folder"
-        ) from None

@@ -151,7 +151,7 @@ class LpipsAlex(torch.nn.Module):
         self.memory_format = torch.channels_last
         # on CUDA: float32 convolutions on TF32 tensor cores, split in hi/lo parts (precision.conv2d_split_tf32)
         self.split_tf32 = torch.device(device).type == "cuda"
-        self._w_split = [tf32_split(self.convs[2 * i]) for i in range(len(CONVS))]
+        self._w_split = [tf32_split(self.convs[2 * i]) for i in range(len(CONVS))] if self.split_tf32 else []
         full_float32(device)  # no TF32 convolutions: the reference computes in full float32
 
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:

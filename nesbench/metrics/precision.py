@@ -10,6 +10,7 @@ on the CPU, whatever the device's kernels do (CUDA divides by a CPU scalar as ``
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 CPU_IEEE_DIVISION = True  # tests turn it off to run the GPU formula of unit() on the CPU
 
@@ -73,8 +74,6 @@ def conv2d_split_tf32(
     these sums, so LPIPS moves ~1e-7 (a plain TF32 convolution moves it in the 4th digit). ``w`` is
     :func:`tf32_split` of the weights. On an H100 the three TF32 convolutions take less time than one in
     float32 on the CUDA cores (docs/PERFORMANCE.md)."""
-    import torch.nn.functional as F  # noqa: PLC0415
-
     x_hi, x_lo = tf32_split(x)
     w_hi, w_lo = w
     saved = torch.backends.cudnn.allow_tf32

@@ -9,7 +9,7 @@ from typing import Any
 from nesbench.errors import DataError
 from nesbench.metrics.engine import Engine, SequenceResult, describe_device, frame_means
 from nesbench.metrics.frames import gt_resolution, load_gt_sequence
-from nesbench.metrics.gt_cache import gt_cache_from, require_writable
+from nesbench.metrics.gt_cache import gt_cache_from
 from nesbench.metrics.predictions import prediction_source
 from nesbench.metrics.registry import get_scorer
 from nesbench.metrics.scorers import Scorer
@@ -66,7 +66,6 @@ def score_sequence(
     if src.error:
         raise DataError(f"{folder}: prediction folder not found; pass the folder holding <k>.png (or rgb/)")
     cache = gt_cache_from(gt_cache)
-    require_writable(cache)
     engine = Engine(
         [sc],
         device=device,
