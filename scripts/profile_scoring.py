@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -27,6 +28,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 from bench_metrics import linear_layers, make_data  # noqa: E402
 
 from nesbench.metrics.engine import describe_device, resolve_device  # noqa: E402
+from nesbench.metrics.frames import RawGt  # noqa: E402
 from nesbench.metrics.lpips_alex import LpipsAlex  # noqa: E402
 from nesbench.metrics.precision import full_float32, unit  # noqa: E402
 from nesbench.metrics.registry import get_scorer, list_scorers  # noqa: E402
@@ -52,6 +54,21 @@ def batch(b: int, res: int, channels: int, pin: bool) -> torch.Tensor:
     return (x.pin_memory() if pin else x).permute(0, 3, 1, 2)
 
 
+def frames(a: np.ndarray, b: int, pin: bool) -> torch.Tensor:
+    """B copies of one prepared H x W x C frame as the engine stacks them (B x C x H x W view)."""
+    x = torch.from_numpy(np.ascontiguousarray(np.broadcast_to(a, (b, *a.shape))))
+    return (x.pin_memory() if pin else x).permute(0, 3, 1, 2)
+
+
+def random_gt(res: int) -> RawGt:
+    """A decoded GT frame of random pixels: soft mask, semantic labels with a cloth band."""
+    rng = np.random.default_rng(0)
+    semantic = np.ones((res, res), np.float32)
+    semantic[int(res * 0.85) :] = 16
+    image, mask = (rng.integers(0, 256, (res, res, 3), dtype=np.uint8) for _ in range(2))
+    return RawGt(1, image, mask, semantic, None, None, {"image": Path("image.png"), "mask": Path("mask.png")})
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--device", default="auto")
@@ -74,6 +91,7 @@ def main() -> int:
     copy = timed(dev, lambda: [t.to(dev, non_blocking=True) for t in host.values()], it)
     print(f"host-to-device copy of GT image+mask+keep and one prediction (uint8): {ms(copy)}")
     d = {k: v.to(dev) for k, v in host.items()}
+    raw = random_gt(res)
     x, y = unit(d["pred"]), unit(d["gt"])
     for name, xs, ys in (("channels_last", x, y), ("contiguous", x.contiguous(), y.contiguous())):
         print(f"ssim_map, {name} input: {ms(timed(dev, lambda xs=xs, ys=ys: ssim_map(xs, ys, 1.0), it))}")
@@ -92,9 +110,7 @@ def main() -> int:
         torch.backends.cudnn.benchmark = False
     for sname in list_scorers():
         sc = get_scorer(sname, resolution=res)
-        gt = {
-            k: d[k] if k != "mask" or sc.name == "renderme-pointavatar" else d[k][:, :1] for k in sc_keys(sc)
-        }
+        gt = {n: frames(a, b, pin).to(dev) for n, a in sc.prepare_gt(raw).items()}  # the scorer's own inputs
         pred = {"pred": d["pred"]}
         fn = lambda sc=sc, gt=gt, pred=pred: sc.score(gt, pred, lpips, {})  # noqa: E731
         with torch.inference_mode():
@@ -114,11 +130,6 @@ def main() -> int:
         key = "self_cuda_time_total" if dev.type == "cuda" else "self_cpu_time_total"
         print(prof.key_averages().table(sort_by=key, row_limit=args.kernels, max_name_column_width=60))
     return 0
-
-
-def sc_keys(sc) -> list[str]:
-    """The GT tensors a scorer's ``score`` reads."""
-    return ["gt", "mask"] if sc.name == "renderme-imavatar" else ["gt", "mask", "keep"]
 
 
 if __name__ == "__main__":
