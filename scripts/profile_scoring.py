@@ -84,12 +84,12 @@ def main() -> int:
         backbone = make_data(Path(tmp), 1, 16, 1)  # (also writes random linear layers)
         lpips = LpipsAlex(backbone, dev, linear_layers(Path(tmp)))
     pin = dev.type == "cuda"
-    host = {"gt": batch(b, res, 3, pin), "mask": batch(b, res, 3, pin), "keep": batch(b, res, 1, pin) // 255}
+    host = {"gt": batch(b, res, 3, pin), "mask": batch(b, res, 3, pin), "labels": batch(b, res, 1, pin)}
     host["pred"] = batch(b, res, 3, pin)
     ms = lambda s: f"{s * 1000 / b:.3f}"  # noqa: E731  (seconds per batch -> ms per frame)
     print(f"device: {describe_device(dev)}; torch {torch.__version__}; batch {b}; {res}x{res}; ms per frame")
     copy = timed(dev, lambda: [t.to(dev, non_blocking=True) for t in host.values()], it)
-    print(f"host-to-device copy of GT image+mask+keep and one prediction (uint8): {ms(copy)}")
+    print(f"host-to-device copy of GT image+mask+labels and one prediction (uint8): {ms(copy)}")
     d = {k: v.to(dev) for k, v in host.items()}
     raw = random_gt(res)
     x, y = unit(d["pred"]), unit(d["gt"])

@@ -67,7 +67,8 @@ def gt_resolution(seq: GtSequence) -> int:
 
 @dataclass
 class RawGt:
-    """Decoded GT of frame k: RGB uint8, 3-channel uint8 mask, semantic labels (float32, None if absent)."""
+    """Decoded GT of frame k: RGB uint8, 3-channel uint8 mask, semantic labels (uint8 when integral, else float32;
+    None if absent)."""
 
     k: int
     image: np.ndarray

@@ -133,7 +133,9 @@ class CachedSequence:
             mask.shape[2] == 1
         ):  # a read-only 3-channel view; np.repeat held the GIL: 16 threads read as fast as 1
             mask = np.broadcast_to(mask, (*mask.shape[:2], 3))
-        semantic = None if self.semantic is None else self.semantic.read(i).astype(np.float32, copy=False)
+        semantic = (
+            None if self.semantic is None else self.semantic.read(i)
+        )  # uint8 when the labels are integers
         return RawGt(k, self.image.read(i), mask, semantic, None, gt_keypoints(seq, k), gt_paths(seq, k))
 
 

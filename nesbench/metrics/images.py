@@ -58,11 +58,12 @@ def read_mask_channel0(path: Path) -> np.ndarray:
 
 
 def read_semantic(path: Path) -> np.ndarray:
-    """Face-parsing labels as float32 HxW, like ``imageio.imread(as_gray=True)`` (PIL 'F': ITU-R 601-2 luma
-    for colour images, the value itself for 1-channel label maps)."""
+    """Face-parsing labels HxW with the values of ``imageio.imread(as_gray=True)`` (PIL 'F'): the label itself for
+    1-channel label maps (kept as uint8: the same values, 4x less to move), ITU-R 601-2 luma as float32 for colour
+    images."""
     img = read_png(path)
     if img.ndim == 2:
-        return img.astype(np.float32)
+        return img
     rgb = img[:, :, :3].astype(np.float32)
     return rgb[..., 0] * (299 / 1000) + rgb[..., 1] * (587 / 1000) + rgb[..., 2] * (114 / 1000)
 

@@ -22,6 +22,13 @@ from nesbench.metrics.ssim import ssim, ssim_map
 from nesbench.metrics.timing import NO_TIMER, StageTimer
 
 Tensors = dict[str, torch.Tensor]
+Array = np.ndarray | torch.Tensor
+
+
+def cloth_free(labels: torch.Tensor) -> torch.Tensor:
+    """True where the face-parsing label is not cloth (15/16), the ``~np.isin(labels, (15, 16))`` of PointAvatar's
+    no_cloth mask; exact equality on the (float or integer) label values, computed on the scoring device."""
+    return (labels != CLOTH_LABELS[0]) & (labels != CLOTH_LABELS[1])
 
 
 def _spec(name: str, up: bool, text: str) -> tuple[str, MetricSpec]:
@@ -48,6 +55,12 @@ class Scorer:
         return "keypoint" in self.metrics
 
     def prepare_gt(self, raw: RawGt) -> dict[str, np.ndarray]:
+        """The scorer's GT inputs of one frame at its resolution (HxWxC arrays): resizing, then :meth:`select_gt`."""
+        raise NotImplementedError
+
+    def select_gt(self, image: Array, mask: Array, labels: Array | None) -> dict[str, Array]:
+        """The scorer's GT inputs from image (..xHxWx3), mask (..xHxWx1 or 3) and labels (..xHxW, None when not
+        needed) already at its resolution; numpy frames or torch batches (the engine's batch path for cached GT)."""
         raise NotImplementedError
 
     def prepare_pred(self, rgb: np.ndarray, path: object) -> dict[str, np.ndarray]:
@@ -121,7 +134,10 @@ class RenderMeIMavatarScorer(Scorer):
         res = self.resolution
         gt = legacy_resize_255(raw.image, res, raw.paths["image"])
         mask = legacy_resize_255(raw.mask, res, raw.paths["mask"])
-        return {"gt": gt, "mask": mask[:, :, :1]}
+        return self.select_gt(gt, mask, None)
+
+    def select_gt(self, image: Array, mask: Array, labels: Array | None) -> dict[str, Array]:
+        return {"gt": image, "mask": mask[..., :1]}
 
     def prepare_pred(self, rgb: np.ndarray, path: object) -> dict[str, np.ndarray]:
         return {"pred": legacy_resize_255(rgb, self.resolution, path)}
@@ -189,12 +205,18 @@ class RenderMePointAvatarScorer(Scorer):
         if raw.semantic is None:
             raise FrameError(f"{raw.semantic_error}; the no_cloth mask needs semantic/<k>.png")
         gt = legacy_resize_255(raw.image, res, raw.paths["image"])
-        mask = legacy_resize_255(
-            raw.mask, res, raw.paths["mask"]
-        )  # all 3 channels: the GT composite uses them
-        semantic = cv2.resize(raw.semantic, (res, res))  # bilinear, always (labels interpolated)
-        keep = ~np.isin(semantic, CLOTH_LABELS)
-        return {"gt": gt, "mask": mask, "keep": keep[:, :, None].astype(np.uint8)}
+        mask = legacy_resize_255(raw.mask, res, raw.paths["mask"])
+        semantic = raw.semantic
+        if semantic.shape != (
+            res,
+            res,
+        ):  # bilinear on float labels, as upstream (a same-size resize is the identity)
+            semantic = cv2.resize(semantic.astype(np.float32), (res, res))
+        return self.select_gt(gt, mask, semantic)
+
+    def select_gt(self, image: Array, mask: Array, labels: Array | None) -> dict[str, Array]:
+        # every mask channel: the GT composite uses them (a 1-channel mask broadcasts to the same values)
+        return {"gt": image, "mask": mask, "labels": labels[..., None]}
 
     def prepare_pred(self, rgb: np.ndarray, path: object) -> dict[str, np.ndarray]:
         return {"pred": legacy_resize_255(rgb, self.resolution, path)}
@@ -211,7 +233,9 @@ class RenderMePointAvatarScorer(Scorer):
         g = unit(gt["gt"]) * mask3 + 1.0 * (
             1 - mask3
         )  # GT composited with the full 3-channel mask, as upstream
-        m = mask3[:, :1] * gt["keep"]  # channel 0 with the cloth labels zeroed (x*1 = x, x*0 = 0: exact)
+        m = mask3[:, :1] * cloth_free(
+            gt["labels"]
+        )  # channel 0 with the cloth labels zeroed (x*1, x*0: exact)
         nnz = float(3 * m.shape[2] * m.shape[3])
         d = p - g
         mae = batch_sum(d.abs().mul_(m)) / nnz
@@ -266,8 +290,10 @@ class UnifiedScorer(Scorer):
             )
         if sem.shape[0] != res:
             sem = cv2.resize(sem, (res, res), interpolation=cv2.INTER_NEAREST)
-        keep = ~np.isin(sem, CLOTH_LABELS)
-        return {"gt": gt, "mask": mask[:, :, None], "keep": keep[:, :, None].astype(np.uint8)}
+        return self.select_gt(gt, mask[:, :, None], sem)
+
+    def select_gt(self, image: Array, mask: Array, labels: Array | None) -> dict[str, Array]:
+        return {"gt": image, "mask": mask[..., :1], "labels": labels[..., None]}
 
     def prepare_pred(self, rgb: np.ndarray, path: object) -> dict[str, np.ndarray]:
         return {"pred": resize_to_255(rgb, self.resolution, path)}
@@ -280,7 +306,7 @@ class UnifiedScorer(Scorer):
         gt_cache: dict,
         timer: StageTimer = NO_TIMER,
     ) -> Tensors:
-        m = unit(gt["mask"]) * gt["keep"]  # head mask: soft matte without cloth labels
+        m = unit(gt["mask"]) * cloth_free(gt["labels"])  # head mask: soft matte without cloth labels
         g = unit(gt["gt"]) * m + (1 - m)
         p = unit(pred["pred"]) * m + (1 - m)
         area = batch_sum(m) * 3
