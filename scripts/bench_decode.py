@@ -5,8 +5,10 @@ per-frame preparation of a scorer).
     python scripts/bench_decode.py --frames 256 --threads 1,2,4,8,16
 
 Rows: `pred png` = one prediction PNG per frame (read_rgb); `gt png` = GT image + mask + semantic PNGs
-(read_gt_frame); `gt cache` = the same frame from the GT cache (memory-mapped arrays); `frame (png)` and
-`frame (cache)` = the engine's whole per-frame work for the chosen scorer and one method (_load_frame).
+(read_gt_frame); `gt cache` = the same frame from the GT cache (os.preadv); `frame (png)` and
+`frame (cache)` = the engine's whole per-frame work for the chosen scorer and one method (_load_frame);
+`frame (cache, batch)` = the same when the scorer evaluates at the cached frames' size: the GT components are read
+and the prediction decoded straight into batch buffers (what the engine does then).
 Columns: frames/s at each thread count and, in brackets, thread-ms per frame (wall time x threads / frames).
 """
 
@@ -24,6 +26,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
+import numpy as np  # noqa: E402
 from bench_metrics import make_data  # noqa: E402
 
 from nesbench.metrics.engine import Engine, PredSource  # noqa: E402
@@ -45,6 +48,15 @@ def rate(fn: Callable[[int], object], ks: list[int], threads: int) -> tuple[floa
     return len(ks) / best, best * threads * 1000 / len(ks)
 
 
+def batch_frame(eng: Engine, seq, k: int, preds: dict, cached, slots: dict[str, np.ndarray]) -> dict:
+    """The engine's per-frame work when the GT comes from the cache in batches: read the GT components and decode
+    the prediction straight into the batch buffers (frame k's row)."""
+    i = cached.rows[k]
+    for name, frames in cached.components.items():
+        frames.read_into(i, slots[name][i])
+    return eng._load_frame(seq, k, preds, cached, True, {"m0": slots["m0"][i]})
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=256)
@@ -62,12 +74,15 @@ def main() -> int:
         eng = Engine([get_scorer(args.scorer, resolution=args.res)], device="cpu", lpips_backbone=None,
                      missing_lpips="unavailable")  # fmt: skip
         preds = {"m0": PredSource({k: root / "m0" / f"{k}.png" for k in ks})}
+        slots = {n: np.empty((args.frames, *f.shape[1:]), f.dtype) for n, f in cached.components.items()}
+        slots["m0"] = np.empty((args.frames, args.res, args.res, 3), np.uint8)
         rows = {
             "pred png": lambda k: read_rgb(root / "m0" / f"{k}.png"),
             "gt png": lambda k: read_gt_frame(seq, k, True),
             "gt cache": lambda k: cached.raw(seq, k),
             "frame (png)": lambda k: eng._load_frame(seq, k, preds),
             "frame (cache)": lambda k: eng._load_frame(seq, k, preds, cached),
+            "frame (cache, batch)": lambda k: batch_frame(eng, seq, k, preds, cached, slots),
         }
         print(f"command: python scripts/bench_decode.py {' '.join(sys.argv[1:])}")
         print(

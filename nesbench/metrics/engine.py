@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from nesbench.errors import AssetError, NesbenchError
-from nesbench.metrics.frames import GtSequence, RawGt, load_gt_sequence, read_gt_frame
+from nesbench.metrics.frames import GtSequence, RawGt, gt_keypoints, load_gt_sequence, read_gt_frame
 from nesbench.metrics.gt_cache import CachedSequence, GtCache
 from nesbench.metrics.images import FrameError, read_rgb
 from nesbench.metrics.keypoints import KeypointDetector, NoFaceDetected, load_detector
@@ -24,6 +24,8 @@ from nesbench.metrics.lpips_alex import LpipsAlex
 from nesbench.metrics.precision import full_float32
 from nesbench.metrics.scorers import Scorer
 from nesbench.metrics.timing import StageTimer
+
+IN_BATCH: dict = {}  # a frame's GT inputs, when they come from the batch read of the GT cache
 
 
 def usable_cores() -> int:
@@ -148,10 +150,19 @@ class Engine:
             if self.gt_cache is not None and live:
                 cached = self.gt_cache.load(seq, self.want_semantic, pool.map)
                 self.gt_cache.flush_notes()
+            in_batches = cached is not None and self._reads_gt_in_batches(cached)
 
             def load(ks: list[int]) -> tuple[list[dict], list[_Job]]:
-                bundles = list(pool.map(lambda k: self._load_frame(seq, k, live, cached), ks))
-                return bundles, self._collate(bundles, live)
+                gt_reads = self._read_gt_batch(cached, ks, pool) if in_batches else None
+                slots = self._pred_slots(len(ks), live)
+
+                def frame(j: int) -> dict:
+                    rows = {m: t.numpy()[j] for m, t in slots.items()}
+                    return self._load_frame(seq, ks[j], live, cached, in_batches, rows)
+
+                bundles = list(pool.map(frame, range(len(ks))))
+                gt_batch = {n: r() for n, r in gt_reads.items()} if gt_reads else None
+                return bundles, self._collate(bundles, live, gt_batch, slots)
 
             pending = deque(ahead.submit(load, b) for b in batches[: self.prefetch])
             collect_previous: Callable[[], None] | None = None
@@ -174,31 +185,77 @@ class Engine:
                     progress(previous_size)
         return results
 
+    def _reads_gt_in_batches(self, cached: CachedSequence) -> bool:
+        """Whether the GT of whole batches can be read from the cache into the batch buffers: the stored frames
+        are square at every scorer's resolution, so no scorer resizes (its inputs are :meth:`Scorer.select_gt` of
+        the stored arrays) and no frame can fail (a cached sequence has none that fail to decode)."""
+        h, w = cached.image.shape[1:3]
+        return h == w and all(s.resolution == h for s in self.scorers)
+
+    def _read_gt_batch(
+        self, cached: CachedSequence, ks: list[int], pool: ThreadPoolExecutor
+    ) -> dict[str, Callable[[], torch.Tensor]]:
+        """Start reading the cached GT of frames ``ks`` straight into (pinned) batch tensors, frame by frame in
+        the decode threads; per component, the call that waits for its tensor (B x H x W x C)."""
+        pin = self.device.type == "cuda"
+        out = {}
+        for name, frames in cached.components.items():
+            batch = torch.empty((len(ks), *frames.shape[1:]), dtype=torch.from_numpy(np.empty(0, frames.dtype)).dtype,
+                                pin_memory=pin)  # fmt: skip
+            host = batch.numpy()
+            reads = [pool.submit(frames.read_into, cached.rows[k], host[j]) for j, k in enumerate(ks)]
+            out[name] = lambda batch=batch, reads=reads: [r.result() for r in reads] and batch
+        return out
+
+    def _pred_slots(self, n: int, preds: dict[str, PredSource]) -> dict[str, torch.Tensor]:
+        """Per method, a (pinned) n x res x res x 3 uint8 batch buffer that the decode threads write predictions
+        into, when every scorer evaluates at the same resolution res (frames of another size are decoded into
+        arrays of their own and stacked)."""
+        sizes = {s.resolution for s in self.scorers}
+        if len(sizes) != 1:
+            return {}
+        (res,) = sizes
+        pin = self.device.type == "cuda"
+        return {m: torch.empty((n, res, res, 3), dtype=torch.uint8, pin_memory=pin) for m in preds}
+
     def _load_frame(
-        self, seq: GtSequence, k: int, preds: dict[str, PredSource], cached: CachedSequence | None = None
+        self,
+        seq: GtSequence,
+        k: int,
+        preds: dict[str, PredSource],
+        cached: CachedSequence | None = None,
+        gt_in_batch: bool = False,
+        pred_rows: dict[str, np.ndarray] | None = None,
     ) -> dict:
-        """Decode GT frame k (or take it from the GT cache) and each method's frame k once; prepare them for
-        every scorer."""
+        """Decode GT frame k (or take it from the GT cache, or leave it to the batch read when ``gt_in_batch``)
+        and each method's frame k once (into its row of ``pred_rows`` when given and of that size); prepare them
+        for every scorer."""
         t0 = time.perf_counter()
-        bundle: dict = {"k": k, "gt": {}, "pred": {m: {} for m in preds}, "rgb": {}, "kps": None}
-        try:
-            raw: RawGt | None = (
-                cached.raw(seq, k) if cached is not None else read_gt_frame(seq, k, self.want_semantic)
-            )
-            bundle["kps"] = raw.keypoints
-        except FrameError as exc:
-            raw, gt_error = None, f"ground truth: {exc}"
-        for s in self.scorers:
+        bundle: dict = {"k": k, "gt": {}, "pred": {m: {} for m in preds}, "rgb": {}, "kps": None, "slot": {}}
+        raw: RawGt | None = None
+        if gt_in_batch:
+            bundle["kps"] = gt_keypoints(seq, k)
+            bundle["gt"] = {s.name: IN_BATCH for s in self.scorers}
+        else:
             try:
-                bundle["gt"][s.name] = s.prepare_gt(raw) if raw is not None else gt_error
+                raw = cached.raw(seq, k) if cached is not None else read_gt_frame(seq, k, self.want_semantic)
+                bundle["kps"] = raw.keypoints
             except FrameError as exc:
-                bundle["gt"][s.name] = f"ground truth: {exc}"
+                gt_error = f"ground truth: {exc}"
+            for s in self.scorers:
+                try:
+                    bundle["gt"][s.name] = s.prepare_gt(raw) if raw is not None else gt_error
+                except FrameError as exc:
+                    bundle["gt"][s.name] = f"ground truth: {exc}"
         for m, src in preds.items():
             path = src.files.get(k)
             if path is None:
                 continue
+            row = pred_rows.get(m) if pred_rows else None
             try:
-                rgb = read_rgb(path)
+                rgb = read_rgb(path, row)
+                if rgb is row:
+                    bundle["slot"][m] = row
             except FrameError as exc:
                 for s in self.scorers:
                     bundle["pred"][m][s.name] = str(exc)
@@ -223,11 +280,28 @@ class Engine:
         np.stack(arrays, out=out.numpy())
         return out.permute(0, 3, 1, 2)
 
-    def _collate(self, bundles: list[dict], preds: dict[str, PredSource]) -> list[_Job]:
+    def _collate(
+        self,
+        bundles: list[dict],
+        preds: dict[str, PredSource],
+        gt_batch: dict[str, torch.Tensor] | None = None,
+        pred_slots: dict[str, torch.Tensor] | None = None,
+    ) -> list[_Job]:
         """Per (scorer, method): the frames that can be scored and their stacked tensors (GT stacked once and
-        shared by the methods with the same frames). Runs in the read-ahead thread."""
+        shared by the methods with the same frames; taken from ``gt_batch``, the batch's cached GT components,
+        when given; predictions that were decoded into ``pred_slots`` are taken from there). Runs in the
+        read-ahead thread."""
+        row_of = {b["k"]: j for j, b in enumerate(bundles)}
+
+        def rows(t: torch.Tensor, key: tuple[int, ...]) -> torch.Tensor:
+            """The batch rows of frames ``key`` (B x H x W x C -> B' x C x H x W, channels_last)."""
+            t = t if len(key) == len(bundles) else t[torch.tensor([row_of[k] for k in key])]
+            return t.permute(0, 3, 1, 2)
+
         jobs = []
         for s in self.scorers:
+            if gt_batch is not None:
+                inputs = s.select_gt(gt_batch["image"], gt_batch["mask"], gt_batch.get("semantic"))
             gt_stacks: dict[tuple[int, ...], dict[str, torch.Tensor]] = {}
             for m in preds:
                 ok, failed = [], []
@@ -240,20 +314,28 @@ class Engine:
                     else:
                         ok.append(b)
                 key = tuple(b["k"] for b in ok)
-                if ok and key not in gt_stacks:
+                if ok and key not in gt_stacks and gt_batch is not None:
+                    gt_stacks[key] = {n: rows(t, key) for n, t in inputs.items()}
+                elif ok and key not in gt_stacks:
                     gt_stacks[key] = {
                         n: self._stack([b["gt"][s.name][n] for b in ok]) for n in ok[0]["gt"][s.name]
                     }
-                pr = (
-                    {n: self._stack([b["pred"][m][s.name][n] for b in ok]) for n in ok[0]["pred"][m][s.name]}
-                    if ok
-                    else {}
-                )
+                pr = {}
+                for n in ok[0]["pred"][m][s.name] if ok else ():
+                    arrays = [b["pred"][m][s.name][n] for b in ok]
+                    in_slot = all(a is b["slot"].get(m) for a, b in zip(arrays, ok, strict=True))
+                    pr[n] = rows(pred_slots[m], key) if in_slot else self._stack(arrays)
                 jobs.append(_Job(s, m, ok, failed, key, gt_stacks.get(key, {}), pr))
         return jobs
 
-    def _to_device(self, t: torch.Tensor) -> torch.Tensor:
-        return t.to(self.device, non_blocking=True)
+    def _to_device(self, t: torch.Tensor, copies: dict[tuple, torch.Tensor] | None = None) -> torch.Tensor:
+        """``t`` on the scoring device; with ``copies``, a view of the same host memory is copied only once."""
+        if copies is None:
+            return t.to(self.device, non_blocking=True)
+        key = (t.data_ptr(), t.dtype, tuple(t.shape), t.stride())
+        if key not in copies:
+            copies[key] = t.to(self.device, non_blocking=True)
+        return copies[key]
 
     @torch.inference_mode()
     def _score_batch(self, jobs: list[_Job], results: dict) -> Callable[[], None]:
@@ -261,6 +343,7 @@ class Engine:
         values come back with asynchronous copies, so the caller enqueues the next batch before collecting this
         one: the GPU never waits for the host's bookkeeping, and jobs of a batch do not wait for each other."""
         gt_dev: dict[tuple[str, tuple[int, ...]], dict[str, torch.Tensor]] = {}
+        copies: dict[tuple, torch.Tensor] = {}  # one device copy of a host tensor that scorers share
         gt_cache: dict[tuple[str, tuple[int, ...]], dict] = {}
         pending: list[tuple[_Job, dict[str, torch.Tensor]]] = []
         for job in jobs:
@@ -271,7 +354,7 @@ class Engine:
                 continue
             ck = (s.name, job.key)
             if ck not in gt_dev:
-                gt_dev[ck] = {n: self._to_device(t) for n, t in job.gt.items()}
+                gt_dev[ck] = {n: self._to_device(t, copies) for n, t in job.gt.items()}
             pr = {n: self._to_device(t) for n, t in job.pred.items()}
             values = s.score(gt_dev[ck], pr, self.lpips, gt_cache.setdefault(ck, {}), self.timer)
             pending.append((job, {n: v.double().to("cpu", non_blocking=True) for n, v in values.items()}))

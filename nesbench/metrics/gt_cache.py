@@ -100,11 +100,15 @@ class _Frames:
 
     def read(self, i: int) -> np.ndarray:
         """Frame i, read with os.preadv (it releases the GIL during the copy, so threads read in parallel)."""
-        out = np.empty(self.shape[1:], self.dtype)
+        return self.read_into(i, np.empty(self.shape[1:], self.dtype))
+
+    def read_into(self, i: int, out: np.ndarray) -> np.ndarray:
+        """Frames i, i+1, ... into ``out`` (C-contiguous, of this dtype; one frame or a run of frames), e.g. a
+        slot of a pinned batch buffer; returns ``out``."""
         view = memoryview(out).cast("B")
         fd = os.open(self.path, os.O_RDONLY)
         try:
-            pos, start = 0, self.offset + i * out.nbytes
+            pos, start = 0, self.offset + i * int(np.prod(self.shape[1:])) * self.dtype.itemsize
             while pos < out.nbytes:
                 n = os.preadv(fd, [view[pos:]], start + pos)
                 if n <= 0:
@@ -124,6 +128,12 @@ class CachedSequence:
     image: _Frames
     mask: _Frames
     semantic: _Frames | None
+
+    @property
+    def components(self) -> dict[str, _Frames]:
+        """The stored arrays by name (image, mask, semantic when read)."""
+        parts = {"image": self.image, "mask": self.mask, "semantic": self.semantic}
+        return {name: frames for name, frames in parts.items() if frames is not None}
 
     def raw(self, seq: GtSequence, k: int) -> RawGt:
         """Frame k as :func:`read_gt_frame` returns it."""

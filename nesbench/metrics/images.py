@@ -20,8 +20,8 @@ class FrameError(DataError):
     """A single frame cannot be scored (missing, corrupt, wrong size/channels); recorded as a failure."""
 
 
-def read_png(path: Path) -> np.ndarray:
-    """uint8 array HxW (grey) or HxWxC in RGB(A) order; FrameError naming the file otherwise."""
+def _decode(path: Path) -> np.ndarray:
+    """uint8 array HxW or HxWxC in OpenCV's BGR(A) order; FrameError naming the file otherwise."""
     path = Path(path)
     if not path.is_file():
         raise FrameError(f"{path}: missing")
@@ -31,6 +31,12 @@ def read_png(path: Path) -> np.ndarray:
         raise FrameError(f"{path}: cannot decode (corrupt or not an image); re-render or re-extract it")
     if img.dtype != np.uint8:
         raise FrameError(f"{path}: {img.dtype} image; expected 8-bit PNG (save it as uint8)")
+    return img
+
+
+def read_png(path: Path) -> np.ndarray:
+    """uint8 array HxW (grey) or HxWxC in RGB(A) order; FrameError naming the file otherwise."""
+    img = _decode(path)
     if img.ndim == 3:
         if img.shape[2] == 3:
             img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
@@ -41,13 +47,19 @@ def read_png(path: Path) -> np.ndarray:
     return img
 
 
-def read_rgb(path: Path) -> np.ndarray:
-    """RGB uint8 HxWx3: RGBA loses alpha (as the legacy `[:, :, :3]`); grey or 2-channel images are rejected."""
-    img = read_png(path)
+def read_rgb(path: Path, out: np.ndarray | None = None) -> np.ndarray:
+    """RGB uint8 HxWx3: RGBA loses alpha (as the legacy `[:, :, :3]`); grey or 2-channel images are rejected.
+    ``out`` (uint8 HxWx3, C-contiguous, e.g. a slot of a pinned batch buffer) receives the image when it has the
+    image's size, and is then what is returned (no other copy is made); otherwise a new array is returned."""
+    img = _decode(path)
     if img.ndim != 3 or img.shape[2] not in (3, 4):
         ch = 1 if img.ndim == 2 else img.shape[2]
         raise FrameError(f"{path}: {ch}-channel image; expected RGB (3 channels) - save the render as RGB")
-    return img[:, :, :3]
+    code = cv2.COLOR_BGR2RGB if img.shape[2] == 3 else cv2.COLOR_BGRA2RGB
+    fits = out is not None and out.shape == (*img.shape[:2], 3) and out.flags.c_contiguous
+    if fits and cv2.cvtColor(img, code, dst=out) is out:
+        return out
+    return cv2.cvtColor(img, code)
 
 
 def read_mask_channel0(path: Path) -> np.ndarray:

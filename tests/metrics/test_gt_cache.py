@@ -43,6 +43,44 @@ def test_cached_ground_truth_gives_bit_identical_scores(tmp_path, mx, stub) -> N
     assert _entries(tmp_path / "c") == [entry] and not cache.notes
 
 
+@pytest.mark.parametrize("res", [64, 48])
+def test_batch_read_of_cached_ground_truth_with_failed_predictions(
+    tmp_path, mx, stub, monkeypatch, res
+) -> None:
+    """At the cached frames' resolution the engine reads whole GT batches from the cache (also for a colour mask and
+    fractional labels, and with failed predictions inside a batch); at another it prepares frame by frame. Both give
+    the values of scoring from PNGs, for every scorer."""
+    imgs = mx.make_sequence(tmp_path / "gt", n=6)
+    mask = np.zeros((64, 64, 3), np.uint8)
+    mask[8:56, 8:56] = (255, 128, 40)
+    mx.write_png(tmp_path / "gt" / "mask" / "2.png", mask)
+    sem = np.full((64, 64, 3), (7, 3, 1), np.uint8)
+    sem[50:] = 16
+    mx.write_png(tmp_path / "gt" / "semantic" / "5.png", sem)
+    for k, img in imgs.items():
+        mx.write_png(tmp_path / "a" / f"{k}.png", np.roll(img, k, axis=1))
+        mx.write_png(tmp_path / "b" / f"{k}.png", 255 - img)
+    (tmp_path / "a" / "2.png").write_bytes(b"not a png")
+    preds = {
+        "a": PredSource({k: tmp_path / "a" / f"{k}.png" for k in range(1, 7)}),
+        "b": PredSource({k: tmp_path / "b" / f"{k}.png" for k in (1, 3, 4, 5, 6)}),  # 2 is missing
+    }
+    batch_reads = []
+    original = Engine._read_gt_batch
+    monkeypatch.setattr(Engine, "_read_gt_batch", lambda *a: batch_reads.append(a[2]) or original(*a))
+    plain = _frames(_engine(stub, None, res).score(tmp_path / "gt", preds))
+    assert not batch_reads
+    cache = GtCache(tmp_path / "c")
+    cold = _frames(_engine(stub, cache, res).score(tmp_path / "gt", preds))
+    warm = _frames(_engine(stub, cache, res).score(tmp_path / "gt", preds))
+    assert plain == cold == warm
+    assert batch_reads == ([[1, 2, 3, 4], [5, 6]] * 2 if res == 64 else [])
+    assert (
+        "2.png" in plain["a", "unified"][1][2] and plain["b", "unified"][1][2] == "missing prediction 2.png"
+    )
+    assert set(plain["b", "renderme-pointavatar"][0]) == {1, 3, 4, 5, 6}
+
+
 @pytest.mark.parametrize("grey", [True, False])
 def test_entries_hold_exactly_the_decoded_frames(tmp_path, mx, grey) -> None:
     mx.make_sequence(tmp_path / "gt", n=3, grey_mask=grey)
