@@ -6,8 +6,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from nesbench.metrics.engine import Engine, PredSource
+from nesbench.metrics.lpips_alex import LpipsAlex
 from nesbench.metrics.registry import get_scorer, list_scorers
 
 
@@ -61,3 +63,32 @@ def test_stage_timer_records_each_stage_only_when_enabled(seq, stub) -> None:
     eng, _ = _score(seq, stub, batch_size=2, profile=True)
     assert set(eng.timer.seconds) == {"decode", "wait", "score", "ssim", "lpips"}
     assert all(v > 0 for v in eng.timer.seconds.values())
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_scoring_a_batch_on_cuda_never_waits_for_the_gpu(stub) -> None:
+    """No scorer makes the host wait for the GPU inside ``score`` (a hidden synchronisation, e.g. copying a constant
+    from pageable memory, stops the engine from queueing the next batch while the GPU works)."""
+    dev = torch.device("cuda")
+    lpips = LpipsAlex(stub, dev)
+    rng = np.random.default_rng(0)
+
+    def batch(c: int, high: int = 256) -> torch.Tensor:
+        return torch.from_numpy(rng.integers(0, high, (4, 64, 64, c), dtype=np.uint8)).to(dev)
+
+    for name in list_scorers():
+        s = get_scorer(name, resolution=64)
+        gt = {
+            n: t.permute(0, 3, 1, 2) for n, t in s.select_gt(batch(3), batch(1), batch(1, 20)[..., 0]).items()
+        }
+        pred = {"pred": batch(3).permute(0, 3, 1, 2)}
+        with torch.inference_mode():
+            s.score(gt, pred, lpips, {})  # warm-up: cuDNN set-up, constants made on the device once
+            torch.cuda.synchronize()
+            torch.cuda.set_sync_debug_mode("error")
+            try:
+                out = s.score(gt, pred, lpips, {})
+            finally:
+                torch.cuda.set_sync_debug_mode("default")
+        assert {"l1", "psnr", "ssim", "lpips"} <= set(out), name
