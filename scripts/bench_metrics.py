@@ -133,6 +133,8 @@ def main() -> int:
     ap.add_argument("--switch-interval", type=float, default=None,
                     help="sys.setswitchinterval (seconds; Python's default 0.005): how soon a thread waiting "
                     "for the GIL gets it from a busy one")  # fmt: skip
+    ap.add_argument("--no-cuda-graphs", action="store_true",
+                    help="score every batch eagerly (reference for the engine's CUDA graph replay)")  # fmt: skip
     args = ap.parse_args()
     if args.switch_interval:
         sys.setswitchinterval(args.switch_interval)
@@ -154,7 +156,8 @@ def main() -> int:
                 names = list_scorers() if name == "all" else [name]
                 eng = Engine([get_scorer(x, resolution=args.res) for x in names], device=args.device,
                              lpips_backbone=backbone, lpips_linear=linear_layers(root), batch_size=args.batch_size,
-                             workers=args.workers, prefetch=args.prefetch)  # fmt: skip
+                             workers=args.workers, prefetch=args.prefetch,
+                             cuda_graphs=not args.no_cuda_graphs)  # fmt: skip
                 if not lpips:
                     eng.lpips = None  # the scorers skip LPIPS without a network
                 run_once(eng, root / "gt", {"m0": PredSource({1: preds["m0"].files[1]})}, False)  # warm-up
@@ -175,7 +178,9 @@ def main() -> int:
           f"{torch.get_num_interop_threads()}; os.cpu_count()={os.cpu_count()}; decode threads {eng.workers}, "
           f"{eng.prefetch} batch(es) ahead; "
           f"{args.res}x{args.res}; {args.frames} frames x {args.methods} method(s) per GT")  # fmt: skip
-    print(f"GIL switch interval {sys.getswitchinterval()} s")
+    print(
+        f"GIL switch interval {sys.getswitchinterval()} s; CUDA graphs {'on' if eng.graphs.enabled else 'off'}"
+    )
     print(f"load average (1/5/15 min): before {load_before[0]:.2f}/{load_before[1]:.2f}/{load_before[2]:.2f}, "
           "after {:.2f}/{:.2f}/{:.2f}".format(*os.getloadavg()))  # fmt: skip
     print("\n| scorer | device | batch | frames/s | decode ms | wait ms | ssim ms | lpips ms | other ms |")

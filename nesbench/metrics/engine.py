@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from nesbench.errors import AssetError, NesbenchError
+from nesbench.metrics.cuda_graphs import GraphedScoring
 from nesbench.metrics.frames import GtSequence, RawGt, gt_keypoints, load_gt_sequence, read_gt_frame
 from nesbench.metrics.gt_cache import CachedSequence, GtCache
 from nesbench.metrics.images import FrameError, read_rgb
@@ -99,8 +100,10 @@ class Engine:
         prefetch: int | None = None,
         profile: bool = False,
         gt_cache: GtCache | None = None,
+        cuda_graphs: bool = True,
     ):
-        """``gt_cache``: keep decoded GT frames between runs (:mod:`nesbench.metrics.gt_cache`)."""
+        """``gt_cache``: keep decoded GT frames between runs (:mod:`nesbench.metrics.gt_cache`); ``cuda_graphs``:
+        score full batches on CUDA by replaying captured graphs (:mod:`nesbench.metrics.cuda_graphs`)."""
         self.scorers = list(scorers)
         self.want_semantic = any(s.needs_semantic for s in self.scorers)
         self.gt_cache = gt_cache
@@ -122,6 +125,9 @@ class Engine:
                 for s in self.scorers:
                     if "lpips" in s.metrics:
                         self.unavailable[s.name]["lpips"] = f"unavailable: {exc}"
+        # full batches on CUDA: replay a captured graph of each scorer (nesbench.metrics.cuda_graphs)
+        self.graphs = GraphedScoring(self.device, self.batch_size)
+        self.graphs.enabled = self.graphs.enabled and cuda_graphs
         self.detector: KeypointDetector | None = None
         if any(s.needs_keypoints for s in self.scorers):
             self.detector, reason = load_detector(str(self.device))
@@ -353,10 +359,12 @@ class Engine:
             if not job.ok:
                 continue
             ck = (s.name, job.key)
-            if ck not in gt_dev:
-                gt_dev[ck] = {n: self._to_device(t, copies) for n, t in job.gt.items()}
-            pr = {n: self._to_device(t) for n, t in job.pred.items()}
-            values = s.score(gt_dev[ck], pr, self.lpips, gt_cache.setdefault(ck, {}), self.timer)
+            values = None if self.timer.enabled else self.graphs.score(s, job.gt, job.pred, self.lpips)
+            if values is None:
+                if ck not in gt_dev:
+                    gt_dev[ck] = {n: self._to_device(t, copies) for n, t in job.gt.items()}
+                pr = {n: self._to_device(t) for n, t in job.pred.items()}
+                values = s.score(gt_dev[ck], pr, self.lpips, gt_cache.setdefault(ck, {}), self.timer)
             pending.append((job, {n: v.double().to("cpu", non_blocking=True) for n, v in values.items()}))
         done = torch.cuda.Event() if self.device.type == "cuda" else None
         if done is not None:

@@ -92,3 +92,32 @@ def test_scoring_a_batch_on_cuda_never_waits_for_the_gpu(stub) -> None:
             finally:
                 torch.cuda.set_sync_debug_mode("default")
         assert {"l1", "psnr", "ssim", "lpips"} <= set(out), name
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_graph_replay_gives_the_eager_values(tmp_path, mx, stub) -> None:
+    """Full batches are replayed from captured graphs, a shorter last batch and a batch with a failed frame run
+    eagerly; every value equals the eager engine's, for every scorer and method."""
+    imgs = mx.make_sequence(tmp_path / "gt", n=7, res=64, seed=5)
+    rng = np.random.default_rng(2)
+    for m in ("a", "b"):
+        for k, img in imgs.items():
+            mx.write_png(
+                tmp_path / m / f"{k}.png",
+                np.clip(img + rng.integers(-9, 10, img.shape), 0, 255).astype(np.uint8),
+            )
+    (tmp_path / "b" / "6.png").write_bytes(b"broken")
+    preds = {m: _preds(tmp_path / m, 7) for m in ("a", "b")}
+
+    def run(graphs: bool):
+        eng = Engine([get_scorer(n, resolution=64) for n in list_scorers()], device="cuda", lpips_backbone=stub,
+                     batch_size=3, cuda_graphs=graphs)  # fmt: skip
+        out = {key: (r.frames, r.failed) for key, r in eng.score(tmp_path / "gt", preds).items()}
+        return out, eng.graphs
+
+    eager, _ = run(False)
+    replayed, graphs = run(True)
+    assert graphs.enabled and len(graphs._graphs) == len(list_scorers())  # captured, one graph per scorer
+    assert replayed == eager
+    assert "6.png" in eager["b", "unified"][1][6] and len(eager["a", "unified"][0]) == 7
