@@ -206,11 +206,17 @@ class Engine:
         pin = self.device.type == "cuda"
         out = {}
         for name, frames in cached.components.items():
-            batch = torch.empty((len(ks), *frames.shape[1:]), dtype=torch.from_numpy(np.empty(0, frames.dtype)).dtype,
-                                pin_memory=pin)  # fmt: skip
+            dtype = torch.from_numpy(np.empty(0, frames.dtype)).dtype
+            batch = torch.empty((len(ks), *frames.shape[1:]), dtype=dtype, pin_memory=pin)
             host = batch.numpy()
             reads = [pool.submit(frames.read_into, cached.rows[k], host[j]) for j, k in enumerate(ks)]
-            out[name] = lambda batch=batch, reads=reads: [r.result() for r in reads] and batch
+
+            def wait(batch: torch.Tensor = batch, reads: list = reads) -> torch.Tensor:
+                for r in reads:
+                    r.result()  # re-raises a failed read
+                return batch
+
+            out[name] = wait
         return out
 
     def _pred_slots(self, n: int, preds: dict[str, PredSource]) -> dict[str, torch.Tensor]:
