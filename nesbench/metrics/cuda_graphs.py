@@ -38,9 +38,10 @@ class _Captured:
 class GraphedScoring:
     """Captured graphs of ``score`` by (scorer, input layouts) on one CUDA device."""
 
-    def __init__(self, device: torch.device, batch_size: int):
+    def __init__(self, device: torch.device, batch_size: int, enabled: bool = True):
+        """``enabled``: replay at all (only ever on CUDA; turned off for good when a capture fails)."""
         self.device, self.batch_size = device, batch_size
-        self.enabled = device.type == "cuda"
+        self.enabled = enabled and device.type == "cuda"
         self._graphs: dict[tuple, _Captured] = {}
 
     def score(self, scorer: Scorer, gt: Tensors, pred: Tensors, lpips: LpipsAlex | None) -> Tensors | None:

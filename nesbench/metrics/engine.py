@@ -106,6 +106,9 @@ class Engine:
         score full batches on CUDA by replaying captured graphs (:mod:`nesbench.metrics.cuda_graphs`)."""
         self.scorers = list(scorers)
         self.want_semantic = any(s.needs_semantic for s in self.scorers)
+        sizes = {s.resolution for s in self.scorers}
+        # the resolution every scorer evaluates at (None when they differ): frames of that size go to batch buffers
+        self.resolution: int | None = sizes.pop() if len(sizes) == 1 else None
         self.gt_cache = gt_cache
         self.device = resolve_device(device)
         full_float32(self.device)  # SSIM and LPIPS convolutions without TF32 on CUDA
@@ -126,8 +129,7 @@ class Engine:
                     if "lpips" in s.metrics:
                         self.unavailable[s.name]["lpips"] = f"unavailable: {exc}"
         # full batches on CUDA: replay a captured graph of each scorer (nesbench.metrics.cuda_graphs)
-        self.graphs = GraphedScoring(self.device, self.batch_size)
-        self.graphs.enabled = self.graphs.enabled and cuda_graphs
+        self.graphs = GraphedScoring(self.device, self.batch_size, enabled=cuda_graphs)
         self.detector: KeypointDetector | None = None
         if any(s.needs_keypoints for s in self.scorers):
             self.detector, reason = load_detector(str(self.device))
@@ -161,9 +163,10 @@ class Engine:
             def load(ks: list[int]) -> tuple[list[dict], list[_Job]]:
                 gt_reads = self._read_gt_batch(cached, ks, pool) if in_batches else None
                 slots = self._pred_slots(len(ks), live)
+                hosts = {m: t.numpy() for m, t in slots.items()}
 
                 def frame(j: int) -> dict:
-                    rows = {m: t.numpy()[j] for m, t in slots.items()}
+                    rows = {m: h[j] for m, h in hosts.items()}
                     return self._load_frame(seq, ks[j], live, cached, in_batches, rows)
 
                 bundles = list(pool.map(frame, range(len(ks))))
@@ -196,18 +199,18 @@ class Engine:
         are square at every scorer's resolution, so no scorer resizes (its inputs are :meth:`Scorer.select_gt` of
         the stored arrays) and no frame can fail (a cached sequence has none that fail to decode)."""
         h, w = cached.image.shape[1:3]
-        return h == w and all(s.resolution == h for s in self.scorers)
+        return h == w == self.resolution
 
     def _read_gt_batch(
         self, cached: CachedSequence, ks: list[int], pool: ThreadPoolExecutor
     ) -> dict[str, Callable[[], torch.Tensor]]:
         """Start reading the cached GT of frames ``ks`` straight into (pinned) batch tensors, frame by frame in
         the decode threads; per component, the call that waits for its tensor (B x H x W x C)."""
-        pin = self.device.type == "cuda"
         out = {}
         for name, frames in cached.components.items():
-            dtype = torch.from_numpy(np.empty(0, frames.dtype)).dtype
-            batch = torch.empty((len(ks), *frames.shape[1:]), dtype=dtype, pin_memory=pin)
+            batch = self._host_batch(
+                (len(ks), *frames.shape[1:]), torch.from_numpy(np.empty(0, frames.dtype)).dtype
+            )
             host = batch.numpy()
             reads = [pool.submit(frames.read_into, cached.rows[k], host[j]) for j, k in enumerate(ks)]
 
@@ -223,12 +226,15 @@ class Engine:
         """Per method, a (pinned) n x res x res x 3 uint8 batch buffer that the decode threads write predictions
         into, when every scorer evaluates at the same resolution res (frames of another size are decoded into
         arrays of their own and stacked)."""
-        sizes = {s.resolution for s in self.scorers}
-        if len(sizes) != 1:
+        if self.resolution is None:
             return {}
-        (res,) = sizes
-        pin = self.device.type == "cuda"
-        return {m: torch.empty((n, res, res, 3), dtype=torch.uint8, pin_memory=pin) for m in preds}
+        res = self.resolution
+        return {m: self._host_batch((n, res, res, 3), torch.uint8) for m in preds}
+
+    def _host_batch(self, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+        """An uninitialised host tensor for a batch: pinned when the device is a GPU, so that the host-to-device
+        copy is asynchronous."""
+        return torch.empty(shape, dtype=dtype, pin_memory=self.device.type == "cuda")
 
     def _load_frame(
         self,
@@ -288,7 +294,7 @@ class Engine:
         # uint8 (0..255) unless a frame was resized (float32 on the same 0..255 scale): np.stack casts exactly
         dtype = torch.uint8 if all(a.dtype == np.uint8 for a in arrays) else torch.float32
         shape = (len(arrays), *arrays[0].shape)
-        out = torch.empty(shape, dtype=dtype, pin_memory=self.device.type == "cuda")
+        out = self._host_batch(shape, dtype)
         np.stack(arrays, out=out.numpy())
         return out.permute(0, 3, 1, 2)
 

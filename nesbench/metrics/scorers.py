@@ -207,10 +207,8 @@ class RenderMePointAvatarScorer(Scorer):
         gt = legacy_resize_255(raw.image, res, raw.paths["image"])
         mask = legacy_resize_255(raw.mask, res, raw.paths["mask"])
         semantic = raw.semantic
-        if semantic.shape != (
-            res,
-            res,
-        ):  # bilinear on float labels, as upstream (a same-size resize is the identity)
+        # bilinear on float labels, as upstream (a same-size resize is the identity, so it is skipped)
+        if semantic.shape != (res, res):
             semantic = cv2.resize(semantic.astype(np.float32), (res, res))
         return self.select_gt(gt, mask, semantic)
 
@@ -233,9 +231,8 @@ class RenderMePointAvatarScorer(Scorer):
         g = unit(gt["gt"]) * mask3 + 1.0 * (
             1 - mask3
         )  # GT composited with the full 3-channel mask, as upstream
-        m = mask3[:, :1] * cloth_free(
-            gt["labels"]
-        )  # channel 0 with the cloth labels zeroed (x*1, x*0: exact)
+        # channel 0 with the cloth labels zeroed (x*1 = x, x*0 = 0: exact)
+        m = mask3[:, :1] * cloth_free(gt["labels"])
         nnz = float(3 * m.shape[2] * m.shape[3])
         d = p - g
         mae = batch_sum(d.abs().mul_(m)) / nnz
