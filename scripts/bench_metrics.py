@@ -135,6 +135,9 @@ def main() -> int:
                     "for the GIL gets it from a busy one")  # fmt: skip
     ap.add_argument("--no-cuda-graphs", action="store_true",
                     help="score every batch eagerly (reference for the engine's CUDA graph replay)")  # fmt: skip
+    ap.add_argument("--decode-processes", default="auto",
+                    help="comma list: decode predictions in N worker processes (0: the decode threads; auto: the "
+                    "engine's default); each value gets its own rows, on the same data")  # fmt: skip
     args = ap.parse_args()
     if args.switch_interval:
         sys.setswitchinterval(args.switch_interval)
@@ -151,27 +154,34 @@ def main() -> int:
         variants = [(True, False), (True, True)] if args.gt_cache else [(True, False)]
         if not args.no_lpips_rows:
             variants.append((False, False))
+        procs_list = [None if x == "auto" else int(x) for x in args.decode_processes.split(",")]
         for lpips, cached in variants:
             for name in args.scorers.split(","):
-                names = list_scorers() if name == "all" else [name]
-                eng = Engine([get_scorer(x, resolution=args.res) for x in names], device=args.device,
-                             lpips_backbone=backbone, lpips_linear=linear_layers(root), batch_size=args.batch_size,
-                             workers=args.workers, prefetch=args.prefetch,
-                             cuda_graphs=not args.no_cuda_graphs)  # fmt: skip
-                if not lpips:
-                    eng.lpips = None  # the scorers skip LPIPS without a network
-                run_once(eng, root / "gt", {"m0": PredSource({1: preds["m0"].files[1]})}, False)  # warm-up
-                label = name if lpips else f"{name} no-lpips"
-                if cached:
-                    eng.gt_cache = GtCache(root / f"gt-cache-{name}")
-                    rows.append((f"{name} gt-cache first run", eng.batch_size,
-                                 n / run_once(eng, root / "gt", preds, False), {}, None))  # fmt: skip
-                    label = f"{name} gt-cache"
-                best = min(run_once(eng, root / "gt", preds, False) for _ in range(args.repeat))
-                wall = run_once(eng, root / "gt", preds, True)
-                st = {k: v * 1000 / n for k, v in eng.timer.seconds.items()}
-                other = wall * 1000 / n - st.get("wait", 0) - st.get("ssim", 0) - st.get("lpips", 0)
-                rows.append((label, eng.batch_size, n / best, st, other))
+                for procs in procs_list:
+                    names = list_scorers() if name == "all" else [name]
+                    eng = Engine([get_scorer(x, resolution=args.res) for x in names], device=args.device,
+                                 lpips_backbone=backbone, lpips_linear=linear_layers(root),
+                                 batch_size=args.batch_size, workers=args.workers, prefetch=args.prefetch,
+                                 cuda_graphs=not args.no_cuda_graphs, decode_processes=procs)  # fmt: skip
+                    if not lpips:
+                        eng.lpips = None  # the scorers skip LPIPS without a network
+                    run_once(
+                        eng, root / "gt", {"m0": PredSource({1: preds["m0"].files[1]})}, False
+                    )  # warm-up
+                    label = name if lpips else f"{name} no-lpips"
+                    if cached:
+                        eng.gt_cache = GtCache(root / f"gt-cache-{name}-{procs}")  # cold for each variant
+                        first = n / run_once(eng, root / "gt", preds, False)
+                        used = eng.decoder.processes if eng.decoder else 0
+                        rows.append((f"{name} gt-cache first run", used, eng.batch_size, first, {}, None))
+                        label = f"{name} gt-cache"
+                    best = min(run_once(eng, root / "gt", preds, False) for _ in range(args.repeat))
+                    wall = run_once(eng, root / "gt", preds, True)
+                    st = {k: v * 1000 / n for k, v in eng.timer.seconds.items()}
+                    other = wall * 1000 / n - st.get("wait", 0) - st.get("ssim", 0) - st.get("lpips", 0)
+                    procs = eng.decoder.processes if eng.decoder else 0
+                    rows.append((label, procs, eng.batch_size, n / best, st, other))
+                    eng.close()
     dev = describe_device(eng.device)
     print(f"command: python scripts/bench_metrics.py {' '.join(sys.argv[1:])}")
     print(f"device: {dev}; torch {torch.__version__}; intra-op threads {torch.get_num_threads()}, interop "
@@ -183,15 +193,18 @@ def main() -> int:
     )
     print(f"load average (1/5/15 min): before {load_before[0]:.2f}/{load_before[1]:.2f}/{load_before[2]:.2f}, "
           "after {:.2f}/{:.2f}/{:.2f}".format(*os.getloadavg()))  # fmt: skip
-    print("\n| scorer | device | batch | frames/s | decode ms | wait ms | ssim ms | lpips ms | other ms |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print(
+        "\n| scorer | decode in | device | batch | frames/s | decode ms | wait ms | ssim ms | lpips ms | other ms |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     short = eng.device.type if eng.device.type == "cpu" else str(eng.device)
-    for name, batch, fps, st, other in rows:
+    for name, procs, batch, fps, st, other in rows:
+        where = f"{procs} processes" if procs else "threads"
         if other is None:  # a single untimed-stage run (building the GT cache)
-            print(f"| {name} | {short} | {batch} | {fps:.1f} | | | | | |")
+            print(f"| {name} | {where} | {short} | {batch} | {fps:.1f} | | | | | |")
             continue
-        print(f"| {name} | {short} | {batch} | {fps:.1f} | {st.get('decode', 0):.1f} | {st.get('wait', 0):.1f} | "
-              f"{st.get('ssim', 0):.1f} | {st.get('lpips', 0):.1f} | {other:.1f} |")  # fmt: skip
+        print(f"| {name} | {where} | {short} | {batch} | {fps:.1f} | {st.get('decode', 0):.1f} | "
+              f"{st.get('wait', 0):.1f} | {st.get('ssim', 0):.1f} | {st.get('lpips', 0):.1f} | {other:.1f} |")  # fmt: skip
     return 0
 
 

@@ -101,6 +101,7 @@ def score_benchmark(
     progress: bool = True,
     batch_size: int | None = None,
     gt_cache: str | os.PathLike[str] | None = None,
+    decode_processes: int | None = None,
 ) -> dict[str, Any]:
     """Score a benchmark's canonical prediction layout; write frames.csv, summary.json, results.md in out_dir.
 
@@ -108,6 +109,7 @@ def score_benchmark(
     cached in out_dir/cache/ and reused only when the prediction and GT files (name, size, mtime), the scorer
     versions, the resolution and the LPIPS backbone are unchanged. ``gt_cache``: folder of decoded GT kept
     between runs (default ``$NESBENCH_GT_CACHE``, else none; :mod:`nesbench.metrics.gt_cache`).
+    ``decode_processes``: see :class:`~nesbench.metrics.engine.Engine` (None: its default).
     """
     runs = Path(runs_dir)
     out = Path(out_dir)
@@ -135,6 +137,7 @@ def score_benchmark(
         missing_lpips="unavailable",
         batch_size=batch_size,
         gt_cache=cache,
+        decode_processes=decode_processes,
     )
     for line in unavailable_warnings(engine.unavailable):
         print(line, file=sys.stderr)
@@ -155,45 +158,46 @@ def score_benchmark(
     ] = {}  # (method, protocol, scorer, subj, seq)
     jobs = [(p, subj, seq) for p in proto_list for subj in subject_list for seq in p.test_sequences]
     bar = tqdm(jobs, desc="scoring sequences", disable=not progress, file=sys.stderr)
-    for proto, subj, seq in bar:
-        gt_dir = sequence_dir(root, bench.testset_of(subj), subj, seq)
-        try:
-            gt = load_gt_sequence(gt_dir)
-        except DataError as exc:
-            for m in method_list:
-                for s in scorer_objs:
-                    records[m, proto.name, s.name, subj, seq] = _failed_sequence(s, str(exc))
-            continue
-        gt_stat = {d: _stat_files(gt_dir / d) for d in ("image", "mask", "semantic")}
-        gt_stat["json"] = _stat_files(gt_dir)
-        todo: dict[str, PredSource] = {}
-        meta: dict[str, tuple[Path, int | None, str]] = {}
-        for m in method_list:
-            src, folder, epoch = prediction_source(
-                prediction_dir(runs, m, proto.name, subj, seq), gt.expected
-            )
-            key = _cache_key(
-                {"state": scorer_state, "gt": gt_stat, "pred": _stat_files(folder), "err": src.error}
-            )
-            cache_file = out / "cache" / m / proto.name / subj / f"{seq}.json"
-            cached = _read_cache(cache_file, key)
-            if cached is not None:
-                for s in scorer_objs:
-                    records[m, proto.name, s.name, subj, seq] = cached[s.name]
+    with engine:  # stops decode worker processes, if any, when done
+        for proto, subj, seq in bar:
+            gt_dir = sequence_dir(root, bench.testset_of(subj), subj, seq)
+            try:
+                gt = load_gt_sequence(gt_dir)
+            except DataError as exc:
+                for m in method_list:
+                    for s in scorer_objs:
+                        records[m, proto.name, s.name, subj, seq] = _failed_sequence(s, str(exc))
                 continue
-            todo[m] = src
-            meta[m] = (cache_file, epoch, key)
-        if not todo:
-            continue
-        results = engine.score(gt.dir, todo)
-        for m, (cache_file, epoch, key) in meta.items():
-            per_scorer = {}
-            for s in scorer_objs:
-                rec = sequence_record(s, results[m, s.name], engine.unavailable[s.name])
-                rec["epoch"] = epoch
-                per_scorer[s.name] = rec
-                records[m, proto.name, s.name, subj, seq] = rec
-            write_json_atomic(cache_file, {"key": key, "records": per_scorer})
+            gt_stat = {d: _stat_files(gt_dir / d) for d in ("image", "mask", "semantic")}
+            gt_stat["json"] = _stat_files(gt_dir)
+            todo: dict[str, PredSource] = {}
+            meta: dict[str, tuple[Path, int | None, str]] = {}
+            for m in method_list:
+                src, folder, epoch = prediction_source(
+                    prediction_dir(runs, m, proto.name, subj, seq), gt.expected
+                )
+                key = _cache_key(
+                    {"state": scorer_state, "gt": gt_stat, "pred": _stat_files(folder), "err": src.error}
+                )
+                cache_file = out / "cache" / m / proto.name / subj / f"{seq}.json"
+                cached = _read_cache(cache_file, key)
+                if cached is not None:
+                    for s in scorer_objs:
+                        records[m, proto.name, s.name, subj, seq] = cached[s.name]
+                    continue
+                todo[m] = src
+                meta[m] = (cache_file, epoch, key)
+            if not todo:
+                continue
+            results = engine.score(gt.dir, todo)
+            for m, (cache_file, epoch, key) in meta.items():
+                per_scorer = {}
+                for s in scorer_objs:
+                    rec = sequence_record(s, results[m, s.name], engine.unavailable[s.name])
+                    rec["epoch"] = epoch
+                    per_scorer[s.name] = rec
+                    records[m, proto.name, s.name, subj, seq] = rec
+                write_json_atomic(cache_file, {"key": key, "records": per_scorer})
 
     summary = _summarise(bench, method_list, proto_list, subject_list, scorer_objs, records)
     summary["provenance"] = {

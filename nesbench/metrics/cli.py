@@ -31,6 +31,7 @@ def _score(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             missing_lpips="unavailable" if args.allow_missing_lpips else "error",
             gt_cache=args.gt_cache,
+            decode_processes=args.decode_processes,
         )
     except AssetError as exc:  # only the LPIPS weights can be missing here
         raise AssetError(f"{exc}; or pass --allow-missing-lpips to score without LPIPS") from None
@@ -85,6 +86,7 @@ def _benchmark(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         batch_size=args.batch_size,
         gt_cache=args.gt_cache,
+        decode_processes=args.decode_processes,
     )
     print((out / "results.md").read_text(encoding="utf-8"), end="")
     written = [out / "summary.json", out / "frames.csv", out / "results.md"]
@@ -153,6 +155,13 @@ def _common(p: argparse.ArgumentParser) -> None:
         metavar="DIR",
         help="keep decoded ground truth here and reuse it in later runs (~1.3 MB per 512px frame; "
         "default: $NESBENCH_GT_CACHE, else off; see docs/PERFORMANCE.md)",
+    )
+    p.add_argument(
+        "--decode-processes",
+        type=int,
+        metavar="N",
+        help="decode predictions in N worker processes (0: in threads; default: one per core on a GPU with 8+ "
+        "cores, else threads; see docs/PERFORMANCE.md)",
     )
 
 

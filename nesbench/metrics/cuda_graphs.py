@@ -81,6 +81,8 @@ class GraphedScoring:
                 scorer.score(sgt, spred, lpips, {})
         torch.cuda.current_stream(self.device).wait_stream(side)
         graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
+        # thread_local: the engine's read-ahead thread may allocate pinned host memory meanwhile (not captured;
+        # the default 'global' mode would make that allocation fail)
+        with torch.cuda.graph(graph, capture_error_mode="thread_local"):
             out = scorer.score(sgt, spred, lpips, {})
         return _Captured(graph, sgt, spred, out)

@@ -1,5 +1,6 @@
-"""The scoring engine: decode frames in a thread pool (one batch ahead, two on a GPU), score batches with every scorer on the
-chosen device, and account for every expected frame (scored, or failed with a reason)."""
+"""The scoring engine: decode frames in a thread pool (one batch ahead, two on a GPU; predictions in worker processes
+on GPU hosts), score batches with every scorer on the chosen device, and account for every expected frame (scored, or
+failed with a reason)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import torch
 
 from nesbench.errors import AssetError, NesbenchError
 from nesbench.metrics.cuda_graphs import GraphedScoring
+from nesbench.metrics.decode_procs import DecodedBatch, ProcessDecoder
 from nesbench.metrics.frames import GtSequence, RawGt, gt_keypoints, load_gt_sequence, read_gt_frame
 from nesbench.metrics.gt_cache import CachedSequence, GtCache
 from nesbench.metrics.images import FrameError, read_rgb
@@ -101,9 +103,13 @@ class Engine:
         profile: bool = False,
         gt_cache: GtCache | None = None,
         cuda_graphs: bool = True,
+        decode_processes: int | None = None,
     ):
         """``gt_cache``: keep decoded GT frames between runs (:mod:`nesbench.metrics.gt_cache`); ``cuda_graphs``:
-        score full batches on CUDA by replaying captured graphs (:mod:`nesbench.metrics.cuda_graphs`)."""
+        score full batches on CUDA by replaying captured graphs (:mod:`nesbench.metrics.cuda_graphs`);
+        ``decode_processes``: decode predictions in that many worker processes instead of the decode threads
+        (:mod:`nesbench.metrics.decode_procs`; only when every scorer evaluates at the same resolution); None:
+        one per decode thread on a GPU with at least 8 cores (faster there, docs/PERFORMANCE.md), else 0."""
         self.scorers = list(scorers)
         self.want_semantic = any(s.needs_semantic for s in self.scorers)
         sizes = {s.resolution for s in self.scorers}
@@ -117,6 +123,13 @@ class Engine:
         # batches decoded ahead of scoring: a GPU scores faster than the threads decode, so keep them all busy
         self.prefetch = prefetch or (2 if self.device.type == "cuda" else 1)
         self.timer = StageTimer(self.device, enabled=profile)
+        if decode_processes is None:
+            decode_processes = self.workers if self.device.type == "cuda" and usable_cores() >= 8 else 0
+        if decode_processes < 0:
+            raise NesbenchError(f"--decode-processes {decode_processes}: give 0 (decode in threads) or more")
+        self.decoder: ProcessDecoder | None = None
+        if decode_processes and self.resolution is not None:
+            self.decoder = ProcessDecoder(decode_processes, pin=self.device.type == "cuda")
         self.unavailable: dict[str, dict[str, str]] = {s.name: {} for s in self.scorers}
         self.lpips: LpipsAlex | None = None
         if any("lpips" in s.metrics for s in self.scorers):
@@ -159,28 +172,35 @@ class Engine:
                 cached = self.gt_cache.load(seq, self.want_semantic, pool.map)
                 self.gt_cache.flush_notes()
             in_batches = cached is not None and self._reads_gt_in_batches(cached)
+            if self.decoder is not None and live:
+                # batch buffers in flight: those decoded ahead, the one scored, the one whose values are collected
+                self.decoder.reserve(self.prefetch + 2, self.batch_size * len(live), self.resolution)
 
-            def load(ks: list[int]) -> tuple[list[dict], list[_Job]]:
+            def load(i: int) -> tuple[list[dict], list[_Job]]:
+                ks = batches[i]
                 gt_reads = self._read_gt_batch(cached, ks, pool) if in_batches else None
-                slots = self._pred_slots(len(ks), live)
+                slots = self._pred_slots(len(ks), live, i)
                 hosts = {m: t.numpy() for m, t in slots.items()}
+                remote = None
+                if self.decoder is not None and hosts:
+                    remote = self.decoder.submit(hosts, {m: [live[m].files.get(k) for k in ks] for m in live})
 
                 def frame(j: int) -> dict:
                     rows = {m: h[j] for m, h in hosts.items()}
-                    return self._load_frame(seq, ks[j], live, cached, in_batches, rows)
+                    return self._load_frame(seq, ks[j], live, cached, in_batches, rows, remote, j)
 
                 bundles = list(pool.map(frame, range(len(ks))))
                 gt_batch = {n: r() for n, r in gt_reads.items()} if gt_reads else None
                 return bundles, self._collate(bundles, live, gt_batch, slots)
 
-            pending = deque(ahead.submit(load, b) for b in batches[: self.prefetch])
+            pending = deque(ahead.submit(load, i) for i in range(min(self.prefetch, len(batches))))
             collect_previous: Callable[[], None] | None = None
             previous_size = 0
             for i in range(len(batches)):
                 with self.timer("wait"):
                     bundles, jobs = pending.popleft().result()
                 if i + self.prefetch < len(batches):
-                    pending.append(ahead.submit(load, batches[i + self.prefetch]))
+                    pending.append(ahead.submit(load, i + self.prefetch))
                 with self.timer("score"):
                     collect = self._score_batch(jobs, results)
                     if collect_previous is not None:
@@ -193,6 +213,17 @@ class Engine:
                 if progress:
                     progress(previous_size)
         return results
+
+    def close(self) -> None:
+        """Stop the decode worker processes and free their shared memory (when used)."""
+        if self.decoder is not None:
+            self.decoder.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def _reads_gt_in_batches(self, cached: CachedSequence) -> bool:
         """Whether the GT of whole batches can be read from the cache into the batch buffers: the stored frames
@@ -222,12 +253,16 @@ class Engine:
             out[name] = wait
         return out
 
-    def _pred_slots(self, n: int, preds: dict[str, PredSource]) -> dict[str, torch.Tensor]:
-        """Per method, a (pinned) n x res x res x 3 uint8 batch buffer that the decode threads write predictions
-        into, when every scorer evaluates at the same resolution res (frames of another size are decoded into
-        arrays of their own and stacked)."""
+    def _pred_slots(self, n: int, preds: dict[str, PredSource], batch: int) -> dict[str, torch.Tensor]:
+        """Per method, a (pinned) n x res x res x 3 uint8 batch buffer that the decode threads (or processes:
+        the decoder's ring buffer of batch number ``batch``) write predictions into, when every scorer evaluates
+        at the same resolution res (frames of another size are decoded into arrays of their own and stacked)."""
         if self.resolution is None:
             return {}
+        if self.decoder is not None:
+            ring = torch.from_numpy(self.decoder.buffer(batch))
+            b = self.batch_size
+            return {m: ring[i * b : i * b + n] for i, m in enumerate(preds)}
         res = self.resolution
         return {m: self._host_batch((n, res, res, 3), torch.uint8) for m in preds}
 
@@ -244,10 +279,12 @@ class Engine:
         cached: CachedSequence | None = None,
         gt_in_batch: bool = False,
         pred_rows: dict[str, np.ndarray] | None = None,
+        decoded: DecodedBatch | None = None,
+        j: int = 0,
     ) -> dict:
         """Decode GT frame k (or take it from the GT cache, or leave it to the batch read when ``gt_in_batch``)
-        and each method's frame k once (into its row of ``pred_rows`` when given and of that size); prepare them
-        for every scorer."""
+        and each method's frame k once (into its row of ``pred_rows`` when given and of that size; or take it,
+        frame j of the batch, from the worker processes' ``decoded``); prepare them for every scorer."""
         t0 = time.perf_counter()
         bundle: dict = {"k": k, "gt": {}, "pred": {m: {} for m in preds}, "rgb": {}, "kps": None, "slot": {}}
         raw: RawGt | None = None
@@ -271,7 +308,7 @@ class Engine:
                 continue
             row = pred_rows.get(m) if pred_rows else None
             try:
-                rgb = read_rgb(path, row)
+                rgb = decoded.rgb(m, j, row) if decoded is not None else read_rgb(path, row)
                 if rgb is row:
                     bundle["slot"][m] = row
             except FrameError as exc:

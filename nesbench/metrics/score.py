@@ -47,6 +47,7 @@ def score_sequence(
     batch_size: int | None = None,
     missing_lpips: str = "error",
     gt_cache: str | os.PathLike[str] | None = None,
+    decode_processes: int | None = None,
 ) -> dict[str, Any]:
     """Score `pred_dir` (holding `<k>.png`, or `rgb/`, or `epoch_<N>/rgb/`) against a GT sequence folder.
 
@@ -54,6 +55,7 @@ def score_sequence(
     a missing LPIPS backbone raises AssetError unless ``missing_lpips='unavailable'`` (then ``lpips`` is null
     and ``unavailable`` says why). ``resolution`` None: the GT images' own width (512 on RenderMe-360).
     ``gt_cache``: folder of decoded GT kept between runs (default ``$NESBENCH_GT_CACHE``, else none).
+    ``decode_processes``: see :class:`~nesbench.metrics.engine.Engine` (None: its default).
     """
     seq = load_gt_sequence(Path(gt_seq_dir))
     if isinstance(scorer, str):
@@ -66,15 +68,16 @@ def score_sequence(
     if src.error:
         raise DataError(f"{folder}: prediction folder not found; pass the folder holding <k>.png (or rgb/)")
     cache = gt_cache_from(gt_cache)
-    engine = Engine(
+    with Engine(
         [sc],
         device=device,
         lpips_backbone=lpips_backbone,
         missing_lpips=missing_lpips,
         batch_size=batch_size,
         gt_cache=cache,
-    )
-    result = engine.score(seq.dir, {"pred": src})["pred", sc.name]
+        decode_processes=decode_processes,
+    ) as engine:
+        result = engine.score(seq.dir, {"pred": src})["pred", sc.name]
     rec = sequence_record(sc, result, engine.unavailable[sc.name])
     rec["device"] = describe_device(engine.device)
     rec["prediction_dir"] = str(folder)

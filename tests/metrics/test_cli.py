@@ -179,3 +179,21 @@ def test_list_shows_direction_and_aggregation(capsys) -> None:
     assert [x["scorer"] for x in lines] == ["unified", "renderme-imavatar", "renderme-pointavatar"]
     assert lines[0]["specs"]["lpips"] == {"higher_is_better": False, "aggregation": "mean"}
     assert "keypoint" in lines[0]["metrics"] and "keypoint" not in lines[2]["metrics"]
+
+
+def test_score_with_decode_processes_gives_the_thread_values(tmp_path, mx, capsys) -> None:
+    """calculate_metric.py as the main module of the spawned decode workers; a negative count is one-line error."""
+    imgs = mx.make_sequence(tmp_path / "gt", n=3)
+    for k, img in imgs.items():
+        mx.write_png(tmp_path / "pred" / f"{k}.png", img[::-1])
+    argv = ["score", "--pred", str(tmp_path / "pred"), "--gt", str(tmp_path / "gt"), "--scorer", "unified",
+            "--device", "cpu", "--lpips-backbone", str(mx.STUB)]  # fmt: skip
+    out = {}
+    for n in ("0", "2"):
+        cmd = [sys.executable, str(REPO / "calculate_metric.py"), *argv, "--decode-processes", n]
+        subprocess.run([*cmd, "--json", str(tmp_path / f"{n}.json")], check=True, capture_output=True)
+        out[n] = json.loads((tmp_path / f"{n}.json").read_text())["frames"]
+    assert out["2"] == out["0"] and len(out["0"]) == 3
+    assert main(["metrics", *argv, "--decode-processes", "-1"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--decode-processes -1" in err[0]

@@ -1,0 +1,90 @@
+"""Predictions decoded in worker processes into the shared-memory ring give exactly the thread-decoded values,
+with the same failures, across more batches than the ring has buffers."""
+
+from __future__ import annotations
+
+from multiprocessing.shared_memory import SharedMemory
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from nesbench.metrics.decode_procs import ProcessDecoder
+from nesbench.metrics.engine import Engine, PredSource
+from nesbench.metrics.gt_cache import GtCache
+from nesbench.metrics.images import FrameError
+from nesbench.metrics.registry import get_scorer, list_scorers
+
+N = 9  # frames: with batch size 2 and one batch ahead, 5 batches through a ring of 3 buffers
+
+
+@pytest.fixture
+def preds(tmp_path, mx) -> dict[str, PredSource]:
+    """Methods 'a' (frame 2 at 128x128, frame 4 corrupt, frame 7 grey) and 'b' (frame 5 missing)."""
+    imgs = mx.make_sequence(tmp_path / "gt", n=N, res=64, seed=8)
+    rng = np.random.default_rng(4)
+    for m in ("a", "b"):
+        for k, img in imgs.items():
+            pred = np.clip(img.astype(int) + rng.integers(-12, 13, img.shape), 0, 255).astype(np.uint8)
+            if m == "a" and k == 2:
+                pred = cv2.resize(pred, (128, 128), interpolation=cv2.INTER_NEAREST)
+            if m == "a" and k == 7:
+                pred = pred[:, :, 0]
+            mx.write_png(tmp_path / m / f"{k}.png", pred)
+    (tmp_path / "a" / "4.png").write_bytes(b"not a png")
+    return {
+        m: PredSource({k: tmp_path / m / f"{k}.png" for k in range(1, N + 1) if (m, k) != ("b", 5)})
+        for m in ("a", "b")
+    }
+
+
+def _run(tmp_path, stub, preds, device: str, processes: int, cache: bool = False, **kw):
+    with Engine([get_scorer(n, resolution=64) for n in list_scorers()], device=device, lpips_backbone=stub,
+                batch_size=2, decode_processes=processes, gt_cache=GtCache(tmp_path / "cache") if cache else None,
+                **kw) as eng:  # fmt: skip
+        out = [eng.score(tmp_path / "gt", preds) for _ in range(2)]  # the second sequence reuses the ring
+        pinned = eng.decoder.pinned if eng.decoder else None
+    return [{key: (r.frames, r.failed) for key, r in o.items()} for o in out], pinned
+
+
+@pytest.mark.parametrize("cache", [False, True])
+def test_processes_give_the_thread_values_and_failures(tmp_path, stub, preds, cache) -> None:
+    threads, _ = _run(tmp_path, stub, preds, "cpu", 0, cache)
+    procs, _ = _run(tmp_path, stub, preds, "cpu", 2, cache)
+    assert procs == threads
+    frames, failed = procs[1]["a", "unified"]
+    assert set(frames) == set(range(1, N + 1)) - {4, 7}  # frame 2 (another size) is scored after resizing
+    assert "4.png: cannot decode" in failed[4] and "1-channel image" in failed[7]
+    assert procs[1]["b", "renderme-imavatar"][1] == {5: "missing prediction 5.png"}
+
+
+def test_workers_write_frames_into_their_rows_and_closing_frees_the_ring(tmp_path, mx) -> None:
+    img = np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8)
+    mx.write_png(tmp_path / "1.png", img)
+    mx.write_png(tmp_path / "2.png", np.zeros((4, 4, 3), np.uint8))
+    dec = ProcessDecoder(1)
+    dec.reserve(slots=2, rows=3, res=8)
+    name = dec._ring.shm.name
+    buf = dec.buffer(5)
+    assert buf.shape == (3, 8, 8, 3) and dec._ring.row_index(buf[2]) == 5
+    with pytest.raises(ValueError):
+        dec._ring.row_index(np.zeros((8, 8, 3), np.uint8))
+    got = dec.submit({"m": buf}, {"m": [tmp_path / "1.png", tmp_path / "2.png", None]})
+    row = buf[0]
+    assert got.rgb("m", 0, row) is row and np.array_equal(row, img)  # decoded in place, nothing sent back
+    assert got.rgb("m", 1, buf[1]).shape == (4, 4, 3)  # another size: the array itself comes back
+    with pytest.raises(FrameError, match="no prediction file"):
+        got.rgb("m", 2, buf[2])
+    dec.close()
+    with pytest.raises(FileNotFoundError):
+        SharedMemory(name=name)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_processes_on_cuda_page_lock_the_ring_and_give_the_thread_values(tmp_path, stub, preds) -> None:
+    threads, _ = _run(tmp_path, stub, preds, "cuda", 0, True)
+    procs, pinned = _run(tmp_path, stub, preds, "cuda", 2, True)
+    assert pinned is True
+    assert procs == threads
