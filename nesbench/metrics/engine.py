@@ -109,7 +109,8 @@ class Engine:
         score full batches on CUDA by replaying captured graphs (:mod:`nesbench.metrics.cuda_graphs`);
         ``decode_processes``: decode predictions in that many worker processes instead of the decode threads
         (:mod:`nesbench.metrics.decode_procs`; only when every scorer evaluates at the same resolution); None:
-        one per decode thread on a GPU with at least 8 cores (faster there, docs/PERFORMANCE.md), else 0."""
+        one per decode thread for sequences whose GT comes from the GT cache, on a GPU with at least 8 cores
+        (faster there; with GT PNGs to decode as well, threads were as fast: docs/PERFORMANCE.md), else 0."""
         self.scorers = list(scorers)
         self.want_semantic = any(s.needs_semantic for s in self.scorers)
         sizes = {s.resolution for s in self.scorers}
@@ -123,6 +124,8 @@ class Engine:
         # batches decoded ahead of scoring: a GPU scores faster than the threads decode, so keep them all busy
         self.prefetch = prefetch or (2 if self.device.type == "cuda" else 1)
         self.timer = StageTimer(self.device, enabled=profile)
+        # None: processes only where measured faster (see the docstring)
+        self.processes_with_gt_cache_only = decode_processes is None
         if decode_processes is None:
             decode_processes = self.workers if self.device.type == "cuda" and usable_cores() >= 8 else 0
         if decode_processes < 0:
@@ -172,18 +175,19 @@ class Engine:
                 cached = self.gt_cache.load(seq, self.want_semantic, pool.map)
                 self.gt_cache.flush_notes()
             in_batches = cached is not None and self._reads_gt_in_batches(cached)
-            if self.decoder is not None and live:
+            decoder = self.decoder if in_batches or not self.processes_with_gt_cache_only else None
+            if decoder is not None and live:
                 # batch buffers in flight: those decoded ahead, the one scored, the one whose values are collected
-                self.decoder.reserve(self.prefetch + 2, self.batch_size * len(live), self.resolution)
+                decoder.reserve(self.prefetch + 2, self.batch_size * len(live), self.resolution)
 
             def load(i: int) -> tuple[list[dict], list[_Job]]:
                 ks = batches[i]
                 gt_reads = self._read_gt_batch(cached, ks, pool) if in_batches else None
-                slots = self._pred_slots(len(ks), live, i)
+                slots = self._pred_slots(len(ks), live, i, decoder)
                 hosts = {m: t.numpy() for m, t in slots.items()}
                 remote = None
-                if self.decoder is not None and hosts:
-                    remote = self.decoder.submit(hosts, {m: [live[m].files.get(k) for k in ks] for m in live})
+                if decoder is not None and hosts:
+                    remote = decoder.submit(hosts, {m: [live[m].files.get(k) for k in ks] for m in live})
 
                 def frame(j: int) -> dict:
                     rows = {m: h[j] for m, h in hosts.items()}
@@ -253,14 +257,16 @@ class Engine:
             out[name] = wait
         return out
 
-    def _pred_slots(self, n: int, preds: dict[str, PredSource], batch: int) -> dict[str, torch.Tensor]:
+    def _pred_slots(
+        self, n: int, preds: dict[str, PredSource], batch: int, decoder: ProcessDecoder | None
+    ) -> dict[str, torch.Tensor]:
         """Per method, a (pinned) n x res x res x 3 uint8 batch buffer that the decode threads (or processes:
-        the decoder's ring buffer of batch number ``batch``) write predictions into, when every scorer evaluates
+        the ``decoder``'s ring buffer of batch number ``batch``) write predictions into, when every scorer evaluates
         at the same resolution res (frames of another size are decoded into arrays of their own and stacked)."""
         if self.resolution is None:
             return {}
-        if self.decoder is not None:
-            ring = torch.from_numpy(self.decoder.buffer(batch))
+        if decoder is not None:
+            ring = torch.from_numpy(decoder.buffer(batch))
             b = self.batch_size
             return {m: ring[i * b : i * b + n] for i, m in enumerate(preds)}
         res = self.resolution

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import torch
 
+from nesbench.errors import NesbenchError
 from nesbench.metrics.decode_procs import ProcessDecoder
-from nesbench.metrics.engine import Engine, PredSource
+from nesbench.metrics.engine import Engine, PredSource, usable_cores
 from nesbench.metrics.gt_cache import GtCache
 from nesbench.metrics.images import FrameError
 from nesbench.metrics.registry import get_scorer, list_scorers
@@ -88,3 +89,22 @@ def test_processes_on_cuda_page_lock_the_ring_and_give_the_thread_values(tmp_pat
     procs, pinned = _run(tmp_path, stub, preds, "cuda", 2, True)
     assert pinned is True
     assert procs == threads
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available() or usable_cores() < 8, reason="needs CUDA and 8+ cores")
+def test_by_default_a_gpu_host_decodes_in_processes_only_with_the_gt_cache(tmp_path, stub, preds) -> None:
+    with Engine(
+        [get_scorer("unified", resolution=64)], device="cuda", lpips_backbone=stub, batch_size=2
+    ) as eng:
+        eng.score(tmp_path / "gt", preds)
+        assert eng.decoder is not None and eng.decoder._pool is None  # GT PNGs: threads
+        eng.gt_cache = GtCache(tmp_path / "cache")
+        eng.score(tmp_path / "gt", preds)
+        assert eng.decoder._pool is not None and eng.decoder.processes == eng.workers
+
+
+def test_cpu_decodes_in_threads_by_default_and_rejects_a_negative_count(stub) -> None:
+    assert Engine([get_scorer("unified")], device="cpu", lpips_backbone=stub).decoder is None
+    with pytest.raises(NesbenchError, match="--decode-processes -2"):
+        Engine([get_scorer("unified")], device="cpu", lpips_backbone=stub, decode_processes=-2)
