@@ -175,7 +175,7 @@ class Engine:
                 cached = self.gt_cache.load(seq, self.want_semantic, pool.map)
                 self.gt_cache.flush_notes()
             in_batches = cached is not None and self._reads_gt_in_batches(cached)
-            decoder = self.decoder if in_batches or not self.processes_with_gt_cache_only else None
+            decoder = self.decoder if self.decode_processes_for(in_batches) else None
             if decoder is not None and live:
                 # batch buffers in flight: those decoded ahead, the one scored, the one whose values are collected
                 decoder.reserve(self.prefetch + 2, self.batch_size * len(live), self.resolution)
@@ -217,6 +217,13 @@ class Engine:
                 if progress:
                     progress(previous_size)
         return results
+
+    def decode_processes_for(self, gt_in_batches: bool) -> int:
+        """Worker processes that decode a sequence's predictions (0: the decode threads); ``gt_in_batches``: its GT
+        is read from the GT cache in batches."""
+        if self.decoder is None or (self.processes_with_gt_cache_only and not gt_in_batches):
+            return 0
+        return self.decoder.processes
 
     def close(self) -> None:
         """Stop the decode worker processes and free their shared memory (when used)."""
