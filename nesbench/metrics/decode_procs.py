@@ -19,17 +19,21 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing as mp
+import os
 import sys
 import weakref
 from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.shared_memory import SharedMemory
 from pathlib import Path
 
 import numpy as np
 
+from nesbench.errors import NesbenchError
 from nesbench.metrics.images import FrameError, read_rgb
 
+WORKER_DIED = "a prediction decode worker process died (out of memory?); rerun with --decode-processes 0 to decode in threads"
 _ATTACHED: dict[str, tuple[SharedMemory, np.ndarray]] = {}  # in a worker: the rings it has opened, by name
 
 
@@ -67,7 +71,17 @@ class _Ring:
     def __init__(self, slots: int, rows: int, res: int, pin: bool):
         self.shape = (slots * rows, res, res, 3)
         self.slots, self.rows_per_slot = slots, rows
-        self.shm = SharedMemory(create=True, size=int(np.prod(self.shape)))
+        nbytes = int(np.prod(self.shape))
+        self.shm = SharedMemory(create=True, size=nbytes)
+        try:  # take the pages now: a full /dev/shm fails here, not with SIGBUS in a worker writing a frame
+            if hasattr(os, "posix_fallocate"):
+                os.posix_fallocate(self.shm._fd, 0, nbytes)  # type: ignore[attr-defined]
+        except OSError as exc:
+            self.shm.close()
+            self.shm.unlink()
+            raise OSError(
+                f"{nbytes / 2**20:.0f} MiB of shared memory are not available ({exc.strerror})"
+            ) from exc
         self.rows = np.ndarray(self.shape, np.uint8, buffer=self.shm.buf)
         self.row_bytes = self.rows[0].nbytes
         self.base = self.rows.ctypes.data
@@ -125,7 +139,10 @@ class DecodedBatch:
     def rgb(self, method: str, j: int, row: np.ndarray) -> np.ndarray:
         """Frame j of ``method``: ``row`` (its row of the batch buffer) once the worker has written it there, or
         an array of its own (another size); raises FrameError with the reason when it could not be decoded."""
-        got = self._chunks[method][j // self._per_task].result()[j % self._per_task]
+        try:
+            got = self._chunks[method][j // self._per_task].result()[j % self._per_task]
+        except BrokenProcessPool:
+            raise NesbenchError(WORKER_DIED) from None
         if isinstance(got, str):
             raise FrameError(got)
         return row if got is None else got  # type: ignore[return-value]
@@ -142,7 +159,8 @@ class ProcessDecoder:
 
     def reserve(self, slots: int, rows: int, res: int) -> None:
         """Make sure the ring has ``slots`` batch buffers of ``rows`` res x res x 3 frames (a smaller one is
-        replaced: call this only while no batch is in flight) and the workers are started."""
+        replaced: call this only while no batch is in flight) and the workers are started. OSError when the shared
+        memory cannot be had (e.g. a container's small /dev/shm)."""
         if self._ring is None or not self._ring.fits(slots, rows, res):
             if self._ring is not None:
                 self._ring.close()
@@ -168,10 +186,13 @@ class ProcessDecoder:
         chunks: dict[str, list[Future]] = {}
         for m, files in paths.items():
             items = [(None if f is None else str(f), ring.row_index(rows[m][j])) for j, f in enumerate(files)]
-            chunks[m] = [
-                pool.submit(decode_into_rows, ring.shm.name, ring.shape, items[i : i + n])
-                for i in range(0, len(items), n)
-            ]
+            try:
+                chunks[m] = [
+                    pool.submit(decode_into_rows, ring.shm.name, ring.shape, items[i : i + n])
+                    for i in range(0, len(items), n)
+                ]
+            except BrokenProcessPool:
+                raise NesbenchError(WORKER_DIED) from None
         return DecodedBatch(chunks, n)
 
     def close(self) -> None:

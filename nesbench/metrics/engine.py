@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -178,7 +179,10 @@ class Engine:
             decoder = self.decoder if self.decode_processes_for(in_batches) else None
             if decoder is not None and live:
                 # batch buffers in flight: those decoded ahead, the one scored, the one whose values are collected
-                decoder.reserve(self.prefetch + 2, self.batch_size * len(live), self.resolution)
+                try:
+                    decoder.reserve(self.prefetch + 2, self.batch_size * len(live), self.resolution)
+                except OSError as exc:
+                    decoder = self._decode_in_threads(exc)
 
             def load(i: int) -> tuple[list[dict], list[_Job]]:
                 ks = batches[i]
@@ -224,6 +228,19 @@ class Engine:
         if self.decoder is None or (self.processes_with_gt_cache_only and not gt_in_batches):
             return 0
         return self.decoder.processes
+
+    def _decode_in_threads(self, exc: OSError) -> None:
+        """The worker processes' shared memory cannot be had: an error when they were asked for, else a note and
+        the decode threads from now on."""
+        assert self.decoder is not None
+        fix = "give the container more (docker run --shm-size=...)"
+        if not self.processes_with_gt_cache_only:
+            raise NesbenchError(
+                f"--decode-processes {self.decoder.processes}: {exc}; {fix} or pass --decode-processes 0"
+            ) from None
+        print(f"note: decoding predictions in threads: {exc}; {fix}", file=sys.stderr)
+        self.decoder.close()
+        self.decoder = None
 
     def close(self) -> None:
         """Stop the decode worker processes and free their shared memory (when used)."""

@@ -3,6 +3,7 @@ with the same failures, across more batches than the ring has buffers."""
 
 from __future__ import annotations
 
+import errno
 from multiprocessing.shared_memory import SharedMemory
 
 import cv2
@@ -11,6 +12,7 @@ import pytest
 import torch
 
 from nesbench.errors import NesbenchError
+from nesbench.metrics import decode_procs
 from nesbench.metrics.decode_procs import ProcessDecoder
 from nesbench.metrics.engine import Engine, PredSource, usable_cores
 from nesbench.metrics.gt_cache import GtCache
@@ -108,3 +110,34 @@ def test_cpu_decodes_in_threads_by_default_and_rejects_a_negative_count(stub) ->
     assert Engine([get_scorer("unified")], device="cpu", lpips_backbone=stub).decoder is None
     with pytest.raises(NesbenchError, match="--decode-processes -2"):
         Engine([get_scorer("unified")], device="cpu", lpips_backbone=stub, decode_processes=-2)
+
+
+def _no_room(*args) -> None:
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_without_shared_memory_asked_for_processes_fail_and_the_default_falls_back(
+    tmp_path, stub, preds, monkeypatch, capsys
+) -> None:
+    """A full /dev/shm (a container's 64 MB) fails when the ring is made, never with SIGBUS in a worker."""
+    monkeypatch.setattr(decode_procs.os, "posix_fallocate", _no_room)
+    with pytest.raises(NesbenchError, match=r"--decode-processes 2: .*MiB of shared memory.*--shm-size"):
+        _run(tmp_path, stub, preds, "cpu", 2)
+    threads, _ = _run(tmp_path, stub, preds, "cpu", 0)
+    with Engine([get_scorer(n, resolution=64) for n in list_scorers()], device="cpu", lpips_backbone=stub,
+                batch_size=2, decode_processes=2) as eng:  # fmt: skip
+        eng.processes_with_gt_cache_only = True  # as the default on a GPU host
+        eng.gt_cache = GtCache(tmp_path / "cache")
+        got = {key: (r.frames, r.failed) for key, r in eng.score(tmp_path / "gt", preds).items()}
+        assert eng.decoder is None and "note: decoding predictions in threads" in capsys.readouterr().err
+    assert got == threads[0]
+
+
+def test_a_dead_worker_is_a_one_line_error(tmp_path, stub, preds) -> None:
+    with Engine([get_scorer("unified", resolution=64)], device="cpu", lpips_backbone=stub, batch_size=2,
+                decode_processes=1) as eng:  # fmt: skip
+        eng.score(tmp_path / "gt", preds)
+        for proc in eng.decoder._pool._processes.values():
+            proc.kill()
+        with pytest.raises(NesbenchError, match="decode worker process died.*--decode-processes 0"):
+            eng.score(tmp_path / "gt", preds)
