@@ -172,23 +172,16 @@ def main() -> int:
                     if cached:
                         eng.gt_cache = GtCache(root / f"gt-cache-{name}-{procs}")  # cold for each variant
                         first = n / run_once(eng, root / "gt", preds, False)
-                        rows.append(
-                            (
-                                f"{name} gt-cache first run",
-                                eng.decode_processes_for(True),  # the GT cache is read once it is built
-                                eng.batch_size,
-                                first,
-                                {},
-                                None,
-                            )
-                        )
+                        used = eng.decode_processes_for(True)  # the GT cache is read once it is built
+                        rows.append((f"{name} gt-cache first run", used, eng.batch_size, first, {}, None))
                         label = f"{name} gt-cache"
                     best = min(run_once(eng, root / "gt", preds, False) for _ in range(args.repeat))
                     wall = run_once(eng, root / "gt", preds, True)
                     st = {k: v * 1000 / n for k, v in eng.timer.seconds.items()}
                     other = wall * 1000 / n - st.get("wait", 0) - st.get("ssim", 0) - st.get("lpips", 0)
-                    procs = eng.decode_processes_for(cached)
-                    rows.append((label, procs, eng.batch_size, n / best, st, other))
+                    rows.append(
+                        (label, eng.decode_processes_for(cached), eng.batch_size, n / best, st, other)
+                    )
                     eng.close()
     dev = describe_device(eng.device)
     print(f"command: python scripts/bench_metrics.py {' '.join(sys.argv[1:])}")

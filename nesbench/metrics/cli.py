@@ -160,8 +160,8 @@ def _common(p: argparse.ArgumentParser) -> None:
         "--decode-processes",
         type=int,
         metavar="N",
-        help="decode predictions in N worker processes (0: in threads; default: one per core on a GPU with 8+ "
-        "cores, else threads; see docs/PERFORMANCE.md)",
+        help="decode predictions in N worker processes (0: in threads; default: one per core for GT read from "
+        "--gt-cache on a GPU host with 8+ cores, else threads; see docs/PERFORMANCE.md)",
     )
 
 

@@ -123,9 +123,8 @@ def _release(shm: SharedMemory, base: int, pinned: bool) -> None:
         import torch
 
         torch.cuda.cudart().cudaHostUnregister(base)
-    with contextlib.suppress(
-        BufferError
-    ):  # a view is still alive: the mapping goes with it; the name goes now
+    # BufferError: a view is still alive; the mapping goes with it, the name goes now
+    with contextlib.suppress(BufferError):
         shm.close()
     shm.unlink()
 
