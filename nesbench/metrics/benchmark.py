@@ -141,6 +141,9 @@ def score_benchmark(
     )
     for line in unavailable_warnings(engine.unavailable):
         print(line, file=sys.stderr)
+    for name, rule in engine.face_drop_rule.items():
+        if rule != "applied":
+            print(f"warning: {name}: the benchmark's no-face frame drop rule is {rule}", file=sys.stderr)
     lpips_info = (
         {"path": str(engine.lpips.info.backbone), "sha256": engine.lpips.info.backbone_sha256}
         if engine.lpips
@@ -151,6 +154,7 @@ def score_benchmark(
         "resolution": bench.resolution,
         "lpips": lpips_info["sha256"] if lpips_info else None,
         "unavailable": engine.unavailable,
+        "face_drop_rule": engine.face_drop_rule,
     }
 
     records: dict[
@@ -193,7 +197,9 @@ def score_benchmark(
             for m, (cache_file, epoch, key) in meta.items():
                 per_scorer = {}
                 for s in scorer_objs:
-                    rec = sequence_record(s, results[m, s.name], engine.unavailable[s.name])
+                    rec = sequence_record(
+                        s, results[m, s.name], engine.unavailable[s.name], engine.face_drop_rule.get(s.name)
+                    )
                     rec["epoch"] = epoch
                     per_scorer[s.name] = rec
                     records[m, proto.name, s.name, subj, seq] = rec
@@ -214,6 +220,7 @@ def score_benchmark(
         "data_root": str(root),
         "runs_dir": str(runs.resolve()),
         "lpips_backbone": lpips_info,
+        "face_drop_rule": engine.face_drop_rule,
     }
     summary = {"format": FORMAT, "provenance": summary.pop("provenance"), **summary}
     write_text_atomic(out / "frames.csv", _frames_csv(records, scorer_objs))
@@ -285,13 +292,14 @@ def _read_cache(path: Path, key: str) -> dict[str, Any] | None:
 def _summarise(bench, methods, protocols, subjects, scorers, records) -> dict[str, Any]:
     entries: list[dict[str, Any]] = []
     failures: list[dict[str, Any]] = []
-    totals = {"n_expected": 0, "n_scored": 0, "n_failed": 0}
+    totals = {"n_expected": 0, "n_scored": 0, "n_failed": 0, "n_dropped": 0}
     gt_sequences: set[tuple[str, str]] = set()
     gt_failed: set[tuple[str, str]] = set()
 
     def entry(level, m, p, s, split, subj, seq, recs, extra=None) -> dict[str, Any]:
         n_exp = sum(r["n_expected"] for r in recs)
         n_sc = sum(r["n_scored"] for r in recs)
+        n_drop = sum(r.get("n_dropped", 0) for r in recs)
         n_seq_err = sum(1 for r in recs if r.get("sequence_error"))
         scored = [r for r in recs if r["n_scored"] > 0]
         e = {
@@ -305,7 +313,8 @@ def _summarise(bench, methods, protocols, subjects, scorers, records) -> dict[st
             **(extra or {}),
             "n_expected": n_exp,
             "n_scored": n_sc,
-            "n_failed": n_exp - n_sc,
+            "n_failed": n_exp - n_sc - n_drop,
+            "n_dropped": n_drop,
             "n_sequences": len(scored),
             "n_sequences_failed": n_seq_err,
             "metrics": {n: _mean([r["mean"].get(n) for r in scored]) for n in s.metrics},
@@ -328,6 +337,7 @@ def _summarise(bench, methods, protocols, subjects, scorers, records) -> dict[st
                             gt_failed.add((subj, seq))
                         totals["n_expected"] += r["n_expected"]
                         totals["n_scored"] += r["n_scored"]
+                        totals["n_dropped"] += r.get("n_dropped", 0)
                 for split in p.splits:
                     all_recs = []
                     for subj in subjects:
@@ -353,7 +363,7 @@ def _summarise(bench, methods, protocols, subjects, scorers, records) -> dict[st
                     records[m, p.name, s.name, subj, seq] for subj in subjects for seq in p.test_sequences
                 ]
                 entries.append(entry("protocol", m, p.name, s, None, None, None, proto_recs))
-    totals["n_failed"] = totals["n_expected"] - totals["n_scored"]
+    totals["n_failed"] = totals["n_expected"] - totals["n_scored"] - totals["n_dropped"]
     # a sequence whose GT could not be read has n_expected 0: count it here so that it cannot hide
     totals["n_gt_sequences"] = len(gt_sequences)
     totals["n_gt_sequences_failed"] = len(gt_failed)
@@ -413,6 +423,7 @@ def _frames_csv(records: dict, scorers: list) -> str:
     for (m, p, s, subj, seq), r in sorted(records.items()):
         rows = {int(k): ("ok", "", v) for k, v in r["frames"].items()}
         rows.update({int(k): ("failed", reason, {}) for k, reason in r["failed"].items()})
+        rows.update({int(k): ("dropped", reason, {}) for k, reason in r.get("dropped", {}).items()})
         for k in sorted(rows):
             status, reason, vals = rows[k]
             w.writerow(

@@ -38,6 +38,8 @@ def _score(args: argparse.Namespace) -> int:
     if args.json:
         write_json_atomic(args.json, rec)
     how = "given" if args.resolution is not None else "the GT images' width"
+    if args.scorer != "unified" and rec["resolution"] == 512 and args.resolution is None:
+        how = "fixed, as the benchmark's code"
     means = ", ".join(f"{k}={v:.5g}" for k, v in rec["mean"].items() if v is not None)
     print(
         f"{rec['scorer']} v{rec['version']} at {rec['resolution']}px ({how}): "
@@ -199,7 +201,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--resolution",
         type=int,
         default=None,
-        help="evaluation resolution (default: the GT images' width, 512 on RenderMe-360)",
+        help="evaluation resolution of the unified scorer (default: the GT images' width, 512 on RenderMe-360); "
+        "the legacy renderme-* scorers always evaluate at 512, as the benchmark's code",
     )
     s.add_argument("--json", help="write the per-frame result here")
     s.add_argument(

@@ -48,7 +48,7 @@ class GraphedScoring:
         """The values of ``scorer.score`` for host (pinned) batches ``gt``/``pred``, from a replayed graph; None when
         this batch is not replayed (graphs off, another batch size, or capturing failed): score it eagerly then.
         The returned tensors are the graph's own: copy them before the next replay of the same graph."""
-        if not self.enabled or next(iter(pred.values())).shape[0] != self.batch_size:
+        if not self.enabled or not scorer.graphable or next(iter(pred.values())).shape[0] != self.batch_size:
             return None
         key = (scorer.name, id(lpips), *((n, _layout(t)) for n, t in sorted(gt.items())),
                *((n, _layout(t)) for n, t in sorted(pred.items())))  # fmt: skip

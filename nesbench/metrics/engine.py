@@ -64,6 +64,12 @@ class SequenceResult:
     frames: dict[int, dict[str, float | None]] = field(default_factory=dict)
     failed: dict[int, str] = field(default_factory=dict)
     metric_failures: dict[int, dict[str, str]] = field(default_factory=dict)
+    # frames a scorer's rule leaves out of every metric (renderme-imavatar: FAN found no face), with the reason
+    dropped: dict[int, str] = field(default_factory=dict)
+
+
+class _Dropped(Exception):
+    """The frame is dropped from every metric by the scorer's rule (the reason is the message)."""
 
 
 @dataclass
@@ -148,12 +154,22 @@ class Engine:
         # full batches on CUDA: replay a captured graph of each scorer (nesbench.metrics.cuda_graphs)
         self.graphs = GraphedScoring(self.device, self.batch_size, enabled=cuda_graphs)
         self.detector: KeypointDetector | None = None
+        # scorer -> whether its face drop rule is applied ('applied' or 'not applied: <why>'); only scorers with one
+        self.face_drop_rule: dict[str, str] = {}
         if any(s.needs_keypoints for s in self.scorers):
             self.detector, reason = load_detector(str(self.device))
             if reason:
                 for s in self.scorers:
                     if s.needs_keypoints:
                         self.unavailable[s.name]["keypoint"] = reason
+            for s in self.scorers:
+                if s.drops_frames_without_face:
+                    self.face_drop_rule[s.name] = (
+                        "applied"
+                        if self.detector is not None
+                        else "not applied: frames on which FAN finds no face are kept (the benchmark drops them "
+                        f"from every metric); keypoints {reason}"
+                    )
 
     def score(
         self, gt_dir: Path, preds: dict[str, PredSource], progress: Callable[[int], None] | None = None
@@ -466,7 +482,11 @@ class Engine:
                 res.failed[b["k"]] = f"non-finite {', '.join(bad)} (empty ground-truth mask?)"
                 continue
             if s.needs_keypoints and self.detector is not None:
-                row["keypoint"] = self._keypoint(s, b, job.method, res)
+                try:
+                    row["keypoint"] = self._keypoint(s, b, job.method, res)
+                except _Dropped as exc:
+                    res.dropped[b["k"]] = str(exc)
+                    continue
             res.frames[b["k"]] = row
 
     def _keypoint(self, s: Scorer, bundle: dict, method: str, res: SequenceResult) -> float | None:
@@ -481,6 +501,10 @@ class Engine:
                 s.keypoint_image(bundle["rgb"][method]), s.keypoint_targets(bundle["kps"])
             )
         except NoFaceDetected as exc:
+            if (
+                s.drops_frames_without_face
+            ):  # the benchmark's `except: continue` (IMavatar metrics.py:239-242)
+                raise _Dropped(f"{exc}: dropped from every metric, as the benchmark's metrics.py") from None
             res.metric_failures.setdefault(k, {})["keypoint"] = str(exc)
             return None
 

@@ -1,7 +1,9 @@
 """Facial keypoint error with face-alignment (FAN 2D), when it and its weights are available.
 
-Without it the column is reported as unavailable with the reason, never by dropping frames. A frame on which FAN
-finds no face gets no keypoint value and a per-frame note (the benchmark's script dropped such frames entirely).
+Without it the column is reported as unavailable with the reason. A frame on which FAN finds no face: under
+``renderme-imavatar`` it is dropped from every metric and counted (``dropped`` in the results), as the benchmark's
+metrics.py:239-242 does; under ``unified`` it keeps its other values and gets no keypoint value, with a per-frame
+note. Without face-alignment the results say that the drop rule could not be applied.
 """
 
 from __future__ import annotations

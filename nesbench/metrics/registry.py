@@ -42,3 +42,13 @@ def get_scorer(name: str, **options: object) -> Scorer:
         raise ConfigError(f"unknown scorer {name!r}; available: {', '.join(SCORERS)}") from None
     module, _, attr = target.partition(":")
     return getattr(importlib.import_module(module), attr)(**options)
+
+
+def scorer_formulas_at(name: str, resolution: int, **options: object) -> Scorer:
+    """Scorer ``name`` computing its formulas at ``resolution`` even when it has a fixed one (the legacy scorers:
+    512, as the benchmark's code). Such an instance is no longer the benchmark's metric; tests use it to run the
+    legacy formulas on small frames."""
+    cls = type(get_scorer(name))
+    if cls.fixed_resolution:
+        cls = type(cls.__name__, (cls,), {"fixed_resolution": None})
+    return cls(resolution=resolution, **options)

@@ -64,4 +64,12 @@ def markdown_table(summary: dict[str, Any]) -> str:
         f"{counts.get('n_failed')} failed; ground-truth sequences: {counts.get('n_gt_sequences_failed', 0)} of "
         f"{counts.get('n_gt_sequences', 0)} unreadable (see summary.json 'failures')",
     ]
+    if counts.get("n_dropped"):
+        lines.append(
+            f"{counts['n_dropped']} frames dropped from every metric by a legacy scorer's rule (renderme-imavatar: "
+            "no face found by FAN, as the benchmark's metrics.py); listed in frames.csv as 'dropped'"
+        )
+    for name, rule in (prov.get("face_drop_rule") or {}).items():
+        if rule != "applied":
+            lines.append(f"{name}: the benchmark's no-face frame drop rule is {rule}")
     return "\n".join(lines) + "\n"

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from nesbench.errors import DataError
+from nesbench.errors import ConfigError, DataError
 from nesbench.metrics.engine import Engine, SequenceResult, describe_device, frame_means
 from nesbench.metrics.frames import gt_resolution, load_gt_sequence
 from nesbench.metrics.gt_cache import gt_cache_from
@@ -15,8 +15,11 @@ from nesbench.metrics.registry import get_scorer
 from nesbench.metrics.scorers import Scorer
 
 
-def sequence_record(scorer: Scorer, result: SequenceResult, unavailable: dict[str, str]) -> dict[str, Any]:
-    """The OUT.json structure for one (scorer, sequence) result."""
+def sequence_record(
+    scorer: Scorer, result: SequenceResult, unavailable: dict[str, str], face_drop_rule: str | None = None
+) -> dict[str, Any]:
+    """The OUT.json structure for one (scorer, sequence) result. ``face_drop_rule``: for a scorer that drops
+    frames without a FAN face, whether the rule was applied ('applied' or 'not applied: <why>')."""
     means = frame_means(result, list(scorer.metrics))
     for n in unavailable:
         means[n] = None
@@ -27,10 +30,14 @@ def sequence_record(scorer: Scorer, result: SequenceResult, unavailable: dict[st
         "n_expected": len(result.expected),
         "n_scored": len(result.frames),
         "failed": {str(k): r for k, r in sorted(result.failed.items())},
+        "n_dropped": len(result.dropped),
+        "dropped": {str(k): r for k, r in sorted(result.dropped.items())},
         "frames": {str(k): v for k, v in sorted(result.frames.items())},
         "mean": means,
         "unavailable": dict(unavailable),
     }
+    if face_drop_rule is not None:
+        rec["face_drop_rule"] = face_drop_rule
     if result.metric_failures:
         rec["metric_failures"] = {str(k): v for k, v in sorted(result.metric_failures.items())}
     return rec
@@ -62,6 +69,11 @@ def score_sequence(
         sc = get_scorer(scorer, resolution=resolution if resolution is not None else gt_resolution(seq))
     else:
         sc = scorer
+    if resolution is not None and sc.fixed_resolution and resolution != sc.fixed_resolution:
+        raise ConfigError(
+            f"--resolution {resolution}: {sc.name} always evaluates at {sc.fixed_resolution} px, as the benchmark's "
+            "code (res = 512); --resolution applies to the unified scorer, so drop it or use --scorer unified"
+        )
     src, folder, epoch = prediction_source(Path(pred_dir), seq.expected)
     if src.error and src.files:
         raise DataError(src.error)
@@ -78,7 +90,7 @@ def score_sequence(
         decode_processes=decode_processes,
     ) as engine:
         result = engine.score(seq.dir, {"pred": src})["pred", sc.name]
-    rec = sequence_record(sc, result, engine.unavailable[sc.name])
+    rec = sequence_record(sc, result, engine.unavailable[sc.name], engine.face_drop_rule.get(sc.name))
     rec["device"] = describe_device(engine.device)
     rec["prediction_dir"] = str(folder)
     rec["epoch"] = epoch

@@ -18,7 +18,7 @@ from nesbench.metrics.images import FrameError, legacy_resize_255, resize_to_255
 from nesbench.metrics.lpips_alex import LpipsAlex
 from nesbench.metrics.precision import batch_sum, quantise, unit
 from nesbench.metrics.registry import MetricSpec
-from nesbench.metrics.ssim import ssim, ssim_map
+from nesbench.metrics.ssim import legacy_filter2d_ssim, ssim, ssim_map
 from nesbench.metrics.timing import NO_TIMER, StageTimer
 
 Tensors = dict[str, torch.Tensor]
@@ -43,12 +43,23 @@ class Scorer:
     version: ClassVar[str]
     metrics: ClassVar[dict[str, MetricSpec]]
     needs_semantic: ClassVar[bool] = False
+    # The legacy scorers evaluate at the resolution their benchmark code hard-codes (`res = 512`), whatever the
+    # input size or the requested resolution; None: the resolution given (the unified scorer).
+    fixed_resolution: ClassVar[int | None] = None
+    # renderme-imavatar: a frame on which FAN finds no face is dropped from every metric (the benchmark's rule)
+    drops_frames_without_face: ClassVar[bool] = False
 
     def __init__(self, resolution: int = 512, ssim_backend: str = "auto"):
         """``ssim_backend``: see :func:`nesbench.metrics.ssim.ssim_map`; 'torch' runs the GPU formulas on the CPU
-        too (tests use it to prove that the GPU path gives the CPU values)."""
-        self.resolution = int(resolution)
+        too (tests use it to prove that the GPU path gives the CPU values). ``resolution`` is ignored by scorers
+        with a ``fixed_resolution`` (the legacy ones: 512)."""
+        self.resolution = int(self.fixed_resolution or resolution)
         self.ssim_backend = ssim_backend
+
+    @property
+    def graphable(self) -> bool:
+        """Whether ``score`` runs on the device only (so that CUDA graphs can capture it)."""
+        return True
 
     @property
     def needs_keypoints(self) -> bool:
@@ -109,7 +120,9 @@ class RenderMeIMavatarScorer(Scorer):
     the mask area reported as L1; PSNR/SSIM(MATLAB-style)/LPIPS-alex on the full image after uint8 truncation."""
 
     name = "renderme-imavatar"
-    version = "1.0"
+    version = "1.1"  # 1.1: always 512 px, SSIM with cv2.filter2D, frames without a FAN face dropped
+    fixed_resolution = 512
+    drops_frames_without_face = True
     metrics = dict(
         [
             _spec("l1", False, "reported 'L1' = mae: masked MAE / (3 x mask area), GT composited on white"),
@@ -123,12 +136,28 @@ class RenderMeIMavatarScorer(Scorer):
             _spec(
                 "ssim",
                 True,
-                "MATLAB-style SSIM, Gaussian 11/1.5, constants on 0..255, 5-px valid crop, full image",
+                "MATLAB-style SSIM, Gaussian 11/1.5 (cv2.filter2D), constants on 0..255, 5-px valid crop, "
+                "full image",
             ),
             _spec("lpips", False, "LPIPS v0.1 alex on the full uint8 image mapped to [-1, 1]"),
             KEYPOINT,
         ]
     )
+
+    SSIM_FILTERS = ("filter2d", "separable")
+
+    def __init__(self, resolution: int = 512, ssim_backend: str = "auto", ssim_filter: str = "filter2d"):
+        """``ssim_filter``: 'filter2d' = the benchmark's cv2.filter2D on the host, on every device (default);
+        'separable' = the shared separable/torch SSIM (faster, on the GPU; differs by up to ~3e-4 in float32,
+        docs/FIDELITY.md)."""
+        super().__init__(resolution, ssim_backend)
+        if ssim_filter not in self.SSIM_FILTERS:
+            raise ValueError(f"ssim_filter {ssim_filter!r}; expected one of {', '.join(self.SSIM_FILTERS)}")
+        self.ssim_filter = ssim_filter
+
+    @property
+    def graphable(self) -> bool:
+        return self.ssim_filter != "filter2d"
 
     def prepare_gt(self, raw: RawGt) -> dict[str, np.ndarray]:
         res = self.resolution
@@ -161,7 +190,10 @@ class RenderMeIMavatarScorer(Scorer):
         sq = batch_sum((pq - gq).square_())
         out = {"l1": mae, "mae": mae, "mse": mse, "psnr": 10 * torch.log10(255.0**2 * pq[0].numel() / sq)}
         with timer("ssim"):
-            out["ssim"] = ssim(pq, gq, 255.0, self.ssim_backend)
+            if self.ssim_filter == "filter2d":
+                out["ssim"] = legacy_filter2d_ssim(pq, gq)
+            else:
+                out["ssim"] = ssim(pq, gq, 255.0, self.ssim_backend)
         if lpips is not None:
             to_pm1 = lambda x: unit(x) * 2 - 1.0  # noqa: E731  (legacy: x.float() / 255. * 2 - 1.)
             out["lpips"] = self._lpips_cached(
@@ -183,8 +215,9 @@ class RenderMePointAvatarScorer(Scorer):
     labels 15/16 removed, errors summed over the mask but divided by ALL pixels, reported 'L1' = squared error."""
 
     name = "renderme-pointavatar"
-    version = "1.0"
+    version = "1.1"  # 1.1: always 512 px, as PointAvatar's utils/metrics.py
     needs_semantic = True
+    fixed_resolution = 512
     metrics = dict(
         [
             _spec(

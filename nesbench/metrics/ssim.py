@@ -92,6 +92,37 @@ def _ssim_map_torch(x: torch.Tensor, y: torch.Tensor, c1: float, c2: float) -> t
     return ((2 * mu12 + c1) * (2 * s12 + c2)) / ((mu1_sq + mu2_sq + c1) * (s1 + s2 + c2))
 
 
+def _legacy_filter2d_one(x: np.ndarray, y: np.ndarray) -> float:
+    """The RenderMe-360 IMavatar benchmark's ``ssim_channel`` on one HxWx3 float32 0..255 image pair: the 2D window
+    ``np.outer`` of cv2.getGaussianKernel(11, 1.5), ``cv2.filter2D`` (DFT-based for this size in OpenCV, hence its
+    own float32 rounding), the same operations in the same order, float32 mean of the map (its per-channel loop
+    averages three copies of that mean)."""
+    kernel = cv2.getGaussianKernel(WINDOW, SIGMA)
+    window = np.outer(kernel, kernel.transpose())
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+
+    def blur(a: np.ndarray) -> np.ndarray:
+        return cv2.filter2D(a, -1, window)[CROP:-CROP, CROP:-CROP]
+
+    mu1, mu2 = blur(x), blur(y)
+    mu1_sq, mu2_sq, mu1_mu2 = mu1**2, mu2**2, mu1 * mu2
+    sigma1_sq = blur(x**2) - mu1_sq
+    sigma2_sq = blur(y**2) - mu2_sq
+    sigma12 = blur(x * y) - mu1_mu2
+    smap = ((2 * mu1_mu2 + c1) * (2 * sigma12 + c2)) / ((mu1_sq + mu2_sq + c1) * (sigma1_sq + sigma2_sq + c2))
+    return float(np.array([smap.mean()] * 3).mean())
+
+
+def legacy_filter2d_ssim(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Per-image SSIM (B float64 values) exactly as the IMavatar benchmark's metrics.py ``ssim``, for batches
+    B x 3 x H x W of uint8 values (any dtype/device: computed on the host with OpenCV, one image per thread)."""
+    xs = x.detach().to("cpu", torch.float32).permute(0, 2, 3, 1).contiguous().numpy()
+    ys = y.detach().to("cpu", torch.float32).permute(0, 2, 3, 1).contiguous().numpy()
+    pool = _plane_pool(max(1, torch.get_num_threads()))
+    vals = list(pool.map(lambda i: _legacy_filter2d_one(xs[i], ys[i]), range(xs.shape[0])))
+    return torch.tensor(vals, dtype=torch.float64, device=x.device)
+
+
 BACKENDS = ("auto", "cv2", "torch")
 
 

@@ -10,6 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
+from nesbench.metrics.registry import scorer_formulas_at
+
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "metric_parity"
 STUB = FIXTURE / "lpips_alexnet_stub.pth"
 
@@ -63,4 +65,10 @@ def stub() -> Path:
 @pytest.fixture
 def mx() -> SimpleNamespace:
     """The helpers of this file (pytest's importlib mode does not let test modules import conftest)."""
-    return SimpleNamespace(FIXTURE=FIXTURE, STUB=STUB, make_sequence=make_sequence, write_png=write_png)
+    return SimpleNamespace(
+        FIXTURE=FIXTURE,
+        STUB=STUB,
+        make_sequence=make_sequence,
+        write_png=write_png,
+        scorer_at=scorer_formulas_at,
+    )

@@ -62,7 +62,7 @@ def test_scores_aggregates_and_records_failures(layout, mx, capsys) -> None:
     prov = s["provenance"]
     assert prov["config_hash"] == "abc" and prov["scorers"] == {
         "unified": "1.0",
-        "renderme-pointavatar": "1.0",
+        "renderme-pointavatar": "1.1",
     }
     assert prov["harness_commit"] and prov["lpips_backbone"]["path"].endswith("lpips_alexnet_stub.pth")
     assert s["metrics"]["unified"]["psnr"]["higher_is_better"] is True
@@ -118,11 +118,13 @@ def test_missing_lpips_backbone_is_reported_unavailable(layout, monkeypatch, cap
     assert all(e["metrics"]["psnr"] is not None for e in _entries(s, level="protocol"))
     lines = [x for x in capsys.readouterr().err.splitlines() if x.startswith("warning:")]
     # one line per distinct reason, naming every scorer it applies to
-    assert len(lines) == 2, lines
+    assert len(lines) == 3, lines
+    assert "renderme-imavatar: the benchmark's no-face frame drop rule is not applied" in lines[-1]
+    assert s["provenance"]["face_drop_rule"]["renderme-imavatar"].startswith("not applied")
     lp = next(x for x in lines if "LPIPS needs" in x)
     assert lp.startswith(f"warning: lpips unavailable ({scorers.replace(',', ', ')}): LPIPS needs")
     assert "fetch-weights" in lp
-    kp = next(x for x in lines if "face-alignment" in x)
+    kp = next(x for x in lines if x.startswith("warning: keypoint"))
     assert kp.startswith("warning: keypoint unavailable (unified, renderme-imavatar): face-alignment not")
     assert "n/a = unavailable" in (tmp / "out" / "results.md").read_text()
 

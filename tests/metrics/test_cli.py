@@ -29,8 +29,6 @@ def test_score_writes_out_json(tmp_path, mx, capsys) -> None:
             str(tmp_path / "gt"),
             "--scorer",
             "renderme-pointavatar",
-            "--resolution",
-            "64",
             "--device",
             "cpu",
             "--lpips-backbone",
@@ -43,6 +41,26 @@ def test_score_writes_out_json(tmp_path, mx, capsys) -> None:
     out = json.loads((tmp_path / "out.json").read_text())
     assert {"scorer", "version", "n_expected", "n_scored", "failed", "frames", "mean"} <= set(out)
     assert out["n_scored"] == 2 and set(out["frames"]["1"]) >= {"l1", "mae", "mse", "psnr", "ssim", "lpips"}
+    assert out["resolution"] == 512  # the legacy scorers always evaluate at 512, whatever the GT size
+    capsys.readouterr()
+    base = [
+        "metrics",
+        "score",
+        "--pred",
+        str(tmp_path / "pred"),
+        "--gt",
+        str(tmp_path / "gt"),
+        "--device",
+        "cpu",
+    ]
+    base += ["--lpips-backbone", str(mx.STUB), "--json", str(tmp_path / "u.json")]
+    assert main([*base, "--scorer", "renderme-imavatar", "--resolution", "64"]) == 1
+    err = capsys.readouterr().err
+    assert (
+        "renderme-imavatar always evaluates at 512 px" in err and "--resolution applies to the unified" in err
+    )
+    assert main([*base, "--scorer", "unified", "--resolution", "64"]) == 0
+    assert json.loads((tmp_path / "u.json").read_text())["resolution"] == 64
 
 
 @pytest.mark.slow
@@ -145,7 +163,7 @@ def test_score_allow_missing_lpips_writes_null_lpips_with_the_reason(
 def test_score_resolution_defaults_to_the_gt_width(tmp_path, mx, capsys, flag, expected) -> None:
     imgs = mx.make_sequence(tmp_path / "gt", n=1, res=48)
     mx.write_png(tmp_path / "pred" / "1.png", imgs[1])
-    argv = [*_score_argv(tmp_path), "--scorer", "renderme-pointavatar", "--lpips-backbone", str(mx.STUB)]
+    argv = [*_score_argv(tmp_path), "--scorer", "unified", "--lpips-backbone", str(mx.STUB)]
     assert main([*argv, *flag, "--json", str(tmp_path / "o.json")]) == 0
     rec = json.loads((tmp_path / "o.json").read_text())
     assert rec["resolution"] == expected and rec["n_scored"] == 1
@@ -172,7 +190,7 @@ def test_list_shows_direction_and_aggregation(capsys) -> None:
     assert rows[0][:5] == ["scorer", "version", "metric", "direction", "aggregation"]
     psnr = next(r for r in rows if r[:3] == ["unified", "1.0", "psnr"])
     assert psnr[3:7] == ["higher", "is", "better", "mean"]
-    l1 = next(r for r in rows if r[:3] == ["renderme-pointavatar", "1.0", "l1"])
+    l1 = next(r for r in rows if r[:3] == ["renderme-pointavatar", "1.1", "l1"])
     assert l1[3:7] == ["lower", "is", "better", "mean"]
     assert main(["metrics", "list", "--json"]) == 0
     lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]

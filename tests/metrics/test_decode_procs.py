@@ -17,7 +17,7 @@ from nesbench.metrics.decode_procs import ProcessDecoder
 from nesbench.metrics.engine import Engine, PredSource, usable_cores
 from nesbench.metrics.gt_cache import GtCache
 from nesbench.metrics.images import FrameError
-from nesbench.metrics.registry import get_scorer, list_scorers
+from nesbench.metrics.registry import get_scorer, list_scorers, scorer_formulas_at
 
 N = 9  # frames: with batch size 2 and one batch ahead, 5 batches through a ring of 3 buffers
 
@@ -42,8 +42,13 @@ def preds(tmp_path, mx) -> dict[str, PredSource]:
     }
 
 
+def _scorers_at_64() -> list:
+    """Every scorer's formulas at 64 px (processes need one resolution for all; the legacy scorers are 512 in use)."""
+    return [scorer_formulas_at(n, 64) for n in list_scorers()]
+
+
 def _run(tmp_path, stub, preds, device: str, processes: int, cache: bool = False, **kw):
-    with Engine([get_scorer(n, resolution=64) for n in list_scorers()], device=device, lpips_backbone=stub,
+    with Engine(_scorers_at_64(), device=device, lpips_backbone=stub,
                 batch_size=2, decode_processes=processes, gt_cache=GtCache(tmp_path / "cache") if cache else None,
                 **kw) as eng:  # fmt: skip
         out = [eng.score(tmp_path / "gt", preds) for _ in range(2)]  # the second sequence reuses the ring
@@ -124,7 +129,7 @@ def test_without_shared_memory_asked_for_processes_fail_and_the_default_falls_ba
     with pytest.raises(NesbenchError, match=r"--decode-processes 2: .*MiB of shared memory.*--shm-size"):
         _run(tmp_path, stub, preds, "cpu", 2)
     threads, _ = _run(tmp_path, stub, preds, "cpu", 0)
-    with Engine([get_scorer(n, resolution=64) for n in list_scorers()], device="cpu", lpips_backbone=stub,
+    with Engine(_scorers_at_64(), device="cpu", lpips_backbone=stub,
                 batch_size=2, decode_processes=2) as eng:  # fmt: skip
         eng.processes_with_gt_cache_only = True  # as the default on a GPU host
         eng.gt_cache = GtCache(tmp_path / "cache")

@@ -10,7 +10,7 @@ import torch
 
 from nesbench.metrics.engine import Engine, PredSource
 from nesbench.metrics.lpips_alex import LpipsAlex
-from nesbench.metrics.registry import get_scorer, list_scorers
+from nesbench.metrics.registry import list_scorers, scorer_formulas_at
 
 
 def _preds(folder, n: int) -> PredSource:
@@ -33,7 +33,7 @@ def seq(tmp_path, mx):
 
 def _score(seq, stub, batch_size: int, methods=("a", "b"), profile: bool = False, prefetch: int = 1):
     eng = Engine(
-        [get_scorer(n, resolution=64) for n in list_scorers()],
+        [scorer_formulas_at(n, 64) for n in list_scorers()],
         device="cpu",
         lpips_backbone=stub,
         batch_size=batch_size,
@@ -78,7 +78,7 @@ def test_scoring_a_batch_on_cuda_never_waits_for_the_gpu(stub) -> None:
         return torch.from_numpy(rng.integers(0, high, (4, 64, 64, c), dtype=np.uint8)).to(dev)
 
     for name in list_scorers():
-        s = get_scorer(name, resolution=64)
+        s = scorer_formulas_at(name, 64)
         gt = {
             n: t.permute(0, 3, 1, 2) for n, t in s.select_gt(batch(3), batch(1), batch(1, 20)[..., 0]).items()
         }
@@ -111,7 +111,7 @@ def test_cuda_graph_replay_gives_the_eager_values(tmp_path, mx, stub) -> None:
     preds = {m: _preds(tmp_path / m, 7) for m in ("a", "b")}
 
     def run(graphs: bool):
-        eng = Engine([get_scorer(n, resolution=64) for n in list_scorers()], device="cuda", lpips_backbone=stub,
+        eng = Engine([scorer_formulas_at(n, 64) for n in list_scorers()], device="cuda", lpips_backbone=stub,
                      batch_size=3, cuda_graphs=graphs)  # fmt: skip
         out = {key: (r.frames, r.failed) for key, r in eng.score(tmp_path / "gt", preds).items()}
         return out, eng.graphs

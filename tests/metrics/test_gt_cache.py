@@ -13,12 +13,16 @@ from nesbench.cli import main
 from nesbench.metrics.engine import Engine, PredSource
 from nesbench.metrics.frames import load_gt_sequence, read_gt_frame
 from nesbench.metrics.gt_cache import ENV, GtCache, gt_cache_from
-from nesbench.metrics.registry import get_scorer, list_scorers
+from nesbench.metrics.registry import list_scorers, scorer_formulas_at
 
 
 def _engine(stub, cache: GtCache | None, res: int) -> Engine:
-    scorers = [get_scorer(n, resolution=res) for n in list_scorers()]
-    return Engine(scorers, device="cpu", lpips_backbone=stub, batch_size=4, gt_cache=cache)
+    return Engine(at_resolution(res), device="cpu", lpips_backbone=stub, batch_size=4, gt_cache=cache)
+
+
+def at_resolution(res: int) -> list:
+    """Every scorer's formulas at ``res`` (batch reads need one size; the legacy scorers are 512 in use)."""
+    return [scorer_formulas_at(n, res) for n in list_scorers()]
 
 
 def _frames(results) -> dict:

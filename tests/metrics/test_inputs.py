@@ -12,7 +12,12 @@ from nesbench.metrics.score import score_sequence
 
 def _run(tmp_path, mx, scorer="renderme-imavatar", **kw):
     return score_sequence(
-        tmp_path / "pred", tmp_path / "gt", scorer, resolution=64, device="cpu", lpips_backbone=mx.STUB, **kw
+        tmp_path / "pred",
+        tmp_path / "gt",
+        mx.scorer_at(scorer, 64),
+        device="cpu",
+        lpips_backbone=mx.STUB,
+        **kw,
     )
 
 

@@ -48,20 +48,35 @@ def test_keypoint_error_with_face_alignment(tmp_path, mx, monkeypatch) -> None:
         img = np.full((64, 64, 3), 200, np.uint8)
         img[0, 0, 0] = k
         mx.write_png(tmp_path / "pred" / f"{k}.png", img)
-    rec = score_sequence(
-        tmp_path / "pred",
-        tmp_path / "gt",
-        "renderme-imavatar",
-        resolution=64,
-        device="cpu",
-        lpips_backbone=mx.STUB,
-    )
-    assert rec["unavailable"] == {}
-    assert rec["n_scored"] == 3  # a frame without a detected face is kept for every other metric
+
+    def score(name: str) -> dict:
+        sc = mx.scorer_at(name, 64)
+        return score_sequence(tmp_path / "pred", tmp_path / "gt", sc, device="cpu", lpips_backbone=mx.STUB)
+
+    rec = score("unified")
+    assert rec["unavailable"] == {} and "face_drop_rule" not in rec
+    assert rec["n_scored"] == 3  # unified: a frame without a detected face is kept for every other metric
     assert rec["frames"]["1"]["keypoint"] == pytest.approx(3.0)
     assert rec["frames"]["3"]["keypoint"] is None
     assert rec["metric_failures"]["3"]["keypoint"].startswith("no face detected")
     assert rec["mean"]["keypoint"] == pytest.approx(3.0)
+    # renderme-imavatar: the benchmark's metrics.py:239-242 drops such a frame from every metric, counted
+    im = score("renderme-imavatar")
+    assert im["face_drop_rule"] == "applied"
+    assert im["n_expected"] == 3 and im["n_scored"] == 2 and im["n_dropped"] == 1 and im["failed"] == {}
+    assert set(im["frames"]) == {"1", "2"} and im["dropped"]["3"].startswith("no face detected")
+    assert im["mean"]["psnr"] == pytest.approx(np.mean([im["frames"][k]["psnr"] for k in ("1", "2")]))
+
+
+def test_without_face_alignment_the_drop_rule_is_reported_not_applied(tmp_path, mx, monkeypatch) -> None:
+    imgs = mx.make_sequence(tmp_path / "gt", n=2)
+    for k, img in imgs.items():
+        mx.write_png(tmp_path / "pred" / f"{k}.png", img)
+    monkeypatch.setitem(sys.modules, "face_alignment", None)  # import fails
+    sc = mx.scorer_at("renderme-imavatar", 64)
+    rec = score_sequence(tmp_path / "pred", tmp_path / "gt", sc, device="cpu", lpips_backbone=mx.STUB)
+    assert rec["n_scored"] == 2 and rec["n_dropped"] == 0
+    assert rec["face_drop_rule"].startswith("not applied: frames on which FAN finds no face are kept")
 
 
 def test_old_face_alignment_api_uses__2D(monkeypatch) -> None:

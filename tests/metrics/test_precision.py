@@ -14,7 +14,7 @@ from torch.overrides import TorchFunctionMode
 
 from nesbench.metrics import precision
 from nesbench.metrics.precision import quantise, unit
-from nesbench.metrics.registry import get_scorer
+from nesbench.metrics.registry import scorer_formulas_at
 from nesbench.metrics.score import score_sequence
 from nesbench.metrics.scorers import RenderMeIMavatarScorer
 
@@ -104,7 +104,7 @@ def test_quantised_images_are_bit_identical_to_the_legacy_code(resized: bool) ->
 
 def _gpu_formulas_on_cpu(pred_dir, gt_dir, name: str, stub, resolution: int) -> dict:
     """Scores with the torch SSIM path and CUDA's scalar division: what a GPU computes, run on the CPU."""
-    sc = get_scorer(name, resolution=resolution, ssim_backend="torch")
+    sc = scorer_formulas_at(name, resolution, ssim_backend="torch")
     with CudaScalarDivision():
         return score_sequence(pred_dir, gt_dir, sc, device="cpu", lpips_backbone=stub)
 
@@ -141,7 +141,11 @@ SCORERS = ["renderme-imavatar", "renderme-pointavatar", "unified"]
 @pytest.mark.parametrize("name", SCORERS)
 def test_gpu_formulas_give_the_cpu_values_on_edge_images(edge_sequence, stub, name: str) -> None:
     cpu = score_sequence(
-        edge_sequence / "pred", edge_sequence / "gt", name, resolution=64, device="cpu", lpips_backbone=stub
+        edge_sequence / "pred",
+        edge_sequence / "gt",
+        scorer_formulas_at(name, 64),
+        device="cpu",
+        lpips_backbone=stub,
     )
     gpu = _gpu_formulas_on_cpu(edge_sequence / "pred", edge_sequence / "gt", name, stub, 64)
     assert cpu["n_scored"] == 4
