@@ -97,7 +97,10 @@ fi
 if [[ ",$METHODS," == *",pointavatar,"* || "$METHODS" == "all" ]] && ! "$PY" -c 'import pytorch3d' 2>/dev/null; then
   if command -v nvcc >/dev/null && "$PY" -c 'import torch, sys; sys.exit(not torch.cuda.is_available())' 2>/dev/null; then
     say "building PyTorch3D from source for PointAvatar (bash scripts/build_pytorch3d.sh; 10-30 minutes)"
-    P3D_SRC=(); [[ -n "$MIRROR" && -e "$MIRROR/pytorch3d" ]] && P3D_SRC=(--src "$MIRROR/pytorch3d")
+    P3D_SRC=()
+    for cand in "$MIRROR/pytorch3d" "$MIRROR/pytorch3d.tar.gz"; do
+      [[ -n "$MIRROR" && -e "$cand" ]] && { P3D_SRC=(--src "$cand"); break; }
+    done
     bash scripts/build_pytorch3d.sh --python "$PY" "${P3D_SRC[@]}" || die "PyTorch3D build failed (see above)"
   else
     say "note: PointAvatar needs PyTorch3D >= 0.7 built for this torch; no CUDA compiler (nvcc) or GPU here, so it is"
