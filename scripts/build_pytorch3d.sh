@@ -93,7 +93,7 @@ PY
 }
 
 command -v nvcc >/dev/null || die "no CUDA compiler (nvcc) on PATH; PyTorch3D's GPU ops need one (install the CUDA toolkit matching torch.version.cuda)"
-TAG=$("$PY" -c 'import torch; assert torch.version.cuda, "CPU-only torch"; print(f"torch{torch.__version__.split(\"+\")[0]}-cu{torch.version.cuda}")') \
+TAG=$("$PY" -c 'import torch; assert torch.version.cuda, "CPU-only torch"; print(f"torch{torch.__version__.split(chr(43))[0]}-cu{torch.version.cuda}")') \
   || die "$PY has no CUDA build of torch; install one (pip install torch --index-url https://download.pytorch.org/whl/cu130)"
 ARCH="${TORCH_CUDA_ARCH_LIST:-9.0}"
 KEY="${PIN_COMMIT:0:12}-$TAG-sm${ARCH// /_}"
