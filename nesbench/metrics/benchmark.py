@@ -141,11 +141,7 @@ def score_benchmark(
     )
     for line in unavailable_warnings(engine.unavailable):
         print(line, file=sys.stderr)
-    lpips_info = (
-        {"path": str(engine.lpips.info.backbone), "sha256": engine.lpips.info.backbone_sha256}
-        if engine.lpips
-        else None
-    )
+    lpips_info = engine.lpips_provenance()
     scorer_state = {
         "scorers": {s.name: s.version for s in scorer_objs},
         "resolution": bench.resolution,

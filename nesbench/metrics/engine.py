@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -154,6 +155,13 @@ class Engine:
                 for s in self.scorers:
                     if s.needs_keypoints:
                         self.unavailable[s.name]["keypoint"] = reason
+
+    def lpips_provenance(self) -> dict[str, Any] | None:
+        """Which LPIPS backbone file was used and where its weights came from (None without LPIPS)."""
+        if self.lpips is None:
+            return None
+        info = self.lpips.info
+        return {"path": str(info.backbone), "sha256": info.backbone_sha256, **(info.source or {})}
 
     def score(
         self, gt_dir: Path, preds: dict[str, PredSource], progress: Callable[[int], None] | None = None

@@ -82,4 +82,5 @@ def score_sequence(
     rec["device"] = describe_device(engine.device)
     rec["prediction_dir"] = str(folder)
     rec["epoch"] = epoch
+    rec["lpips_backbone"] = engine.lpips_provenance()
     return rec
