@@ -146,6 +146,7 @@ def preflight(job: Job, conf: Any, sequences: list[str], python: str) -> list[st
     """Problems that would make the upstream runner fail (checkout, FLAME, data, torchvision/pytorch3d), one line
     each; cheap file checks first, then the import probe of ``python``."""
     problems = preflight_mod.checkout_problems(job.pin, job.checkout, RUNNER)
+    problems += preflight_mod.weights_problems(job.pin, conf)
     problems += preflight_mod.data_problems(
         job.data_root,
         Path(conf.get_string("dataset.data_folder")),
