@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +33,7 @@ from nesbench.metrics.score import sequence_record
 from nesbench.paths import REPO_ROOT
 
 FORMAT = "nesbench-results/1"
-CSV_METRICS = ("l1", "mae", "mse", "psnr", "ssim", "lpips", "keypoint")
+CSV_METRICS = ("l1", "mae", "mse", "psnr", "ssim", "lpips", "keypoint", "keypoint_dlib")
 
 
 def harness_commit() -> str:
@@ -102,6 +103,7 @@ def score_benchmark(
     batch_size: int | None = None,
     gt_cache: str | os.PathLike[str] | None = None,
     decode_processes: int | None = None,
+    fan_weights: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Score a benchmark's canonical prediction layout; write frames.csv, summary.json, results.md in out_dir.
 
@@ -138,6 +140,7 @@ def score_benchmark(
         batch_size=batch_size,
         gt_cache=cache,
         decode_processes=decode_processes,
+        fan_weights=fan_weights,
     )
     for line in unavailable_warnings(engine.unavailable):
         print(line, file=sys.stderr)
@@ -211,6 +214,8 @@ def score_benchmark(
         "runs_dir": str(runs.resolve()),
         "lpips_backbone": lpips_info,
     }
+    if engine.dlib is not None:
+        summary["provenance"]["keypoint_dlib_model"] = engine.dlib.provenance()
     summary = {"format": FORMAT, "provenance": summary.pop("provenance"), **summary}
     write_text_atomic(out / "frames.csv", _frames_csv(records, scorer_objs))
     write_json_atomic(out / "summary.json", summary)
@@ -308,6 +313,9 @@ def _summarise(bench, methods, protocols, subjects, scorers, records) -> dict[st
         }
         for n in recs[0].get("unavailable", {}) if recs else ():
             e["metrics"][n] = None
+        no_face = sum((Counter(r.get("no_face", {})) for r in recs), Counter())
+        if no_face:
+            e["no_face"] = dict(no_face)  # metric -> frames without a detected face
         return e
 
     for m in methods:

@@ -32,6 +32,7 @@ def _score(args: argparse.Namespace) -> int:
             missing_lpips="unavailable" if args.allow_missing_lpips else "error",
             gt_cache=args.gt_cache,
             decode_processes=args.decode_processes,
+            fan_weights=args.fan_weights,
         )
     except AssetError as exc:  # only the LPIPS weights can be missing here
         raise AssetError(f"{exc}; or pass --allow-missing-lpips to score without LPIPS") from None
@@ -87,6 +88,7 @@ def _benchmark(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         gt_cache=args.gt_cache,
         decode_processes=args.decode_processes,
+        fan_weights=args.fan_weights,
     )
     print((out / "results.md").read_text(encoding="utf-8"), end="")
     written = [out / "summary.json", out / "frames.csv", out / "results.md"]
@@ -157,7 +159,15 @@ def _list(args: argparse.Namespace) -> int:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: GPU when present)")
-    p.add_argument("--lpips-backbone", help="AlexNet weights file (alexnet-owt-7be5be79.pth)")
+    p.add_argument(
+        "--lpips-backbone", help="AlexNet weights file (default: the one `nesbench fetch-weights` installed)"
+    )
+    p.add_argument(
+        "--fan-weights",
+        metavar="DIR",
+        help="folder with face-alignment's FAN weight files for the keypoint metric (default: "
+        "$NESBENCH_FAN_WEIGHTS, else <cache>/weights/face-alignment/ when present, else face-alignment's download)",
+    )
     p.add_argument(
         "--batch-size", type=int, default=None, help="frames per batch (default 8 on CPU, 32 on GPU)"
     )

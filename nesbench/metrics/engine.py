@@ -25,6 +25,7 @@ from nesbench.metrics.frames import GtSequence, RawGt, gt_keypoints, load_gt_seq
 from nesbench.metrics.gt_cache import CachedSequence, GtCache
 from nesbench.metrics.images import FrameError, read_rgb
 from nesbench.metrics.keypoints import KeypointDetector, NoFaceDetected, load_detector
+from nesbench.metrics.keypoints_dlib import DlibKeypointDetector, load_dlib_detector
 from nesbench.metrics.lpips_alex import LpipsAlex
 from nesbench.metrics.precision import full_float32
 from nesbench.metrics.scorers import Scorer
@@ -106,13 +107,16 @@ class Engine:
         gt_cache: GtCache | None = None,
         cuda_graphs: bool = True,
         decode_processes: int | None = None,
+        fan_weights: str | os.PathLike[str] | None = None,
     ):
         """``gt_cache``: keep decoded GT frames between runs (:mod:`nesbench.metrics.gt_cache`); ``cuda_graphs``:
         score full batches on CUDA by replaying captured graphs (:mod:`nesbench.metrics.cuda_graphs`);
         ``decode_processes``: decode predictions in that many worker processes instead of the decode threads
         (:mod:`nesbench.metrics.decode_procs`; only when every scorer evaluates at the same resolution); None:
         one per decode thread for sequences whose GT comes from the GT cache, on a GPU with at least 8 cores
-        (faster there; with GT PNGs to decode as well, threads were as fast: docs/PERFORMANCE.md), else 0."""
+        (faster there; with GT PNGs to decode as well, threads were as fast: docs/PERFORMANCE.md), else 0.
+        ``fan_weights``: folder with face-alignment's weight files (:func:`nesbench.metrics.keypoints.fan_weights_dir`).
+        """
         self.scorers = list(scorers)
         self.want_semantic = any(s.needs_semantic for s in self.scorers)
         sizes = {s.resolution for s in self.scorers}
@@ -150,11 +154,19 @@ class Engine:
         self.graphs = GraphedScoring(self.device, self.batch_size, enabled=cuda_graphs)
         self.detector: KeypointDetector | None = None
         if any(s.needs_keypoints for s in self.scorers):
-            self.detector, reason = load_detector(str(self.device))
+            self.detector, reason = load_detector(str(self.device), fan_weights)
             if reason:
                 for s in self.scorers:
                     if s.needs_keypoints:
                         self.unavailable[s.name]["keypoint"] = reason
+        # the offline dlib 68-point error: its own metric, never mixed with FAN's (nesbench.metrics.keypoints_dlib)
+        self.dlib: DlibKeypointDetector | None = None
+        if any("keypoint_dlib" in s.metrics for s in self.scorers):
+            self.dlib, reason = load_dlib_detector()
+            if reason:
+                for s in self.scorers:
+                    if "keypoint_dlib" in s.metrics:
+                        self.unavailable[s.name]["keypoint_dlib"] = reason
 
     def lpips_provenance(self) -> dict[str, Any] | None:
         """Which LPIPS backbone file was used and where its weights came from (None without LPIPS)."""
@@ -353,7 +365,7 @@ class Engine:
                 for s in self.scorers:
                     bundle["pred"][m][s.name] = str(exc)
                 continue
-            bundle["rgb"][m] = rgb if self.detector is not None else None
+            bundle["rgb"][m] = rgb if self.detector is not None or self.dlib is not None else None
             for s in self.scorers:
                 try:
                     bundle["pred"][m][s.name] = s.prepare_pred(rgb, path)
@@ -474,22 +486,28 @@ class Engine:
                 res.failed[b["k"]] = f"non-finite {', '.join(bad)} (empty ground-truth mask?)"
                 continue
             if s.needs_keypoints and self.detector is not None:
-                row["keypoint"] = self._keypoint(s, b, job.method, res)
+                row["keypoint"] = self._keypoint(s, b, job.method, res, self.detector, "keypoint")
+            if "keypoint_dlib" in s.metrics and self.dlib is not None:
+                row["keypoint_dlib"] = self._keypoint(s, b, job.method, res, self.dlib, "keypoint_dlib")
             res.frames[b["k"]] = row
 
-    def _keypoint(self, s: Scorer, bundle: dict, method: str, res: SequenceResult) -> float | None:
+    def _keypoint(
+        self,
+        s: Scorer,
+        bundle: dict,
+        method: str,
+        res: SequenceResult,
+        detector: KeypointDetector | DlibKeypointDetector,
+        metric: str,
+    ) -> float | None:
         k = bundle["k"]
         if bundle["kps"] is None:
-            res.metric_failures.setdefault(k, {})["keypoint"] = (
-                "no flame_keypoints (68x2) in flame_params.json"
-            )
+            res.metric_failures.setdefault(k, {})[metric] = "no flame_keypoints (68x2) in flame_params.json"
             return None
         try:
-            return self.detector.error(
-                s.keypoint_image(bundle["rgb"][method]), s.keypoint_targets(bundle["kps"])
-            )
+            return detector.error(s.keypoint_image(bundle["rgb"][method]), s.keypoint_targets(bundle["kps"]))
         except NoFaceDetected as exc:
-            res.metric_failures.setdefault(k, {})["keypoint"] = str(exc)
+            res.metric_failures.setdefault(k, {})[metric] = str(exc)
             return None
 
 

@@ -6,8 +6,30 @@ from typing import Any
 
 from tabulate import tabulate
 
-COLUMNS = ("l1", "psnr", "ssim", "lpips", "keypoint")
-DIGITS = {"l1": 4, "psnr": 2, "ssim": 4, "lpips": 4, "keypoint": 2}
+COLUMNS = ("l1", "psnr", "ssim", "lpips", "keypoint", "keypoint_dlib")
+DIGITS = {"l1": 4, "psnr": 2, "ssim": 4, "lpips": 4, "keypoint": 2, "keypoint_dlib": 2}
+
+
+def short_reason(reason: str) -> str:
+    """The gist of an 'unavailable: ...' reason for a table cell (the full text with the fix is listed below)."""
+    text = reason.removeprefix("unavailable: ")
+    for stop in ("; ", " ("):
+        text = text.split(stop, 1)[0]
+    return text
+
+
+def na_cell(
+    summary: dict[str, Any], scorer: str, entry: dict[str, Any], metric: str, default: str = "n/a"
+) -> str:
+    """Why ``metric`` of ``entry`` has no value, for its table cell: 'n/a: <reason>' for an unavailable metric,
+    'n/a: no face detected on N/M frames' for a keypoint metric, else ``default``."""
+    reason = summary.get("unavailable", {}).get(scorer, {}).get(metric)
+    if reason:
+        return f"n/a: {short_reason(reason)}"
+    no_face = entry.get("no_face", {}).get(metric)
+    if no_face:
+        return f"n/a: no face detected on {no_face}/{entry['n_scored']} frames"
+    return default
 
 
 def markdown_table(summary: dict[str, Any]) -> str:
@@ -38,8 +60,7 @@ def markdown_table(summary: dict[str, Any]) -> str:
                 if c not in e["metrics"]:
                     vals.append("")
                 elif v is None:
-                    na = summary.get("unavailable", {}).get(e["scorer"], {}).get(c)
-                    vals.append("n/a" if na else "-")
+                    vals.append(na_cell(summary, e["scorer"], e, c, default="-"))
                 else:
                     vals.append(f"{v:.{DIGITS[c]}f}")
             split = e["split"] if e["level"] == "split" else "**all**"

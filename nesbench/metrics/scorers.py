@@ -104,6 +104,14 @@ KEYPOINT = _spec(
 )
 
 
+KEYPOINT_DLIB = _spec(
+    "keypoint_dlib",
+    False,
+    "like keypoint, but with dlib's HOG face detector and 68-point shape predictor (offline; not FAN's values, "
+    "never mixed with them)",
+)
+
+
 class RenderMeIMavatarScorer(Scorer):
     """RenderMe-360 IMavatar overlay metrics.py: GT composited on white with mask channel 0 (soft), masked MAE over
     the mask area reported as L1; PSNR/SSIM(MATLAB-style)/LPIPS-alex on the full image after uint8 truncation."""
@@ -256,7 +264,7 @@ class UnifiedScorer(Scorer):
     the mask; LPIPS-alex on the composites; no quantisation; evaluation at the benchmark resolution."""
 
     name = "unified"
-    version = "1.0"
+    version = "1.1"  # 1.1: + keypoint_dlib (the other values are those of 1.0)
     needs_semantic = True
     metrics = dict(
         [
@@ -271,6 +279,7 @@ class UnifiedScorer(Scorer):
             ),
             _spec("lpips", False, "LPIPS v0.1 alex on the composites in [-1, 1]"),
             KEYPOINT,
+            KEYPOINT_DLIB,
         ]
     )
 

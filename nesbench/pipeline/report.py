@@ -23,6 +23,7 @@ from nesbench.config import Benchmark
 from nesbench.data.layout import frame_files, prediction_dir, sequence_dir
 from nesbench.errors import DataError
 from nesbench.fsutil import write_text_atomic
+from nesbench.metrics.report import na_cell
 
 METRIC_ORDER = ("l1", "mae", "mse", "psnr", "ssim", "lpips", "keypoint")
 METRIC_LABEL = {
@@ -60,7 +61,7 @@ def _fmt(v: float | None, metric: str) -> str:
         return "n/a"
     if metric == "psnr":
         return f"{v:.2f}"
-    if metric in ("keypoint",):
+    if metric in ("keypoint", "keypoint_dlib"):
         return f"{v:.2f}"
     return f"{v:.4f}" if abs(v) >= 1e-3 or v == 0 else f"{v:.2e}"
 
@@ -93,7 +94,12 @@ def _table(
         key_headers + [f"{METRIC_LABEL.get(m, m)} {_arrow(summary, scorer, m)}" for m in metrics] + ["frames"]
     )
     rows = [
-        keys + [_fmt(e["metrics"].get(m), m) for m in metrics] + [f"{e['n_scored']}/{e['n_expected']}"]
+        keys
+        + [
+            _fmt(v, m) if (v := e["metrics"].get(m)) is not None else na_cell(summary, scorer, e, m)
+            for m in metrics
+        ]
+        + [f"{e['n_scored']}/{e['n_expected']}"]
         for keys, e in items
     ]
     groups: dict[tuple[str, ...], list[int]] = {}

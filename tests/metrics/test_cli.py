@@ -158,7 +158,7 @@ def test_list_shows_direction_and_aggregation(capsys) -> None:
     assert main(["metrics", "list"]) == 0
     rows = [line.split() for line in capsys.readouterr().out.splitlines()]
     assert rows[0][:5] == ["scorer", "version", "metric", "direction", "aggregation"]
-    psnr = next(r for r in rows if r[:3] == ["unified", "1.0", "psnr"])
+    psnr = next(r for r in rows if r[:3] == ["unified", "1.1", "psnr"])
     assert psnr[3:7] == ["higher", "is", "better", "mean"]
     l1 = next(r for r in rows if r[:3] == ["renderme-pointavatar", "1.0", "l1"])
     assert l1[3:7] == ["lower", "is", "better", "mean"]
