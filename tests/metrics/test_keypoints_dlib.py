@@ -1,7 +1,7 @@
 """The offline dlib 68-point keypoint metric on a real face (scikit-image's public-domain astronaut photograph).
 
-Skipped where the optional extra is not installed (`pip install -e .[keypoints-dlib]`; bash setup.sh installs it with
-the dev extra on Linux x86_64, Python < 3.13).
+Skipped where the optional extra is not installed (`pip install -e .[keypoints-dlib]`; test.sh installs it on Linux
+x86_64, Python < 3.13).
 """
 
 from __future__ import annotations
