@@ -29,6 +29,8 @@ from nesbench.metrics.predictions import prediction_source
 from nesbench.metrics.registry import get_scorer
 from nesbench.metrics.report import markdown_table
 from nesbench.metrics.score import sequence_record
+from nesbench.metrics.stats import StatsConfig
+from nesbench.metrics.summary_stats import add_entry_statistics, comparisons
 from nesbench.paths import REPO_ROOT
 
 FORMAT = "nesbench-results/1"
@@ -102,6 +104,7 @@ def score_benchmark(
     batch_size: int | None = None,
     gt_cache: str | os.PathLike[str] | None = None,
     decode_processes: int | None = None,
+    stats: StatsConfig | None = None,
 ) -> dict[str, Any]:
     """Score a benchmark's canonical prediction layout; write frames.csv, summary.json, results.md in out_dir.
 
@@ -110,6 +113,7 @@ def score_benchmark(
     versions, the resolution and the LPIPS backbone are unchanged. ``gt_cache``: folder of decoded GT kept
     between runs (default ``$NESBENCH_GT_CACHE``, else none; :mod:`nesbench.metrics.gt_cache`).
     ``decode_processes``: see :class:`~nesbench.metrics.engine.Engine` (None: its default).
+    ``stats``: how intervals and comparisons are computed (:mod:`nesbench.metrics.stats`; None: the defaults).
     """
     runs = Path(runs_dir)
     out = Path(out_dir)
@@ -199,7 +203,7 @@ def score_benchmark(
                     records[m, proto.name, s.name, subj, seq] = rec
                 write_json_atomic(cache_file, {"key": key, "records": per_scorer})
 
-    summary = _summarise(bench, method_list, proto_list, subject_list, scorer_objs, records)
+    summary = _summarise(bench, method_list, proto_list, subject_list, scorer_objs, records, stats)
     summary["provenance"] = {
         "benchmark": bench.name,
         "benchmark_title": bench.title,
@@ -282,7 +286,7 @@ def _read_cache(path: Path, key: str) -> dict[str, Any] | None:
     return data.get("records") if isinstance(data, dict) and data.get("key") == key else None
 
 
-def _summarise(bench, methods, protocols, subjects, scorers, records) -> dict[str, Any]:
+def _summarise(bench, methods, protocols, subjects, scorers, records, stats=None) -> dict[str, Any]:
     entries: list[dict[str, Any]] = []
     failures: list[dict[str, Any]] = []
     totals = {"n_expected": 0, "n_scored": 0, "n_failed": 0}
@@ -361,6 +365,9 @@ def _summarise(bench, methods, protocols, subjects, scorers, records) -> dict[st
     for (_, _, sname, _, _), r in records.items():
         if r.get("unavailable"):
             unavailable.setdefault(sname, {}).update(r["unavailable"])
+    cfg = stats or StatsConfig()
+    add_entry_statistics(entries, cfg)
+    directions = {s.name: {n: ms.higher_is_better for n, ms in s.metrics.items()} for s in scorers}
     return {
         "metrics": {
             s.name: {
@@ -376,6 +383,8 @@ def _summarise(bench, methods, protocols, subjects, scorers, records) -> dict[st
         "unavailable": unavailable,
         "counts": totals,
         "entries": entries,
+        "statistics": cfg.to_dict(),
+        "comparisons": comparisons(entries, list(methods), directions, cfg),
         "failures": failures,
     }
 

@@ -1,0 +1,91 @@
+"""Attach :mod:`nesbench.metrics.stats` to a results summary: per-entry intervals and pairwise comparisons.
+
+Works on the summary's own entries (docs/RESULTS_FORMAT.md): the sequence-level entries hold the per-sequence
+means, and every aggregate (subject, split, protocol) is described from the sequences it covers.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+from typing import Any
+
+from nesbench.metrics.stats import StatsConfig, compare_family, describe
+
+SeqKey = tuple[str, str]  # (subject, sequence)
+
+
+def _sequence_values(entries: list[dict[str, Any]]) -> dict[tuple, dict[str, dict[SeqKey, float | None]]]:
+    """(method, protocol, scorer, split) -> metric -> {(subject, sequence): sequence mean}."""
+    out: dict[tuple, dict[str, dict[SeqKey, float | None]]] = {}
+    for e in entries:
+        if e["level"] != "sequence":
+            continue
+        per_metric = out.setdefault((e["method"], e["protocol"], e["scorer"], e["split"]), {})
+        for m, v in e["metrics"].items():
+            per_metric.setdefault(m, {})[e["subject"], e["sequence"]] = v
+    return out
+
+
+def _covered(
+    seqs: dict[tuple, dict[str, dict[SeqKey, float | None]]], entry: dict[str, Any]
+) -> dict[str, dict[SeqKey, float | None]]:
+    """metric -> the sequence values an aggregate entry covers (its splits, restricted to its subject)."""
+    out: dict[str, dict[SeqKey, float | None]] = {}
+    for (m, p, s, split), per_metric in seqs.items():
+        if (m, p, s) != (entry["method"], entry["protocol"], entry["scorer"]):
+            continue
+        if entry["split"] is not None and split != entry["split"]:
+            continue
+        for metric, values in per_metric.items():
+            for key, v in values.items():
+                if entry["subject"] is None or key[0] == entry["subject"]:
+                    out.setdefault(metric, {})[key] = v
+    return out
+
+
+def add_entry_statistics(entries: list[dict[str, Any]], cfg: StatsConfig) -> None:
+    """Give every subject/split/protocol entry ``n_subjects`` and ``stats``: metric -> :func:`describe`'s result
+    without the mean (the entry's ``metrics`` holds it)."""
+    seqs = _sequence_values(entries)
+    for e in entries:
+        if e["level"] == "sequence":
+            continue
+        covered = _covered(seqs, e)
+        e["n_subjects"] = len({k[0] for values in covered.values() for k in values})
+        e["stats"] = {}
+        for metric in e["metrics"]:
+            d = describe(((k[0], v) for k, v in covered.get(metric, {}).items()), cfg)
+            d.pop("mean")
+            e["stats"][metric] = d
+
+
+def comparisons(
+    entries: list[dict[str, Any]],
+    methods: list[str],
+    directions: dict[str, dict[str, bool | None]],
+    cfg: StatsConfig,
+) -> list[dict[str, Any]]:
+    """Every pair of methods on every (protocol, scorer, split | whole protocol), compared on the sequences both
+    scored; ``directions``: scorer -> metric -> higher_is_better. Verdicts are from ``method_a``'s side."""
+    seqs = _sequence_values(entries)
+    groups = sorted({(e["protocol"], e["scorer"], e["split"]) for e in entries if e["level"] == "split"})
+    protocols = list(dict.fromkeys((e["protocol"], e["scorer"]) for e in entries))
+    out = []
+    for p, s, split in [*groups, *((p, s, None) for p, s in protocols)]:
+        for a, b in combinations(methods, 2):
+            probe = {"protocol": p, "scorer": s, "split": split, "subject": None}
+            va = _covered(seqs, {**probe, "method": a})
+            vb = _covered(seqs, {**probe, "method": b})
+            if not va or not vb:
+                continue
+            out.append(
+                {
+                    "protocol": p,
+                    "scorer": s,
+                    "split": split,
+                    "method_a": a,
+                    "method_b": b,
+                    "metrics": compare_family(va, vb, directions.get(s, {}), cfg),
+                }
+            )
+    return out
