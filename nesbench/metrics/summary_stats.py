@@ -89,3 +89,32 @@ def comparisons(
                 }
             )
     return out
+
+
+SYMBOL = {"better": "▲", "worse": "▼", "n.s.": "=", "too few": "·", "n/a": ""}
+FLIP = {"better": "worse", "worse": "better"}
+
+
+def half_width(entry: dict[str, Any], metric: str) -> float | None:
+    """Half the width of an entry's interval for a metric (what the tables print after ±), or None."""
+    ci = (entry.get("stats") or {}).get(metric, {}).get("ci")
+    return None if ci is None else (ci[1] - ci[0]) / 2
+
+
+def verdicts(summary: dict[str, Any], protocol: str, scorer: str, split: str | None) -> dict[tuple, dict]:
+    """(method, other) -> metric -> comparison seen from ``method``'s side (both orders of every stored pair)."""
+    out: dict[tuple, dict] = {}
+    for c in summary.get("comparisons", []):
+        if (c["protocol"], c["scorer"], c["split"]) != (protocol, scorer, split):
+            continue
+        out[c["method_a"], c["method_b"]] = c["metrics"]
+        out[c["method_b"], c["method_a"]] = {
+            m: {
+                **r,
+                "diff": None if r["diff"] is None else -r["diff"],
+                "ci": None if r["ci"] is None else [-r["ci"][1], -r["ci"][0]],
+                "verdict": FLIP.get(r["verdict"], r["verdict"]),
+            }
+            for m, r in c["metrics"].items()
+        }
+    return out

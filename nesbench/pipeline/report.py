@@ -23,6 +23,7 @@ from nesbench.config import Benchmark
 from nesbench.data.layout import frame_files, prediction_dir, sequence_dir
 from nesbench.errors import DataError
 from nesbench.fsutil import write_text_atomic
+from nesbench.pipeline.report_stats import beats_matrices, plus_minus, stats_config, whisker
 
 METRIC_ORDER = ("l1", "mae", "mse", "psnr", "ssim", "lpips", "keypoint")
 METRIC_LABEL = {
@@ -35,6 +36,23 @@ METRIC_LABEL = {
     "keypoint": "KP err",
 }
 GRID_FRAMES = 2
+MATRIX_NOTE = (
+    "Row method against column method over the whole protocol, paired on the same sequences; one mark per metric "
+    "in the order given: ▲ row better, ▼ row worse, = not distinguishable, · too few paired sequences, "
+    "– no values."
+)
+
+
+def _interval_note(summary: dict) -> str:
+    s = summary.get("statistics")
+    if not s:
+        return ""
+    return (
+        f"± is half the width of the {s['confidence']:.0%} bootstrap interval of the mean (subjects, then "
+        f"sequences resampled; {s['n_resamples']} resamples, seed {s['seed']}). Verdicts: paired "
+        f"{s['comparison_test']} test, Holm-corrected across metrics, alpha {s['alpha']}, at least "
+        f"{s['min_pairs']} paired sequences."
+    )
 
 
 @dataclass
@@ -93,7 +111,9 @@ def _table(
         key_headers + [f"{METRIC_LABEL.get(m, m)} {_arrow(summary, scorer, m)}" for m in metrics] + ["frames"]
     )
     rows = [
-        keys + [_fmt(e["metrics"].get(m), m) for m in metrics] + [f"{e['n_scored']}/{e['n_expected']}"]
+        keys
+        + [_fmt(e["metrics"].get(m), m) + plus_minus(e, m, _fmt) for m in metrics]
+        + [f"{e['n_scored']}/{e['n_expected']}"]
         for keys, e in items
     ]
     groups: dict[tuple[str, ...], list[int]] = {}
@@ -282,7 +302,8 @@ def image_grids(summary: dict, bench: Benchmark, size: int = 192) -> list[dict[s
 
 
 def subject_plot(summary: dict, bench: Benchmark, metric: str = "psnr") -> str | None:
-    """Bar chart of a metric per subject and method (primary scorer, each protocol); a PNG data URI."""
+    """Bar chart of a metric per subject and method (primary scorer, each protocol): the mean over the subject's
+    test sequences with its bootstrap interval as a whisker; a PNG data URI."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -292,23 +313,26 @@ def subject_plot(summary: dict, bench: Benchmark, metric: str = "psnr") -> str |
     protocols = _ordered_protocols(summary, bench)
     if not protocols or metric not in summary.get("metrics", {}).get(scorer, {}):
         return None
+    cfg = stats_config(summary)
     fig, axes = plt.subplots(1, len(protocols), figsize=(5.5 * len(protocols), 3.4), squeeze=False)
     for ax, pname in zip(axes[0], protocols, strict=True):
-        entries = _entries(summary, protocol=pname, scorer=scorer, level="subject")
+        entries = _entries(summary, protocol=pname, scorer=scorer, level="sequence")
         subjects = sorted({e["subject"] for e in entries})
         methods = sorted({e["method"] for e in entries})
         width = 0.8 / max(len(methods), 1)
         for i, m in enumerate(methods):
-            vals = []
-            for s in subjects:
-                es = [e["metrics"].get(metric) for e in entries if e["method"] == m and e["subject"] == s]
-                es = [v for v in es if v is not None]
-                vals.append(float(np.mean(es)) if es else np.nan)
-            ax.bar(np.arange(len(subjects)) + i * width, vals, width, label=m)
+            bars = np.array(
+                [
+                    whisker([e for e in entries if e["method"] == m and e["subject"] == s], metric, cfg)
+                    for s in subjects
+                ]
+            ).reshape(-1, 3)
+            err = np.nan_to_num(np.abs(bars[:, 1:].T - bars[:, 0]))
+            ax.bar(np.arange(len(subjects)) + i * width, bars[:, 0], width, label=m, yerr=err, capsize=3)
         ax.set_xticks(np.arange(len(subjects)) + width * (len(methods) - 1) / 2, subjects)
         ax.set_title(f"{pname} · {scorer}")
         ax.set_ylabel(
-            f"{METRIC_LABEL.get(metric, metric)} {_arrow(summary, scorer, metric)} (mean over splits)"
+            f"{METRIC_LABEL.get(metric, metric)} {_arrow(summary, scorer, metric)} (mean of sequences)"
         )
         ax.legend(fontsize=8)
     fig.tight_layout()
@@ -334,6 +358,7 @@ def write_report(run_dir: Path, bench: Benchmark, summary: dict | None = None) -
     sequences = sequence_tables(summary, bench)
     published = published_table(summary, bench)
     counts = counts_table(summary)
+    matrices = beats_matrices(summary, _ordered_protocols(summary, bench), _primary_scorer(summary))
     prov = summary.get("provenance", {})
     unavailable = summary.get("unavailable", {})
     failures = summary.get("failures", [])
@@ -347,6 +372,9 @@ def write_report(run_dir: Path, bench: Benchmark, summary: dict | None = None) -
     md += ["", "## Leaderboards", ""]
     for t in boards:
         md += [f"### {t.title}", "", t.markdown(), ""]
+    if matrices:
+        md += ["## Who beats whom", "", MATRIX_NOTE, ""]
+        md += [x for t in matrices for x in (f"### {t.title}", "", t.markdown(), "")]
     if published:
         md += ["## Published numbers side by side", "", published.title, "", published.markdown(), ""]
     md += ["## Per subject", ""] + [x for t in subjects for x in (f"### {t.title}", "", t.markdown(), "")]
@@ -382,6 +410,9 @@ def write_report(run_dir: Path, bench: Benchmark, summary: dict | None = None) -
         subjects=subjects,
         sequences=sequences,
         counts=counts,
+        matrices=matrices,
+        matrix_note=MATRIX_NOTE,
+        interval_note=_interval_note(summary),
         plot=subject_plot(summary, bench),
         grids=image_grids(summary, bench),
         unavailable=unavailable,
