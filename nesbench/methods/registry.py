@@ -24,16 +24,19 @@ BUILTIN: tuple[MethodSpec, ...] = (
         name="nearest-expression",
         description="Reference floor: each test frame copies the training frame with the nearest FLAME expression+jaw",
         target="nesbench.methods.baselines.nearest_expression:NearestExpression",
+        deterministic=True,
     ),
     MethodSpec(
         name="linear-expression",
         description="Reference floor: ridge regression from FLAME expression+pose to a low-rank (PCA) image basis",
         target="nesbench.methods.baselines.linear_expression:LinearExpression",
+        deterministic=True,  # its randomized PCA has a fixed random_state
     ),
     MethodSpec(
         name="mean-image",
         description="Reference floor: the mean training image for every frame (what blur alone scores)",
         target="nesbench.methods.baselines.mean_image:MeanImage",
+        deterministic=True,
     ),
     MethodSpec(
         name="imavatar",

@@ -30,7 +30,7 @@ from nesbench.metrics.registry import get_scorer
 from nesbench.metrics.report import markdown_table
 from nesbench.metrics.score import sequence_record
 from nesbench.metrics.stats import StatsConfig
-from nesbench.metrics.summary_stats import add_entry_statistics, comparisons
+from nesbench.metrics.summary_stats import add_entry_statistics, comparisons, seed_summary
 from nesbench.paths import REPO_ROOT
 
 FORMAT = "nesbench-results/1"
@@ -105,6 +105,7 @@ def score_benchmark(
     gt_cache: str | os.PathLike[str] | None = None,
     decode_processes: int | None = None,
     stats: StatsConfig | None = None,
+    seeds: list[int] | None = None,
 ) -> dict[str, Any]:
     """Score a benchmark's canonical prediction layout; write frames.csv, summary.json, results.md in out_dir.
 
@@ -114,6 +115,7 @@ def score_benchmark(
     between runs (default ``$NESBENCH_GT_CACHE``, else none; :mod:`nesbench.metrics.gt_cache`).
     ``decode_processes``: see :class:`~nesbench.metrics.engine.Engine` (None: its default).
     ``stats``: how intervals and comparisons are computed (:mod:`nesbench.metrics.stats`; None: the defaults).
+    ``seeds``: the seeds `nesbench run --seeds N` asked for (recorded; ``<method>-seed<k>`` runs are grouped).
     """
     runs = Path(runs_dir)
     out = Path(out_dir)
@@ -204,6 +206,7 @@ def score_benchmark(
                 write_json_atomic(cache_file, {"key": key, "records": per_scorer})
 
     summary = _summarise(bench, method_list, proto_list, subject_list, scorer_objs, records, stats)
+    summary["seeds"] = seed_summary(summary["entries"], method_list, seeds)
     summary["provenance"] = {
         "benchmark": bench.name,
         "benchmark_title": bench.title,

@@ -57,6 +57,7 @@ def markdown_table(summary: dict[str, Any]) -> str:
         ]
         lines += ["", f"## protocol {p}", "", tabulate(rows, headers=headers, tablefmt="github")]
         lines += comparison_lines(summary, p, cols)
+        lines += seed_lines(summary, p, cols)
     unav = summary.get("unavailable") or {}
     if unav:
         lines += ["", "n/a = unavailable:"]
@@ -114,3 +115,35 @@ def comparison_lines(summary: dict[str, Any], protocol: str, cols: list[str]) ->
     rows = [r[:3] + [r[3 + j] for j in used] for r in rows]
     headers = ["split", "method", "vs", *[f"{cols[j]} (method - vs)" for j in used]]
     return ["", f"paired comparisons ({scorer}):", "", tabulate(rows, headers=headers, tablefmt="github")]
+
+
+def seed_lines(summary: dict[str, Any], protocol: str, cols: list[str]) -> list[str]:
+    """Markdown: per seeded method and split (primary scorer), mean over seeds ± between-seed sd and the
+    between-sequence sd; deterministic methods named (only when `nesbench run --seeds N` asked for seeds)."""
+    seeds = summary.get("seeds") or {}
+    if not seeds.get("requested"):
+        return []
+    scorer = primary_scorer(summary)
+    rows = []
+    for r in seeds.get("spread", []):
+        if (r["protocol"], r["scorer"]) != (protocol, scorer):
+            continue
+        cells = []
+        for c in cols:
+            x = r["metrics"].get(c) or {}
+            if x.get("mean") is None:
+                cells.append("")
+                continue
+            d = DIGITS[c]
+            sd = "" if x["between_seed_std"] is None else f" ±{x['between_seed_std']:.{d}f}"
+            seq = "" if x["between_sequence_std"] is None else f" (seq. {x['between_sequence_std']:.{d}f})"
+            cells.append(f"{x['mean']:.{d}f}{sd}{seq}")
+        rows.append([r["method"], r["split"] or "**all**", len(r["seeds"]), *cells])
+    det = [m for m, info in seeds.get("methods", {}).items() if info.get("deterministic")]
+    out = ["", f"training-seed spread ({scorer}; seeds {seeds['requested']}):"]
+    if rows:
+        headers = ["method", "split", "seeds", *[f"{c} mean ±seed sd (seq. sd)" for c in cols]]
+        out += ["", tabulate(rows, headers=headers, tablefmt="github")]
+    if det:
+        out += ["", f"deterministic (one run stands for every seed): {', '.join(det)}"]
+    return out

@@ -37,6 +37,7 @@ def _run(args: argparse.Namespace) -> int:
             slurm_profile=args.slurm_profile,
             slurm_cluster=args.slurm_cluster,
             wait=not args.no_wait,
+            seeds=args.seeds,
         )
     )
     return 0
@@ -146,6 +147,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--slurm-profile", type=Path, help="Slurm resources (default: configs/slurm/default.conf)")
     p.add_argument(
         "--slurm-cluster", choices=["slurm", "local", "debug"], help="submitit cluster (default: auto)"
+    )
+    p.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run each non-deterministic method N times (seeds 0..N-1) as separate results "
+        "<method>-seed<k>; the report shows the between-seed spread (default: 1)",
     )
     p.add_argument("--no-wait", action="store_true", help="slurm: submit and return; re-run later to score")
     p.set_defaults(func=_run)

@@ -15,7 +15,7 @@ from nesbench.config import Benchmark, load_benchmark
 from nesbench.errors import ConfigError
 from nesbench.fsutil import write_json_atomic
 from nesbench.methods.registry import get_method
-from nesbench.methods.spec import Job
+from nesbench.methods.spec import Job, seed_run_name
 
 PLAN_FILE = "plan.json"
 
@@ -31,6 +31,17 @@ class Plan:
     protocols: tuple[str, ...]
     subjects: tuple[str, ...]
     options: dict[str, Any]
+    seeds: tuple[int, ...] = ()  # `--seeds N`: each non-deterministic method runs once per seed
+
+    def seeds_of(self, method: str) -> list[int | None]:
+        """The seeds a method runs with: [None] (one run, the method's default) unless seeds were asked for and
+        the method is not deterministic."""
+        return list(self.seeds) if self.seeds and not get_method(method).deterministic else [None]
+
+    @property
+    def run_names(self) -> list[str]:
+        """What the runs folder holds and the results list: each method, or its ``<method>-seed<k>`` runs."""
+        return [seed_run_name(m, k) for m in self.methods for k in self.seeds_of(m)]
 
     @property
     def runs_dir(self) -> Path:
@@ -49,16 +60,18 @@ class Plan:
                 protocol=p,
                 data_root=self.data_root,
                 runs_dir=self.runs_dir,
-                work_dir=self.run_dir / "work" / m / p / s,
+                work_dir=self.run_dir / "work" / seed_run_name(m, k) / p / s,
                 options=dict(self.options.get(m, {})),
+                seed=k,
             )
             for m in self.methods
+            for k in self.seeds_of(m)
             for p in self.protocols
             for s in self.subjects
         ]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "benchmark": self.benchmark,
             "data_root": str(self.data_root),
             "methods": list(self.methods),
@@ -66,6 +79,9 @@ class Plan:
             "subjects": list(self.subjects),
             "options": self.options,
         }
+        if self.seeds:  # only then: plans of runs without seeds stay as they were
+            out["seeds"] = list(self.seeds)
+        return out
 
 
 def make_plan(
@@ -76,13 +92,23 @@ def make_plan(
     protocols: list[str] | None = None,
     subjects: str | list[str] | None = None,
     options: dict[str, Any] | None = None,
+    seeds: int = 1,
 ) -> Plan:
-    """Validate the selection against the benchmark and the method registry."""
+    """Validate the selection against the benchmark and the method registry. ``seeds`` > 1: every
+    non-deterministic method runs with seeds 0..seeds-1 (upstream methods: not supported yet)."""
     methods = list(methods or bench.methods)
     if not methods:
         raise ConfigError(f"{bench.source}: no methods configured; pass --methods")
+    if seeds < 1:
+        raise ConfigError(f"--seeds must be a positive number of runs, got {seeds}")
     for m in methods:
-        get_method(m)
+        spec = get_method(m)
+        if seeds > 1 and spec.upstream:
+            raise ConfigError(
+                f"--seeds {seeds}: method {m!r} is an upstream method, whose confs and job folders are shared per "
+                f"(subject, protocol) and cannot yet hold several seeds; run it once per seed into separate --out "
+                f"folders with NESBENCH_SEED=k instead"
+            )
     protocols = list(protocols or bench.protocols)
     for p in protocols:
         bench.protocol(p)
@@ -94,6 +120,7 @@ def make_plan(
         protocols=tuple(protocols),
         subjects=tuple(bench.resolve_subjects(subjects)),
         options=options or {},
+        seeds=tuple(range(seeds)) if seeds > 1 else (),
     )
 
 
@@ -106,7 +133,7 @@ def save_plan(plan: Plan) -> None:
         if existing != wanted:
             diff = "; ".join(
                 f"{k}: {existing.get(k)!r} there, {wanted.get(k)!r} now"
-                for k in wanted
+                for k in dict.fromkeys([*existing, *wanted])  # a key only one side has differs too
                 if existing.get(k) != wanted.get(k)
             )
             raise ConfigError(
@@ -133,4 +160,5 @@ def load_plan(run_dir: Path) -> Plan:
         protocols=tuple(d["protocols"]),
         subjects=tuple(d["subjects"]),
         options=d.get("options", {}),
+        seeds=tuple(d.get("seeds", ())),
     )

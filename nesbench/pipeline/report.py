@@ -23,7 +23,7 @@ from nesbench.config import Benchmark
 from nesbench.data.layout import frame_files, prediction_dir, sequence_dir
 from nesbench.errors import DataError
 from nesbench.fsutil import write_text_atomic
-from nesbench.pipeline.report_stats import beats_matrices, plus_minus, stats_config, whisker
+from nesbench.pipeline.report_stats import beats_matrices, plus_minus, seed_rows, stats_config, whisker
 
 METRIC_ORDER = ("l1", "mae", "mse", "psnr", "ssim", "lpips", "keypoint")
 METRIC_LABEL = {
@@ -40,6 +40,12 @@ MATRIX_NOTE = (
     "Row method against column method over the whole protocol, paired on the same sequences; one mark per metric "
     "in the order given: ▲ row better, ▼ row worse, = not distinguishable, · too few paired sequences, "
     "– no values."
+)
+
+SEED_NOTE = (
+    "Each seeded method ran once per seed (`nesbench run --seeds N`, separate results <method>-seed<k>): mean over "
+    "seeds ± the between-seed standard deviation of the mean, next to the between-sequence standard deviation "
+    "(seq.) averaged over the seeds."
 )
 
 
@@ -112,7 +118,7 @@ def _table(
     )
     rows = [
         keys
-        + [_fmt(e["metrics"].get(m), m) + plus_minus(e, m, _fmt) for m in metrics]
+        + [(v := _fmt(e["metrics"].get(m), m)) + plus_minus(e, m, v) for m in metrics]
         + [f"{e['n_scored']}/{e['n_expected']}"]
         for keys, e in items
     ]
@@ -226,6 +232,17 @@ def published_table(summary: dict, bench: Benchmark) -> Table | None:
         f"{METRIC_LABEL[m]} published / ours" for m in metrics
     ]
     return Table(f"Published: {bench.published_source}", headers, rows, set(), 4)
+
+
+def seed_tables(summary: dict, bench: Benchmark) -> list[Table]:
+    """Per protocol (primary scorer): the between-seed spread next to the between-sequence one (`--seeds N`)."""
+    scorer = _primary_scorer(summary)
+    tables = []
+    for pname in _ordered_protocols(summary, bench):
+        headers, rows = seed_rows(summary, pname, scorer, _fmt)
+        if rows:
+            tables.append(Table(f"{pname} · {scorer} · seed spread", headers, rows, set(), 3))
+    return tables
 
 
 def counts_table(summary: dict) -> Table:
@@ -358,6 +375,7 @@ def write_report(run_dir: Path, bench: Benchmark, summary: dict | None = None) -
     sequences = sequence_tables(summary, bench)
     published = published_table(summary, bench)
     counts = counts_table(summary)
+    seeds = seed_tables(summary, bench)
     matrices = beats_matrices(summary, _ordered_protocols(summary, bench), _primary_scorer(summary))
     prov = summary.get("provenance", {})
     unavailable = summary.get("unavailable", {})
@@ -375,6 +393,9 @@ def write_report(run_dir: Path, bench: Benchmark, summary: dict | None = None) -
     if matrices:
         md += ["## Who beats whom", "", MATRIX_NOTE, ""]
         md += [x for t in matrices for x in (f"### {t.title}", "", t.markdown(), "")]
+    if seeds:
+        md += ["## Training-seed spread", "", SEED_NOTE, ""]
+        md += [x for t in seeds for x in (f"### {t.title}", "", t.markdown(), "")]
     if published:
         md += ["## Published numbers side by side", "", published.title, "", published.markdown(), ""]
     md += ["## Per subject", ""] + [x for t in subjects for x in (f"### {t.title}", "", t.markdown(), "")]
@@ -411,6 +432,8 @@ def write_report(run_dir: Path, bench: Benchmark, summary: dict | None = None) -
         sequences=sequences,
         counts=counts,
         matrices=matrices,
+        seeds=seeds,
+        seed_note=SEED_NOTE,
         matrix_note=MATRIX_NOTE,
         interval_note=_interval_note(summary),
         plot=subject_plot(summary, bench),

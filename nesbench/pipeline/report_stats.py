@@ -17,13 +17,19 @@ MATRIX_METRICS = ("l1", "psnr", "ssim", "lpips", "keypoint")
 LABEL = {"l1": "L1", "psnr": "PSNR", "ssim": "SSIM", "lpips": "LPIPS", "keypoint": "KP"}
 
 
-def plus_minus(entry: dict[str, Any], metric: str, fmt: Any) -> str:
-    """`` ±x`` (half the interval width, formatted like the value) or '' when the entry has no interval."""
+def plus_minus(entry: dict[str, Any], metric: str, value_text: str) -> str:
+    """`` ±x``: half the interval width with as many decimals as ``value_text`` (the printed value), or ''
+    when the entry has no interval."""
     hw = half_width(entry, metric)
-    return "" if hw is None else f" ±{fmt(hw, metric)}"
+    if hw is None:
+        return ""
+    decimals = len(value_text.partition(".")[2]) if "e" not in value_text and "." in value_text else None
+    return f" ±{hw:.{decimals}f}" if decimals is not None else f" ±{hw:.2e}"
 
 
-def whisker(sequence_entries: list[dict[str, Any]], metric: str, cfg: StatsConfig) -> tuple[float, float, float]:
+def whisker(
+    sequence_entries: list[dict[str, Any]], metric: str, cfg: StatsConfig
+) -> tuple[float, float, float]:
     """(mean, low, high) of a metric over sequence-level entries (one subject), with the summary's bootstrap
     settings; NaN where undefined (the plot leaves the bar or whisker out)."""
     d = describe(((e["subject"], e["metrics"].get(metric)) for e in sequence_entries), cfg)
@@ -51,7 +57,9 @@ class Matrix:
 
     def markdown(self) -> str:
         rows = [[m, *[c["text"] for c in row]] for m, row in zip(self.methods, self.cells, strict=True)]
-        return tabulate(rows, headers=["row vs column", *self.methods], tablefmt="github", disable_numparse=True)
+        return tabulate(
+            rows, headers=["row vs column", *self.methods], tablefmt="github", disable_numparse=True
+        )
 
 
 def _cell(metrics: dict[str, dict], order: list[str]) -> dict[str, str]:
@@ -96,3 +104,48 @@ def beats_matrices(summary: dict[str, Any], protocols: list[str], scorer: str) -
         title = f"{p} · {scorer} · marks: {' '.join(LABEL.get(m, m) for m in order)}"
         out.append(Matrix(title, methods, order, cells))
     return out
+
+
+def seed_rows(
+    summary: dict[str, Any], protocol: str, scorer: str, fmt: Any
+) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows of the seed-spread table (empty rows when no seeds were asked for): per seeded method
+    and split, each metric as ``mean ±between-seed sd (seq. between-sequence sd)``; one row per deterministic
+    method saying so."""
+    seeds = summary.get("seeds") or {}
+    if not seeds.get("requested"):
+        return [], []
+    spread = [r for r in seeds.get("spread", []) if (r["protocol"], r["scorer"]) == (protocol, scorer)]
+    declared = summary.get("metrics", {}).get(scorer, {})
+    metrics = [
+        m
+        for m in MATRIX_METRICS
+        if m in declared and any(r["metrics"].get(m, {}).get("mean") is not None for r in spread)
+    ]
+    rows = []
+    for r in spread:
+        cells = []
+        for m in metrics:
+            x = r["metrics"].get(m, {})
+            if x.get("mean") is None:
+                cells.append("n/a")
+                continue
+            sd_seed = "" if x["between_seed_std"] is None else f" ±{fmt(x['between_seed_std'], m)}"
+            sd_seq = (
+                "" if x["between_sequence_std"] is None else f" (seq. {fmt(x['between_sequence_std'], m)})"
+            )
+            cells.append(f"{fmt(x['mean'], m)}{sd_seed}{sd_seq}")
+        rows.append([r["method"], r["split"] or "all", ",".join(map(str, r["seeds"])), *cells, ""])
+    for method, info in seeds.get("methods", {}).items():
+        if info.get("deterministic"):
+            rows.append(
+                [method, "", "", *["" for _ in metrics], "deterministic: one run stands for every seed"]
+            )
+    headers = [
+        "method",
+        "split",
+        "seeds",
+        *[f"{LABEL.get(m, m)} mean ±seed sd (seq. sd)" for m in metrics],
+        "note",
+    ]
+    return headers, rows

@@ -47,6 +47,7 @@ class RunOptions:
     slurm_profile: Path | None = None
     slurm_cluster: str | None = None
     wait: bool = True
+    seeds: int = 1
 
 
 def default_out_dir() -> Path:
@@ -161,7 +162,14 @@ def _run_locked(opts: RunOptions, run_dir: Path) -> Path:
     subjects = bench.resolve_subjects(opts.subjects)
     data_root = prepare_data(bench, opts.data, subjects)
     plan = make_plan(
-        bench, run_dir, data_root, opts.methods, opts.protocols, opts.subjects, upstream_options(opts)
+        bench,
+        run_dir,
+        data_root,
+        opts.methods,
+        opts.protocols,
+        opts.subjects,
+        upstream_options(opts),
+        seeds=opts.seeds,
     )
     save_plan(plan)
     check_method_needs(list(plan.methods), opts.allow_cpu)
@@ -197,13 +205,14 @@ def _run_locked(opts: RunOptions, run_dir: Path) -> Path:
         plan.runs_dir,
         run_dir,
         data_root=plan.data_root,
-        methods=list(plan.methods),
+        methods=plan.run_names,
         protocols=list(plan.protocols),
         subjects=list(plan.subjects),
         scorers=opts.scorers,
         device=opts.device,
         lpips_backbone=opts.lpips_backbone,
         progress=True,
+        seeds=list(plan.seeds) or None,
     )
     report = write_report(run_dir, bench, summary)
     print((run_dir / "results.md").read_text())

@@ -46,7 +46,9 @@ def test_hierarchical_bootstrap_with_one_sequence_per_subject_matches_scipy_on_s
     """With one sequence per subject the two-stage resampling is the ordinary bootstrap over subjects."""
     values = np.random.default_rng(5).normal(0.0, 1.0, 21)
     d = describe([(f"s{i}", v) for i, v in enumerate(values)], StatsConfig(n_resamples=20000))
-    ref = sps.bootstrap((values,), np.mean, n_resamples=20000, method="percentile", rng=np.random.default_rng(1))
+    ref = sps.bootstrap(
+        (values,), np.mean, n_resamples=20000, method="percentile", rng=np.random.default_rng(1)
+    )
     lo, hi = ref.confidence_interval
     assert d["ci"] == pytest.approx([lo, hi], abs=0.03)  # Monte Carlo error only
 
@@ -161,7 +163,10 @@ def test_correction_across_metrics_can_remove_a_borderline_win():
     alone = compare(a, b, True, StatsConfig(test="wilcoxon"))
     assert 0.0125 < alone["p"] < 0.05
     fam = compare_family(
-        {m: a for m in "wxyz"}, {m: b for m in "wxyz"}, dict.fromkeys("wxyz", True), StatsConfig(test="wilcoxon")
+        {m: a for m in "wxyz"},
+        {m: b for m in "wxyz"},
+        dict.fromkeys("wxyz", True),
+        StatsConfig(test="wilcoxon"),
     )
     assert all(r["p_adjusted"] == pytest.approx(min(1, 4 * alone["p"])) for r in fam.values())
     assert {r["verdict"] for r in fam.values()} == {"n.s."}
