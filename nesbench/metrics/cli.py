@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from nesbench.config import DEFAULT_BENCHMARK, load_benchmark
-from nesbench.errors import AssetError, DataError
+from nesbench.errors import AssetError, ConfigError, DataError
 from nesbench.fsutil import write_json_atomic
 from nesbench.metrics.registry import list_scorers
 
@@ -72,6 +72,14 @@ def _benchmark(args: argparse.Namespace) -> int:
         print(f"benchmark: {name} (pass --benchmark to choose another)", file=sys.stderr)
     bench = load_benchmark(name)
     out = Path(args.out) if args.out else Path("results") / bench.name
+    from nesbench.metrics.stats import StatsConfig
+
+    try:
+        stats = StatsConfig(
+            n_resamples=args.bootstrap_resamples, seed=args.stats_seed, test=args.comparison_test
+        )
+    except ValueError as exc:
+        raise ConfigError(f"statistics options: {exc}") from None
     summary = score_benchmark(
         bench,
         args.runs,
@@ -87,6 +95,7 @@ def _benchmark(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         gt_cache=args.gt_cache,
         decode_processes=args.decode_processes,
+        stats=stats,
     )
     print((out / "results.md").read_text(encoding="utf-8"), end="")
     written = [out / "summary.json", out / "frames.csv", out / "results.md"]
@@ -181,6 +190,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scorers", help=f"comma list of {', '.join(list_scorers())} (default: the benchmark's)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--no-report", action="store_true", help="skip report.md/report.html")
+    p.add_argument(
+        "--bootstrap-resamples",
+        type=int,
+        default=2000,
+        metavar="N",
+        help="bootstrap resamples for the intervals and paired comparisons (default: %(default)s)",
+    )
+    p.add_argument("--stats-seed", type=int, default=0, help="seed of the bootstrap (default: %(default)s)")
+    p.add_argument(
+        "--comparison-test",
+        choices=["bootstrap", "wilcoxon"],
+        default="bootstrap",
+        help="paired test behind the better/worse verdicts (default: %(default)s; docs/METRICS.md)",
+    )
     p.add_argument(
         "--allow-incomplete",
         action="store_true",

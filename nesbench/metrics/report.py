@@ -121,7 +121,7 @@ def seed_lines(summary: dict[str, Any], protocol: str, cols: list[str]) -> list[
     """Markdown: per seeded method and split (primary scorer), mean over seeds ± between-seed sd and the
     between-sequence sd; deterministic methods named (only when `nesbench run --seeds N` asked for seeds)."""
     seeds = summary.get("seeds") or {}
-    if not seeds.get("requested"):
+    if not seeds.get("requested") and not seeds.get("spread"):
         return []
     scorer = primary_scorer(summary)
     rows = []
@@ -140,10 +140,11 @@ def seed_lines(summary: dict[str, Any], protocol: str, cols: list[str]) -> list[
             cells.append(f"{x['mean']:.{d}f}{sd}{seq}")
         rows.append([r["method"], r["split"] or "**all**", len(r["seeds"]), *cells])
     det = [m for m, info in seeds.get("methods", {}).items() if info.get("deterministic")]
-    out = ["", f"training-seed spread ({scorer}; seeds {seeds['requested']}):"]
+    asked = f"; seeds {seeds['requested']}" if seeds.get("requested") else ""
+    out = ["", f"training-seed spread ({scorer}{asked}):"]
     if rows:
         headers = ["method", "split", "seeds", *[f"{c} mean ±seed sd (seq. sd)" for c in cols]]
         out += ["", tabulate(rows, headers=headers, tablefmt="github")]
-    if det:
+    if det and seeds.get("requested"):
         out += ["", f"deterministic (one run stands for every seed): {', '.join(det)}"]
     return out

@@ -387,7 +387,7 @@ def write_report(run_dir: Path, bench: Benchmark, summary: dict | None = None) -
         f"({str(prov.get('harness_commit', '?'))[:12]}) · config hash {prov.get('config_hash', '?')} · "
         f"device {prov.get('device', '?')} · resolution {prov.get('resolution', '?')}"
     )
-    md += ["", "## Leaderboards", ""]
+    md += ["", "## Leaderboards", ""] + ([_interval_note(summary), ""] if summary.get("statistics") else [])
     for t in boards:
         md += [f"### {t.title}", "", t.markdown(), ""]
     if matrices:

@@ -113,7 +113,7 @@ def seed_rows(
     and split, each metric as ``mean ±between-seed sd (seq. between-sequence sd)``; one row per deterministic
     method saying so."""
     seeds = summary.get("seeds") or {}
-    if not seeds.get("requested"):
+    if not seeds.get("requested") and not seeds.get("spread"):
         return [], []
     spread = [r for r in seeds.get("spread", []) if (r["protocol"], r["scorer"]) == (protocol, scorer)]
     declared = summary.get("metrics", {}).get(scorer, {})
@@ -137,7 +137,7 @@ def seed_rows(
             cells.append(f"{fmt(x['mean'], m)}{sd_seed}{sd_seq}")
         rows.append([r["method"], r["split"] or "all", ",".join(map(str, r["seeds"])), *cells, ""])
     for method, info in seeds.get("methods", {}).items():
-        if info.get("deterministic"):
+        if info.get("deterministic") and seeds.get("requested"):
             rows.append(
                 [method, "", "", *["" for _ in metrics], "deterministic: one run stands for every seed"]
             )

@@ -79,7 +79,9 @@ def test_between_seed_spread_is_the_sd_of_the_seed_means(seeded_run):
         if e["method"] == f"seeded-mean-seed{k}" and e["level"] == "protocol"
     ]
     assert psnr["seed_means"] == per_seed and len(set(per_seed)) == 3  # noise grows with the seed
-    assert psnr["between_seed_std"] == pytest.approx(np.std(per_seed, ddof=1)) and psnr["between_seed_std"] > 0
+    assert (
+        psnr["between_seed_std"] == pytest.approx(np.std(per_seed, ddof=1)) and psnr["between_seed_std"] > 0
+    )
     seq_sd = [
         e["stats"]["psnr"]["std"]
         for e in summary["entries"]
