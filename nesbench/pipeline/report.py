@@ -55,9 +55,17 @@ def _interval_note(summary: dict) -> str:
         return ""
     return (
         f"± is half the width of the {s['confidence']:.0%} bootstrap interval of the mean (subjects, then "
-        f"sequences resampled; {s['n_resamples']} resamples, seed {s['seed']}). Verdicts: paired "
-        f"{s['comparison_test']} test, Holm-corrected across metrics, alpha {s['alpha']}, at least "
-        f"{s['min_pairs']} paired sequences."
+        f"sequences resampled; {s['n_resamples']} resamples, seed {s['seed']})."
+    )
+
+
+def _verdict_note(summary: dict) -> str:
+    s = summary.get("statistics")
+    if not s:
+        return ""
+    return (
+        f"Verdicts: paired {s['comparison_test']} test on sequence means, Holm-corrected across metrics, alpha "
+        f"{s['alpha']}, at least {s['min_pairs']} paired sequences (docs/METRICS.md)."
     )
 
 
@@ -387,12 +395,12 @@ def write_report(run_dir: Path, bench: Benchmark, summary: dict | None = None) -
         f"({str(prov.get('harness_commit', '?'))[:12]}) · config hash {prov.get('config_hash', '?')} · "
         f"device {prov.get('device', '?')} · resolution {prov.get('resolution', '?')}"
     )
+    if matrices:
+        md += ["", "## Who beats whom", "", f"{MATRIX_NOTE} {_verdict_note(summary)}"]
+        md += [x for t in matrices for x in ("", f"### {t.title}", "", t.markdown())]
     md += ["", "## Leaderboards", ""] + ([_interval_note(summary), ""] if summary.get("statistics") else [])
     for t in boards:
         md += [f"### {t.title}", "", t.markdown(), ""]
-    if matrices:
-        md += ["## Who beats whom", "", MATRIX_NOTE, ""]
-        md += [x for t in matrices for x in (f"### {t.title}", "", t.markdown(), "")]
     if seeds:
         md += ["## Training-seed spread", "", SEED_NOTE, ""]
         md += [x for t in seeds for x in (f"### {t.title}", "", t.markdown(), "")]
@@ -436,6 +444,7 @@ def write_report(run_dir: Path, bench: Benchmark, summary: dict | None = None) -
         seed_note=SEED_NOTE,
         matrix_note=MATRIX_NOTE,
         interval_note=_interval_note(summary),
+        verdict_note=_verdict_note(summary),
         plot=subject_plot(summary, bench),
         grids=image_grids(summary, bench),
         unavailable=unavailable,
