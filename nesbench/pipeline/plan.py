@@ -95,20 +95,14 @@ def make_plan(
     seeds: int = 1,
 ) -> Plan:
     """Validate the selection against the benchmark and the method registry. ``seeds`` > 1: every
-    non-deterministic method runs with seeds 0..seeds-1 (upstream methods: not supported yet)."""
+    non-deterministic method runs with seeds 0..seeds-1."""
     methods = list(methods or bench.methods)
     if not methods:
         raise ConfigError(f"{bench.source}: no methods configured; pass --methods")
     if seeds < 1:
         raise ConfigError(f"--seeds must be a positive number of runs, got {seeds}")
     for m in methods:
-        spec = get_method(m)
-        if seeds > 1 and spec.upstream:
-            raise ConfigError(
-                f"--seeds {seeds}: method {m!r} is an upstream method, whose confs and job folders are shared per "
-                f"(subject, protocol) and cannot yet hold several seeds; run it once per seed into separate --out "
-                f"folders with NESBENCH_SEED=k instead"
-            )
+        get_method(m)
     protocols = list(protocols or bench.protocols)
     for p in protocols:
         bench.protocol(p)

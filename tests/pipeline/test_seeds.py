@@ -125,11 +125,26 @@ def test_a_resumed_run_must_ask_for_the_same_seeds(seeded_run, monkeypatch):
         )
 
 
-def test_seeds_are_validated_and_upstream_methods_refuse_them(tmp_path):
+def test_seeds_are_validated_and_upstream_methods_get_their_seed(tmp_path, monkeypatch):
     bench = load_benchmark("synthetic_tiny")
     with pytest.raises(ConfigError, match="--seeds must be a positive"):
         make_plan(bench, tmp_path, tmp_path, ["mean-image"], seeds=0)
-    with pytest.raises(ConfigError, match="--seeds 2: method 'imavatar' is an upstream method"):
-        make_plan(bench, tmp_path, tmp_path, ["imavatar"], seeds=2)
     plan = make_plan(bench, tmp_path, tmp_path, ["mean-image"], seeds=1)
     assert plan.seeds == () and "seeds" not in plan.to_dict() and plan.run_names == ["mean-image"]
+    plan = make_plan(bench, tmp_path, tmp_path, ["imavatar", "mean-image"], protocols=["speech"], seeds=2)
+    assert plan.run_names == ["imavatar-seed0", "imavatar-seed1", "mean-image"]
+    jobs = plan.jobs(bench)
+    assert [(j.key, j.seed) for j in jobs] == [
+        ("imavatar-seed0/speech/9001", 0),
+        ("imavatar-seed1/speech/9001", 1),
+        ("mean-image/speech/9001", None),
+    ]
+    assert jobs[1].work_dir == tmp_path.resolve() / "work" / "imavatar-seed1" / "speech" / "9001"
+    # the adapter hands the seed to the upstream job (its own conf, results folder and $NESBENCH_SEED)
+    from nesbench.methods.upstream_methods import IMavatarMethod
+    from nesbench.upstream import jobs as upstream_jobs
+
+    seen = {}
+    monkeypatch.setattr(upstream_jobs, "make_job", lambda *a, **kw: seen.update(kw))
+    IMavatarMethod()._job(jobs[1])
+    assert seen["seed"] == 1 and seen["runs"] == plan.runs_dir
