@@ -23,7 +23,14 @@ from nesbench.config import Benchmark
 from nesbench.data.layout import frame_files, prediction_dir, sequence_dir
 from nesbench.errors import DataError
 from nesbench.fsutil import write_text_atomic
-from nesbench.pipeline.report_stats import beats_matrices, plus_minus, seed_rows, stats_config, whisker
+from nesbench.pipeline.report_stats import (
+    beats_matrices,
+    comparison_rows,
+    plus_minus,
+    seed_rows,
+    stats_config,
+    whisker,
+)
 
 METRIC_ORDER = ("l1", "mae", "mse", "psnr", "ssim", "lpips", "keypoint")
 METRIC_LABEL = {
@@ -253,6 +260,20 @@ def seed_tables(summary: dict, bench: Benchmark) -> list[Table]:
     return tables
 
 
+def comparison_tables(summary: dict, bench: Benchmark) -> list[Table]:
+    """Per protocol (primary scorer): every method pair per split and overall, verdict and difference per metric."""
+    scorer = _primary_scorer(summary)
+    tables = []
+    for pname in _ordered_protocols(summary, bench):
+        splits = [s.name for s in bench.protocols[pname].splits] if pname in bench.protocols else []
+        headers, rows = comparison_rows(summary, pname, scorer, splits, _fmt)
+        if rows:
+            tables.append(
+                Table(f"{pname} · {scorer} · paired comparisons per split", headers, rows, set(), 3)
+            )
+    return tables
+
+
 def counts_table(summary: dict) -> Table:
     rows = []
     for e in sorted(
@@ -384,6 +405,7 @@ def write_report(run_dir: Path, bench: Benchmark, summary: dict | None = None) -
     published = published_table(summary, bench)
     counts = counts_table(summary)
     seeds = seed_tables(summary, bench)
+    pairs = comparison_tables(summary, bench)
     matrices = beats_matrices(summary, _ordered_protocols(summary, bench), _primary_scorer(summary))
     prov = summary.get("provenance", {})
     unavailable = summary.get("unavailable", {})
@@ -398,6 +420,7 @@ def write_report(run_dir: Path, bench: Benchmark, summary: dict | None = None) -
     if matrices:
         md += ["", "## Who beats whom", "", f"{MATRIX_NOTE} {_verdict_note(summary)}"]
         md += [x for t in matrices for x in ("", f"### {t.title}", "", t.markdown())]
+        md += [x for t in pairs for x in ("", f"### {t.title}", "", t.markdown())]
     md += ["", "## Leaderboards", ""] + ([_interval_note(summary), ""] if summary.get("statistics") else [])
     for t in boards:
         md += [f"### {t.title}", "", t.markdown(), ""]
@@ -441,6 +464,7 @@ def write_report(run_dir: Path, bench: Benchmark, summary: dict | None = None) -
         counts=counts,
         matrices=matrices,
         seeds=seeds,
+        pairs=pairs,
         seed_note=SEED_NOTE,
         matrix_note=MATRIX_NOTE,
         interval_note=_interval_note(summary),

@@ -149,3 +149,31 @@ def seed_rows(
         "note",
     ]
     return headers, rows
+
+
+def comparison_rows(
+    summary: dict[str, Any], protocol: str, scorer: str, splits: list[str], fmt: Any
+) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows of the per-split comparison table: each stored method pair, per split and the whole
+    protocol ('all'), per metric the verdict mark and the mean difference (method − vs)."""
+    declared = summary.get("metrics", {}).get(scorer, {})
+    stored = [c for c in summary.get("comparisons", []) if (c["protocol"], c["scorer"]) == (protocol, scorer)]
+    metrics = [
+        m
+        for m in MATRIX_METRICS
+        if m in declared and any(c["metrics"].get(m, {}).get("diff") is not None for c in stored)
+    ]
+    order = {s: i for i, s in enumerate([*splits, None])}
+    rows = []
+    for c in sorted(stored, key=lambda c: order.get(c["split"], len(order))):
+        cells = []
+        for m in metrics:
+            r = c["metrics"].get(m)
+            ok = r is not None and r["diff"] is not None
+            cells.append(
+                f"{SYMBOL[r['verdict']]} {'+' if r['diff'] >= 0 else '−'}{fmt(abs(r['diff']), m)}"
+                if ok
+                else ""
+            )
+        rows.append([c["split"] or "all", c["method_a"], c["method_b"], *cells])
+    return ["split", "method", "vs", *[f"{LABEL.get(m, m)} (method − vs)" for m in metrics]], rows

@@ -127,3 +127,14 @@ def test_matrix_and_intervals_render_in_headless_chromium(tiny_run, tmp_path):
     assert attr["win-bg"] == "rgb(227, 243, 227)"  # the stylesheet applies: a win is green
     assert "PSNR: better" in attr["win-title"] and "p_adj" in attr["win-title"]
     assert int(attr["pm-cells"]) > 50 and attr["images-ok"] == "true"
+
+
+def test_per_split_comparisons_are_in_both_reports(tiny_run, tiny_summary):
+    from nesbench.pipeline.report import comparison_tables
+
+    (expr, _) = comparison_tables(tiny_summary, load_benchmark("synthetic_tiny"))
+    assert expr.title == "expression · unified · paired comparisons per split"
+    assert [r[0] for r in expr.rows] == ["e6_10_11"] * 3 + ["e7_8_9"] * 3 + ["all"] * 3
+    assert all(r[4].startswith("·") for r in expr.rows[:6])  # 3 sequences per split: fewer than min_pairs
+    assert "paired comparisons per split" in (tiny_run / "report.html").read_text()
+    assert "### expression · unified · paired comparisons per split" in (tiny_run / "report.md").read_text()
