@@ -7,9 +7,12 @@ time than all the metrics together on a GPU (docs/PERFORMANCE.md). With a cache 
 the prediction is decoded. The values are the decoded pixels themselves: scores are bit-identical with and without
 the cache (tests/metrics/test_gt_cache.py).
 
-- The key hashes the sequence folder (resolved path), whether semantic maps are read, and the name, size and
-  mtime of flame_params.json and of every frame's image/mask/semantic PNG: changing, adding or removing a GT file
-  gives a new entry (old ones stay until the folder is deleted; it is only a cache, delete it at any time).
+- The key hashes the sequence folder (resolved path), whether semantic maps are read, and the content (BLAKE2b)
+  of flame_params.json and of every frame's image/mask/semantic PNG: changing, adding or removing a GT file
+  gives a new entry, even with the same size and mtime (old ones stay until the folder is deleted; it is only a
+  cache, delete it at any time).
+- Each entry's index.json holds a checksum of every .npy; an entry is verified the first time a process opens
+  it, and one that does not match (a corrupt or edited file) is rebuilt from the PNGs with a note.
 - Entries are written in a temporary folder and renamed into place; concurrent writers race harmlessly.
 - A sequence with an unreadable or mis-sized frame is not cached: it is decoded from PNGs on every run, so its
   failures are reported exactly as without the cache. A cache that cannot be written (full disk) is likewise
@@ -37,11 +40,18 @@ from pathlib import Path
 import numpy as np
 
 from nesbench.errors import DataError
-from nesbench.fsutil import TEMP_PREFIX, make_temp_dir, write_json_atomic
+from nesbench.fsutil import (
+    TEMP_PREFIX,
+    file_digest,
+    file_digests,
+    make_temp_dir,
+    read_json_strict,
+    write_json_atomic,
+)
 from nesbench.metrics.frames import GtSequence, RawGt, gt_keypoints, gt_paths, read_gt_frame
 from nesbench.metrics.images import FrameError
 
-FORMAT = 1
+FORMAT = 2  # 2: keys by content, per-file checksums in index.json
 ENV = "NESBENCH_GT_CACHE"
 COMPONENTS = ("image", "mask", "semantic")
 
@@ -61,14 +71,6 @@ def gt_cache_from(option: str | os.PathLike[str] | None) -> GtCache | None:
             f"{cache.root}: cannot write the GT cache there ({exc.strerror}); pass another --gt-cache folder"
         ) from None
     return cache
-
-
-def _stat(path: Path) -> list | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return [st.st_size, st.st_mtime_ns]
 
 
 @dataclass(frozen=True)
@@ -154,21 +156,23 @@ class GtCache:
 
     def __init__(self, root: Path):
         self.root = Path(root)
+        self._verified: set[Path] = set()  # entries whose checksums were verified by this process
         self.notes: list[str] = []  # why a sequence was not cached, or an entry rebuilt (shown to the user)
 
     def key(self, seq: GtSequence, want_semantic: bool) -> str:
-        """Hash of the sequence folder, the semantic flag and every GT file's name, size and mtime."""
+        """Hash of the sequence folder, the semantic flag and the content of flame_params.json and of every GT
+        frame's image/mask/semantic PNG (a file rewritten with the same size and mtime gives a new key)."""
         d = seq.dir.resolve()
-        files = {
-            c: [[k, _stat(d / c / f"{k}.png")] for k in seq.expected]
-            for c in COMPONENTS
-            if c != "semantic" or want_semantic
-        }
+        comps = [c for c in COMPONENTS if c != "semantic" or want_semantic]
+        paths = [d / "flame_params.json"] + [d / c / f"{k}.png" for c in comps for k in seq.expected]
+        digests = iter(file_digests(paths))
+        json_digest = next(digests)
+        files = {c: [[k, next(digests)] for k in seq.expected] for c in comps}
         parts = {
             "format": FORMAT,
             "dir": str(d),
             "semantic": want_semantic,
-            "json": _stat(d / "flame_params.json"),
+            "json": json_digest,
             "files": files,
         }
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
@@ -185,8 +189,13 @@ class GtCache:
 
     def _open(self, entry: Path, seq: GtSequence, want_semantic: bool) -> CachedSequence | None:
         try:
-            index = json.loads((entry / "index.json").read_text())
+            index = read_json_strict(entry / "index.json")
             arrays = {c: _Frames.of(entry / f"{c}.npy") for c in index["components"]}
+            if entry not in self._verified:  # once per process: a later read is of the same verified bytes
+                for c in index["components"]:
+                    if file_digest(entry / f"{c}.npy") != index["digests"][c]:
+                        raise ValueError(f"{c}.npy does not match its checksum (corrupt)")
+                self._verified.add(entry)
             rows = {int(k): i for i, k in enumerate(index["frames"])}
             if sorted(rows) != seq.expected or any(a.shape[0] != len(rows) for a in arrays.values()):
                 raise ValueError("its frames are not those of flame_params.json")
@@ -233,7 +242,8 @@ class GtCache:
                 _narrow(tmp / "semantic.npy", lambda a: a.astype(np.uint8))
             components = [c for c in COMPONENTS if (tmp / f"{c}.npy").is_file()]
             index = {"format": FORMAT, "source": str(seq.dir.resolve()), "frames": expected}
-            write_json_atomic(tmp / "index.json", {**index, "components": components})
+            digests = {c: file_digest(tmp / f"{c}.npy") for c in components}
+            write_json_atomic(tmp / "index.json", {**index, "components": components, "digests": digests})
             with contextlib.suppress(OSError):  # another process wrote the same entry meanwhile: use theirs
                 os.rename(tmp, entry)
         except OSError as exc:  # e.g. a full disk: score from the PNGs, as without a cache

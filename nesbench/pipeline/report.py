@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ from tabulate import tabulate
 from nesbench.config import Benchmark
 from nesbench.data.layout import frame_files, prediction_dir, sequence_dir
 from nesbench.errors import DataError
-from nesbench.fsutil import write_text_atomic
+from nesbench.fsutil import dumps_strict, read_json_strict, write_text_atomic
 from nesbench.pipeline.report_stats import beats_matrices, plus_minus, seed_rows, stats_config, whisker
 
 METRIC_ORDER = ("l1", "mae", "mse", "psnr", "ssim", "lpips", "keypoint")
@@ -367,17 +366,35 @@ def subject_plot(summary: dict, bench: Benchmark, metric: str = "psnr") -> str |
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
+def load_summary(run_dir: Path) -> dict[str, Any]:
+    """run_dir/summary.json, checked: DataError naming the file and the fix when it is missing or corrupt."""
+    path = Path(run_dir) / "summary.json"
+    rescore = (
+        f"score the run again (`nesbench metrics --runs RUNS --out {run_dir}`, or re-run `nesbench run`)"
+    )
+    try:
+        summary = read_json_strict(path)
+    except FileNotFoundError:
+        raise DataError(f"{path}: missing; {rescore}") from None
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: corrupt summary ({exc}); {rescore}") from None
+    ok = (
+        isinstance(summary, dict)
+        and isinstance(summary.get("entries"), list)
+        and isinstance(summary.get("metrics"), dict)
+        and isinstance(summary.get("provenance", {}), dict)
+        and all(isinstance(e, dict) and isinstance(e.get("metrics"), dict) for e in summary["entries"])
+    )
+    if not ok:
+        raise DataError(f"{path}: not a NES-Bench summary (see docs/RESULTS_FORMAT.md); {rescore}")
+    return summary
+
+
 def write_report(run_dir: Path, bench: Benchmark, summary: dict | None = None) -> Path:
     """Write run_dir/report.md and run_dir/report.html; returns the HTML path."""
     run_dir = Path(run_dir)
     if summary is None:
-        path = run_dir / "summary.json"
-        try:
-            summary = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise DataError(
-                f"{path}: missing; score the run first (`nesbench metrics --runs {run_dir}/runs --out {run_dir}`)"
-            ) from None
+        summary = load_summary(run_dir)
     boards = leaderboards(summary, bench)
     subjects = subject_tables(summary, bench)
     sequences = sequence_tables(summary, bench)
@@ -424,7 +441,7 @@ def write_report(run_dir: Path, bench: Benchmark, summary: dict | None = None) -
             ]
             + [""]
         )
-    md += ["## Provenance", "", "```json", json.dumps(prov, indent=1), "```", ""]
+    md += ["## Provenance", "", "```json", dumps_strict(prov), "```", ""]
     write_text_atomic(run_dir / "report.md", "\n".join(md))
 
     env = Environment(
@@ -433,7 +450,7 @@ def write_report(run_dir: Path, bench: Benchmark, summary: dict | None = None) -
     html = env.get_template("report.html.j2").render(
         title=prov.get("benchmark_title", bench.title),
         prov=prov,
-        prov_json=json.dumps(prov, indent=1),
+        prov_json=dumps_strict(prov),
         boards=boards,
         published=published,
         subjects=subjects,
