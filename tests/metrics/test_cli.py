@@ -198,4 +198,6 @@ def test_score_with_decode_processes_gives_the_thread_values(tmp_path, mx, capsy
         main(["metrics", *argv, "--decode-processes", "-1"])
     assert exit_.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert "argument --decode-processes: -1 is out of range; a process count (0: threads) is 0..1024" in err[-1]
+    assert (
+        "argument --decode-processes: -1 is out of range; a process count (0: threads) is 0..1024" in err[-1]
+    )
