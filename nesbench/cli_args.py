@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-MAX_RESOLUTION = 8192  # pixels per side
+MIN_RESOLUTION = 32  # pixels per side: LPIPS' AlexNet needs at least 31 (its second max-pool has nothing left)
+MAX_RESOLUTION = 8192
 MAX_BATCH = 4096  # frames per batch
 MAX_WORKERS = 1024  # threads / processes / concurrent jobs
 MAX_EPOCHS = 1_000_000
@@ -28,7 +29,7 @@ def bounded_int(lo: int, hi: int, what: str) -> Callable[[str], int]:
     return parse
 
 
-resolution = bounded_int(16, MAX_RESOLUTION, "a resolution in pixels")
+resolution = bounded_int(MIN_RESOLUTION, MAX_RESOLUTION, "a resolution in pixels")
 batch_size = bounded_int(1, MAX_BATCH, "a batch size")
 workers = bounded_int(1, MAX_WORKERS, "a worker count")
 processes = bounded_int(0, MAX_WORKERS, "a process count (0: threads)")
