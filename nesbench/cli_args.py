@@ -6,7 +6,9 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-MIN_RESOLUTION = 32  # pixels per side: LPIPS' AlexNet needs at least 31 (its second max-pool has nothing left)
+MIN_RESOLUTION = (
+    32  # pixels per side: LPIPS' AlexNet needs at least 31 (its second max-pool has nothing left)
+)
 MAX_RESOLUTION = 8192
 MAX_BATCH = 4096  # frames per batch
 MAX_WORKERS = 1024  # threads / processes / concurrent jobs
