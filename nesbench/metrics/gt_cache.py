@@ -7,12 +7,13 @@ time than all the metrics together on a GPU (docs/PERFORMANCE.md). With a cache 
 the prediction is decoded. The values are the decoded pixels themselves: scores are bit-identical with and without
 the cache (tests/metrics/test_gt_cache.py).
 
-- The key hashes the sequence folder (resolved path), whether semantic maps are read, and the content (BLAKE2b)
-  of flame_params.json and of every frame's image/mask/semantic PNG: changing, adding or removing a GT file
-  gives a new entry, even with the same size and mtime (old ones stay until the folder is deleted; it is only a
-  cache, delete it at any time).
-- Each entry's index.json holds a checksum of every .npy; an entry is verified the first time a process opens
-  it, and one that does not match (a corrupt or edited file) is rebuilt from the PNGs with a note.
+- The key hashes the sequence folder (resolved path), whether semantic maps are read, and the name, size, mtime
+  and ctime of flame_params.json and of every frame's image/mask/semantic PNG: changing, adding or removing a GT
+  file gives a new entry, also when it is rewritten with the same size and mtime (a write always sets the ctime,
+  which no tool sets back). Old entries stay until the folder is deleted; it is only a cache, delete it at any time.
+- Each entry's index.json holds a BLAKE2b checksum of every .npy and its size/mtime/ctime right after writing. When
+  a process first opens an entry, an array whose stat differs from the recorded one is hashed and compared; one that
+  does not match (a corrupt or edited file) makes the entry rebuilt from the PNGs with a note.
 - Entries are written in a temporary folder and renamed into place; concurrent writers race harmlessly.
 - A sequence with an unreadable or mis-sized frame is not cached: it is decoded from PNGs on every run, so its
   failures are reported exactly as without the cache. A cache that cannot be written (full disk) is likewise
@@ -43,7 +44,6 @@ from nesbench.errors import DataError
 from nesbench.fsutil import (
     TEMP_PREFIX,
     file_digest,
-    file_digests,
     make_temp_dir,
     read_json_strict,
     write_json_atomic,
@@ -71,6 +71,15 @@ def gt_cache_from(option: str | os.PathLike[str] | None) -> GtCache | None:
             f"{cache.root}: cannot write the GT cache there ({exc.strerror}); pass another --gt-cache folder"
         ) from None
     return cache
+
+
+def _stat(path: Path) -> list | None:
+    """[size, mtime_ns, ctime_ns] of a file, None when it cannot be stat'ed."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns]
 
 
 @dataclass(frozen=True)
@@ -160,19 +169,20 @@ class GtCache:
         self.notes: list[str] = []  # why a sequence was not cached, or an entry rebuilt (shown to the user)
 
     def key(self, seq: GtSequence, want_semantic: bool) -> str:
-        """Hash of the sequence folder, the semantic flag and the content of flame_params.json and of every GT
-        frame's image/mask/semantic PNG (a file rewritten with the same size and mtime gives a new key)."""
+        """Hash of the sequence folder, the semantic flag and the name, size, mtime and ctime of flame_params.json
+        and of every frame's image/mask/semantic PNG. Writing a file always sets its ctime (which no tool can set
+        back), so a GT file rewritten even with the same size and mtime gives a new key."""
         d = seq.dir.resolve()
-        comps = [c for c in COMPONENTS if c != "semantic" or want_semantic]
-        paths = [d / "flame_params.json"] + [d / c / f"{k}.png" for c in comps for k in seq.expected]
-        digests = iter(file_digests(paths))
-        json_digest = next(digests)
-        files = {c: [[k, next(digests)] for k in seq.expected] for c in comps}
+        files = {
+            c: [[k, _stat(d / c / f"{k}.png")] for k in seq.expected]
+            for c in COMPONENTS
+            if c != "semantic" or want_semantic
+        }
         parts = {
             "format": FORMAT,
             "dir": str(d),
             "semantic": want_semantic,
-            "json": json_digest,
+            "json": _stat(d / "flame_params.json"),
             "files": files,
         }
         return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:32]
@@ -191,10 +201,8 @@ class GtCache:
         try:
             index = read_json_strict(entry / "index.json")
             arrays = {c: _Frames.of(entry / f"{c}.npy") for c in index["components"]}
-            if entry not in self._verified:  # once per process: a later read is of the same verified bytes
-                for c in index["components"]:
-                    if file_digest(entry / f"{c}.npy") != index["digests"][c]:
-                        raise ValueError(f"{c}.npy does not match its checksum (corrupt)")
+            if entry not in self._verified:
+                self._verify(entry, index)
                 self._verified.add(entry)
             rows = {int(k): i for i, k in enumerate(index["frames"])}
             if sorted(rows) != seq.expected or any(a.shape[0] != len(rows) for a in arrays.values()):
@@ -206,6 +214,18 @@ class GtCache:
             shutil.rmtree(entry, ignore_errors=True)
             return None
         return CachedSequence(entry, rows, arrays["image"], arrays["mask"], arrays.get("semantic"))
+
+    @staticmethod
+    def _verify(entry: Path, index: dict) -> None:
+        """ValueError unless every array of the entry matches the checksum written with it. An array whose size,
+        mtime and ctime are those recorded right after it was written has not been written since (any write sets
+        the ctime) and is not re-read; any other is hashed in full and compared."""
+        for c in index["components"]:
+            path = entry / f"{c}.npy"
+            if _stat(path) == index["stats"][c]:
+                continue
+            if file_digest(path) != index["digests"][c]:
+                raise ValueError(f"{c}.npy does not match its checksum (corrupt or modified)")
 
     def _build(
         self, entry: Path, seq: GtSequence, want_semantic: bool, mapper: Callable
@@ -243,7 +263,9 @@ class GtCache:
             components = [c for c in COMPONENTS if (tmp / f"{c}.npy").is_file()]
             index = {"format": FORMAT, "source": str(seq.dir.resolve()), "frames": expected}
             digests = {c: file_digest(tmp / f"{c}.npy") for c in components}
-            write_json_atomic(tmp / "index.json", {**index, "components": components, "digests": digests})
+            stats = {c: _stat(tmp / f"{c}.npy") for c in components}
+            index = {**index, "components": components, "digests": digests, "stats": stats}
+            write_json_atomic(tmp / "index.json", index)
             with contextlib.suppress(OSError):  # another process wrote the same entry meanwhile: use theirs
                 os.rename(tmp, entry)
         except OSError as exc:  # e.g. a full disk: score from the PNGs, as without a cache

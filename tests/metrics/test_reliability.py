@@ -218,3 +218,15 @@ def test_benchmark_mode_takes_the_run_lock_on_out(perfect, mx, capsys):
         )
     err = capsys.readouterr().err
     assert rc == 1 and "another `nesbench run` or scoring is writing this folder" in err
+
+
+def test_gt_cache_key_changes_when_a_gt_file_is_rewritten_with_the_same_size_and_mtime(perfect, tmp_path):
+    tmp, data, runs = perfect
+    seq = load_gt_sequence(sequence_dir(data, "testset1", "0001", "e_1"))
+    cache = GtCache(tmp_path / "gtc")
+    before = cache.key(seq, True)
+    png = seq.dir / "image" / "1.png"
+    st = png.stat()
+    png.write_bytes(png.read_bytes())  # same bytes, same size; mtime set back below
+    os.utime(png, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert cache.key(seq, True) != before
