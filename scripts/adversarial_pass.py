@@ -1031,6 +1031,20 @@ CASES: list[Case] = [
         says("outside 32..8192"),
         setup=lambda c: conf_with(c, "resolution = 8"),
     ),
+    Case(
+        "8 one line",
+        "metrics --bootstrap-resamples 5 (stats option, issue 19)",
+        "argparse, exit 2",
+        lambda c: metrics(c, "--bootstrap-resamples", "5"),
+        says("100..1000000", rc=2),
+    ),
+    Case(
+        "8 one line",
+        "run --seeds 0",
+        "argparse, exit 2",
+        lambda c: nb("run", "--seeds", "0", "--out", str(c.out / "r")),
+        says("1..1000", rc=2),
+    ),
 ]
 
 

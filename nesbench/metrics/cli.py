@@ -231,7 +231,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-report", action="store_true", help="skip report.md/report.html")
     p.add_argument(
         "--bootstrap-resamples",
-        type=int,
+        type=cli_args.resamples,
         default=2000,
         metavar="N",
         help="bootstrap resamples for the intervals and paired comparisons (default: %(default)s)",

@@ -151,7 +151,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--seeds",
-        type=int,
+        type=cli_args.seeds,
         default=1,
         metavar="N",
         help="run each non-deterministic method N times (seeds 0..N-1) as separate results "
