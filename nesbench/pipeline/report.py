@@ -400,7 +400,8 @@ def subject_plot(summary: dict, bench: Benchmark, metric: str = "psnr") -> str |
             err = np.nan_to_num(np.abs(bars[:, 1:].T - bars[:, 0]))
             xs = np.arange(len(subjects)) + i * width
             ax.bar(xs, bars[:, 0], width, label=m, yerr=err, capsize=3)
-            for x, v in zip(xs, bars[:, 0], strict=True):  # a missing value is said, not left as an empty slot
+            # a missing value is said, not left as an empty slot; a PSNR at the exact-match cap is labelled
+            for x, v in zip(xs, bars[:, 0], strict=True):
                 if not np.isfinite(v):
                     ax.text(x, 0, "n/a", ha="center", va="bottom", fontsize=7, color="red", rotation=90)
                 elif metric == "psnr" and v >= PSNR_CAP_DB:
