@@ -108,6 +108,9 @@ class MethodSpec:
         module_name, _, attr = self.target.partition(":")
         try:
             obj = getattr(importlib.import_module(module_name), attr)
-        except (ImportError, AttributeError) as exc:
-            raise ConfigError(f"method {self.name!r}: cannot load {self.target!r} ({exc})") from None
+        except Exception as exc:  # a plugin may raise anything at import
+            first = (str(exc).splitlines() or [""])[0]
+            raise ConfigError(
+                f"method {self.name!r}: cannot load {self.target!r} ({type(exc).__name__}: {first})"
+            ) from None
         return obj()

@@ -6,16 +6,16 @@ The plan is written once when a run starts; re-running with the same output fold
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from nesbench.config import Benchmark, load_benchmark
 from nesbench.errors import ConfigError
-from nesbench.fsutil import write_json_atomic
+from nesbench.fsutil import read_json_strict, write_json_atomic
 from nesbench.methods.registry import get_method
 from nesbench.methods.spec import Job, seed_run_name
+from nesbench.names import check_names
 
 PLAN_FILE = "plan.json"
 
@@ -96,14 +96,14 @@ def make_plan(
 ) -> Plan:
     """Validate the selection against the benchmark and the method registry. ``seeds`` > 1: every
     non-deterministic method runs with seeds 0..seeds-1."""
-    methods = list(methods or bench.methods)
+    methods = check_names(methods or bench.methods, "method")  # repeated names are scored once
     if not methods:
         raise ConfigError(f"{bench.source}: no methods configured; pass --methods")
     if seeds < 1:
         raise ConfigError(f"--seeds must be a positive number of runs, got {seeds}")
     for m in methods:
         get_method(m)
-    protocols = list(protocols or bench.protocols)
+    protocols = check_names(protocols or bench.protocols, "protocol")
     for p in protocols:
         bench.protocol(p)
     return Plan(
@@ -122,7 +122,7 @@ def save_plan(plan: Plan) -> None:
     """Write plan.json, or check that an existing one matches (a run folder holds exactly one plan)."""
     path = plan.run_dir / PLAN_FILE
     if path.exists():
-        existing = json.loads(path.read_text())
+        existing = _read_plan(path, plan.run_dir)
         wanted = plan.to_dict()
         if existing != wanted:
             diff = "; ".join(
@@ -138,14 +138,33 @@ def save_plan(plan: Plan) -> None:
     write_json_atomic(path, plan.to_dict())
 
 
-def load_plan(run_dir: Path) -> Plan:
-    path = Path(run_dir) / PLAN_FILE
+def _read_plan(path: Path, run_dir: Path) -> dict[str, Any]:
+    """The plan.json of a run folder, checked: ConfigError naming the file and the fix when it is corrupt."""
+    fix = f"delete {path} (or the whole folder) and start the run again, or choose another --out"
     try:
-        d = json.loads(path.read_text())
+        d = read_json_strict(path)
     except FileNotFoundError:
         raise ConfigError(
             f"{path}: no plan here; start the run with `nesbench run --out {run_dir}`"
         ) from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: corrupt plan ({exc}); {fix}") from None
+    lists = ("methods", "protocols", "subjects")
+    if (
+        not isinstance(d, dict)
+        or not all(isinstance(d.get(k), str) for k in ("benchmark", "data_root"))
+        or not all(isinstance(d.get(k), list) for k in lists)
+        or not isinstance(d.get("options", {}), dict)
+    ):
+        raise ConfigError(f"{path}: corrupt plan (not the object `nesbench run` writes); {fix}")
+    for k, what in zip(lists, ("method", "protocol", "subject"), strict=True):
+        check_names(d[k], what, str(path))
+    return d
+
+
+def load_plan(run_dir: Path) -> Plan:
+    path = Path(run_dir) / PLAN_FILE
+    d = _read_plan(path, Path(run_dir))
     return Plan(
         run_dir=Path(run_dir).resolve(),
         benchmark=d["benchmark"],

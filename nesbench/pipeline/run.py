@@ -154,8 +154,10 @@ def run_pipeline(opts: RunOptions) -> Path:
 
 def _run_locked(opts: RunOptions, run_dir: Path) -> Path:
     from nesbench.metrics.benchmark import incomplete_reason, score_benchmark
+    from nesbench.metrics.engine import resolve_device
     from nesbench.pipeline.report import write_report
 
+    resolve_device(opts.device)  # an unknown device is an error now, not after training
     bench = load_benchmark(opts.benchmark)
     for scorer in opts.scorers or bench.scorers:
         get_scorer(scorer)  # an unknown scorer is an error now, not after hours of training

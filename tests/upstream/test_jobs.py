@@ -244,9 +244,11 @@ def test_runner_data_error_is_reported_as_its_message(env):
 def test_cli_refuses_bad_epochs_and_fitting_for_imavatar(env, capsys):
     _, tmp_path = env
     base = ["--protocol", "expression", "--subjects", "9001", "--benchmark", "synthetic"]
-    for bad in ("-1", "0", "abc"):
-        assert main(["upstream", "train", "--method", "pointavatar", *base, "--epochs", bad]) == 1
-        assert "must be a positive integer" in capsys.readouterr().err
+    for bad in ("-1", "0", "abc", "1e9"):
+        with pytest.raises(SystemExit) as exit_:
+            main(["upstream", "train", "--method", "pointavatar", *base, "--epochs", bad])
+        assert exit_.value.code == 2
+        assert "a number of epochs is 1..1000000" in capsys.readouterr().err
     assert main(["upstream", "eval", "--method", "imavatar", *base, "--test-time-fitting", "on"]) == 1
     err = capsys.readouterr().err
     assert "only PointAvatar has test-time fitting" in err and len(err.strip().splitlines()) == 1
