@@ -9,11 +9,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from nesbench.config import DEFAULT_BENCHMARK, load_benchmark
-from nesbench.errors import AssetError, DataError
-from nesbench.fsutil import write_json_atomic
+from nesbench import cli_args
+from nesbench.config import DEFAULT_BENCHMARK, Benchmark, load_benchmark
+from nesbench.errors import AssetError, ConfigError, DataError
+from nesbench.fsutil import holder_lock, read_json_strict, write_json_atomic
 from nesbench.metrics.registry import list_scorers
 
 
@@ -48,7 +52,17 @@ def _score(args: argparse.Namespace) -> int:
         print(f"  frame {k} failed: {reason}", file=sys.stderr)
     for metric, reason in rec["unavailable"].items():
         print(f"warning: {metric} is null: {reason.removeprefix('unavailable: ')}", file=sys.stderr)
-    return 0
+    if not rec["failed"]:
+        return 0
+    where = f"; every reason is in {args.json}" if args.json else ""
+    reason = (
+        f"incomplete result: {len(rec['failed'])} of {rec['n_expected']} expected frames failed (listed above)"
+        f"{where}; the means cover only the {rec['n_scored']} scored frames"
+    )
+    if args.allow_incomplete:
+        print(f"warning: {reason} (accepted: --allow-incomplete)", file=sys.stderr)
+        return 0
+    raise DataError(f"{reason}; pass --allow-incomplete to accept incomplete results")
 
 
 def recorded_benchmark(runs: str | Path) -> str | None:
@@ -56,23 +70,53 @@ def recorded_benchmark(runs: str | Path) -> str | None:
     names = set()
     for p in Path(runs).glob("*/*/*/method_info.json"):
         try:
-            names.add(json.loads(p.read_text()).get("benchmark"))
+            info = read_json_strict(p)
         except (OSError, ValueError):
             continue
+        if isinstance(info, dict) and isinstance(info.get("benchmark"), str):
+            names.add(info["benchmark"])
     names.discard(None)
     return names.pop() if len(names) == 1 else None
 
 
 def _benchmark(args: argparse.Namespace) -> int:
-    from nesbench.metrics.benchmark import incomplete_reason, score_benchmark
-    from nesbench.pipeline.report import write_report
-
     name = args.benchmark
     if name is None:
         name = recorded_benchmark(args.runs) or DEFAULT_BENCHMARK
         print(f"benchmark: {name} (pass --benchmark to choose another)", file=sys.stderr)
     bench = load_benchmark(name)
     out = Path(args.out) if args.out else Path("results") / bench.name
+    from nesbench.metrics.stats import StatsConfig
+
+    try:
+        stats = StatsConfig(
+            n_resamples=args.bootstrap_resamples, seed=args.stats_seed, test=args.comparison_test
+        )
+    except ValueError as exc:
+        raise ConfigError(f"statistics options: {exc}") from None
+    with scoring_lock(out):
+        return _benchmark_locked(args, bench, out, stats)
+
+
+@contextmanager
+def scoring_lock(out: Path) -> Iterator[None]:
+    """The lock `nesbench run` holds on its folder: one writer of summary.json/frames.csv/cache at a time."""
+    from nesbench.pipeline.run import RUN_LOCK
+
+    def busy(holder: str) -> None:
+        raise ConfigError(
+            f"{out}: another `nesbench run` or scoring is writing this folder ({holder}); wait for it to finish "
+            "or choose another --out"
+        )
+
+    with holder_lock(out / RUN_LOCK, on_busy=busy):
+        yield
+
+
+def _benchmark_locked(args: argparse.Namespace, bench: Benchmark, out: Path, stats: Any) -> int:
+    from nesbench.metrics.benchmark import incomplete_reason, score_benchmark
+    from nesbench.pipeline.report import write_report
+
     summary = score_benchmark(
         bench,
         args.runs,
@@ -89,6 +133,7 @@ def _benchmark(args: argparse.Namespace) -> int:
         gt_cache=args.gt_cache,
         decode_processes=args.decode_processes,
         fan_weights=args.fan_weights,
+        stats=stats,
     )
     print((out / "results.md").read_text(encoding="utf-8"), end="")
     written = [out / "summary.json", out / "frames.csv", out / "results.md"]
@@ -169,7 +214,10 @@ def _common(p: argparse.ArgumentParser) -> None:
         "$NESBENCH_FAN_WEIGHTS, else <cache>/weights/face-alignment/ when present, else face-alignment's download)",
     )
     p.add_argument(
-        "--batch-size", type=int, default=None, help="frames per batch (default 8 on CPU, 32 on GPU)"
+        "--batch-size",
+        type=cli_args.batch_size,
+        default=None,
+        help="frames per batch (default 8 on CPU, 32 on GPU)",
     )
     p.add_argument(
         "--gt-cache",
@@ -179,7 +227,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--decode-processes",
-        type=int,
+        type=cli_args.processes,
         metavar="N",
         help="decode predictions in N worker processes (0: in threads; default: one per core for GT read from "
         "--gt-cache on a GPU host with 8+ cores, else threads; see docs/PERFORMANCE.md)",
@@ -203,6 +251,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--no-report", action="store_true", help="skip report.md/report.html")
     p.add_argument(
+        "--bootstrap-resamples",
+        type=cli_args.resamples,
+        default=2000,
+        metavar="N",
+        help="bootstrap resamples for the intervals and paired comparisons (default: %(default)s)",
+    )
+    p.add_argument("--stats-seed", type=int, default=0, help="seed of the bootstrap (default: %(default)s)")
+    p.add_argument(
+        "--comparison-test",
+        choices=["bootstrap", "wilcoxon"],
+        default="bootstrap",
+        help="paired test behind the better/worse verdicts (default: %(default)s; docs/METRICS.md)",
+    )
+    p.add_argument(
         "--allow-incomplete",
         action="store_true",
         help="exit 0 (with a warning) even when expected frames or ground-truth sequences failed",
@@ -218,11 +280,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--scorer", required=True, choices=list_scorers())
     s.add_argument(
         "--resolution",
-        type=int,
+        type=cli_args.resolution,
         default=None,
         help="evaluation resolution (default: the GT images' width, 512 on RenderMe-360)",
     )
     s.add_argument("--json", help="write the per-frame result here")
+    s.add_argument(
+        "--allow-incomplete",
+        action="store_true",
+        help="exit 0 (with a warning) even when expected frames failed",
+    )
     s.add_argument(
         "--allow-missing-lpips",
         action="store_true",

@@ -28,6 +28,7 @@ from nesbench.metrics.keypoints import KeypointDetector, NoFaceDetected, load_de
 from nesbench.metrics.keypoints_dlib import DlibKeypointDetector, load_dlib_detector
 from nesbench.metrics.lpips_alex import LpipsAlex
 from nesbench.metrics.precision import full_float32
+from nesbench.metrics.psnr import cap_psnr
 from nesbench.metrics.scorers import Scorer
 from nesbench.metrics.timing import StageTimer
 
@@ -46,9 +47,19 @@ def resolve_device(device: str = "auto") -> torch.device:
     """'auto' -> the first CUDA device when there is one, else the CPU."""
     if device in (None, "", "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise NesbenchError(f"--device {device!r}: not a device; use cpu, cuda, cuda:N or auto") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise NesbenchError(f"--device {device}: scoring runs on cpu or cuda; use cpu, cuda, cuda:N or auto")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise NesbenchError(f"--device {device}: no CUDA device is visible here; use --device cpu or auto")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise NesbenchError(
+            f"--device {device}: only {torch.cuda.device_count()} CUDA device(s) are visible (cuda:0..); "
+            "use another index or auto"
+        )
     return dev
 
 
@@ -87,6 +98,17 @@ class PredSource:
 
     files: dict[int, Path]
     error: str | None = None
+    misnamed: dict[int, str] = field(
+        default_factory=dict
+    )  # frame -> a file that looks like it, wrongly named
+
+    def missing_reason(self, k: int) -> str:
+        """Why expected frame k has no prediction: missing, or present under a name the scorers do not read."""
+        if k in self.misnamed:
+            return (
+                f"missing prediction {k}.png (found {self.misnamed[k]}: name predictions <k>.png, k unpadded)"
+            )
+        return f"missing prediction {k}.png"
 
 
 class Engine:
@@ -184,7 +206,7 @@ class Engine:
         results = {(m, s.name): SequenceResult(expected) for m in preds for s in self.scorers}
         for method, src in preds.items():
             for k in expected:
-                reason = src.error or (None if k in src.files else f"missing prediction {k}.png")
+                reason = src.error or (None if k in src.files else src.missing_reason(k))
                 if reason:
                     for s in self.scorers:
                         results[method, s.name].failed[k] = reason
@@ -481,7 +503,11 @@ class Engine:
         s, res = job.scorer, results[job.method, job.scorer.name]
         for i, b in enumerate(job.ok):
             row = {n: values[n][i] for n in s.metrics if n in values}
-            bad = [n for n, v in row.items() if math.isnan(v)]
+            if "psnr" in row:
+                row["psnr"] = cap_psnr(
+                    row["psnr"]
+                )  # an exact match: docs/METRICS.md "PSNR of an exact match"
+            bad = [n for n, v in row.items() if not math.isfinite(v)]
             if bad:
                 res.failed[b["k"]] = f"non-finite {', '.join(bad)} (empty ground-truth mask?)"
                 continue

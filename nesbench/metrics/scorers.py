@@ -13,6 +13,8 @@ import cv2
 import numpy as np
 import torch
 
+from nesbench.cli_args import MAX_RESOLUTION, MIN_RESOLUTION
+from nesbench.errors import ConfigError
 from nesbench.metrics.frames import CLOTH_LABELS, RawGt
 from nesbench.metrics.images import FrameError, legacy_resize_255, resize_to_255
 from nesbench.metrics.lpips_alex import LpipsAlex
@@ -48,6 +50,11 @@ class Scorer:
         """``ssim_backend``: see :func:`nesbench.metrics.ssim.ssim_map`; 'torch' runs the GPU formulas on the CPU
         too (tests use it to prove that the GPU path gives the CPU values)."""
         self.resolution = int(resolution)
+        if not MIN_RESOLUTION <= self.resolution <= MAX_RESOLUTION:
+            raise ConfigError(
+                f"evaluation resolution {self.resolution}px is outside {MIN_RESOLUTION}..{MAX_RESOLUTION} (LPIPS' "
+                "AlexNet needs at least 32 px); pass --resolution or set the benchmark's resolution in range"
+            )
         self.ssim_backend = ssim_backend
 
     @property

@@ -182,6 +182,10 @@ def test_score_with_decode_processes_gives_the_thread_values(tmp_path, mx, capsy
         subprocess.run([*cmd, "--json", str(tmp_path / f"{n}.json")], check=True, capture_output=True)
         out[n] = json.loads((tmp_path / f"{n}.json").read_text())["frames"]
     assert out["2"] == out["0"] and len(out["0"]) == 3
-    assert main(["metrics", *argv, "--decode-processes", "-1"]) == 1
+    with pytest.raises(SystemExit) as exit_:
+        main(["metrics", *argv, "--decode-processes", "-1"])
+    assert exit_.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "--decode-processes -1" in err[0]
+    assert (
+        "argument --decode-processes: -1 is out of range; a process count (0: threads) is 0..1024" in err[-1]
+    )
