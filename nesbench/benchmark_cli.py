@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from tabulate import tabulate
 
 from nesbench.config import DEFAULT_BENCHMARK, Benchmark, list_benchmarks, load_benchmark
+from nesbench.fsutil import dumps_strict
 
 
 def render_benchmark(bench: Benchmark) -> str:
@@ -69,7 +69,7 @@ def benchmark_as_dict(bench: Benchmark) -> dict:
 
 def _show(args: argparse.Namespace) -> int:
     bench = load_benchmark(args.name)
-    print(json.dumps(benchmark_as_dict(bench), indent=1) if args.json else render_benchmark(bench))
+    print(dumps_strict(benchmark_as_dict(bench)) if args.json else render_benchmark(bench))
     return 0
 
 

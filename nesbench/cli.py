@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import os
 import sys
+import traceback
+from pathlib import Path
 
 from nesbench import __version__
 from nesbench.errors import NesbenchError
@@ -49,6 +53,44 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:
+        print(f"error: {os_error_line(exc)}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug: one line (the traceback with NESBENCH_DEBUG=1), never a wall of text
+        if os.environ.get("NESBENCH_DEBUG"):
+            raise
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        print(
+            f"error: internal error {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "
+            f"(at {Path(where.filename).name}:{where.lineno}); rerun with NESBENCH_DEBUG=1 for the traceback "
+            "and report it",
+            file=sys.stderr,
+        )
+        return 70
+
+
+FIXES = {
+    errno.ENOSPC: "free disk space (or choose another folder) and re-run: finished work is kept",
+    errno.EDQUOT: "free disk space within your quota and re-run: finished work is kept",
+    errno.EACCES: "check the permissions, or choose a folder you can write",
+    errno.EPERM: "check the permissions, or choose a folder you can write",
+    errno.EROFS: "the file system is read-only; choose a writable folder",
+    errno.ENOTDIR: "a part of this path is a file where a folder is expected; remove or rename it",
+    errno.EISDIR: "this is a folder where a file is expected; pass a file path",
+    errno.EEXIST: "a file is in the way; remove or rename it",
+    errno.ENOENT: "check the path",
+    errno.ENAMETOOLONG: "use a shorter path",
+}
+
+
+def os_error_line(exc: OSError) -> str:
+    """One line for an OS error: the file, what went wrong and the fix."""
+    what = exc.strerror or str(exc)
+    where = exc.filename if exc.filename is not None else ""
+    if exc.filename2 is not None:
+        where = f"{where} -> {exc.filename2}"
+    fix = FIXES.get(exc.errno or 0, "check the path and the disk, then re-run")
+    return f"{where}: {what}; {fix}" if where else f"{what}; {fix}"
 
 
 if __name__ == "__main__":

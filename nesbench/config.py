@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,9 +17,9 @@ from pyhocon import ConfigFactory, ConfigTree
 from pyhocon.exceptions import ConfigException
 
 from nesbench.errors import ConfigError
+from nesbench.names import RULE, is_valid_name
 from nesbench.paths import CONFIGS_DIR, REPO_ROOT, cache_dir
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 # The embedded default; set NESBENCH_BENCHMARK=renderme360_nes to make the real benchmark the default everywhere.
 DEFAULT_BENCHMARK = os.environ.get("NESBENCH_BENCHMARK", "synthetic")
 
@@ -176,9 +175,9 @@ def _str_list(conf: ConfigTree, key: str, path: Path, what: str) -> tuple[str, .
                 f'{path}: {what} {v!r} in {key!r} is not a string; quote it ("{v}") - unquoted ids like 0026 '
                 f"are parsed as numbers and lose their leading zeros"
             )
-        if not NAME_RE.match(v):
+        if not is_valid_name(v):
             raise ConfigError(
-                f"{path}: {what} {v!r} in {key!r} has characters outside [A-Za-z0-9_.-]; rename it"
+                f"{path}: {what} {v!r} in {key!r} has characters outside the name rule ({RULE}); rename it"
             )
         out.append(v)
     return tuple(out)
@@ -206,7 +205,14 @@ def load_benchmark(name_or_path: str | Path = DEFAULT_BENCHMARK) -> Benchmark:
         except (ConfigException, KeyError):
             raise ConfigError(f"{path}: missing key {key!r}") from None
 
+    def name(value: Any, what: str) -> str:
+        if not is_valid_name(value):
+            raise ConfigError(f"{path}: {what} {value!r} is not a valid name ({RULE}); rename it")
+        return value
+
     testsets_tree = req("testsets", "get_config")
+    for ts in testsets_tree:
+        name(ts, "test set")
     testsets = {ts: _str_list(testsets_tree, ts, path, "subject id") for ts in testsets_tree}
     all_subjects = [s for subs in testsets.values() for s in subs]
     dupes = sorted({s for s in all_subjects if all_subjects.count(s) > 1})
@@ -216,11 +222,14 @@ def load_benchmark(name_or_path: str | Path = DEFAULT_BENCHMARK) -> Benchmark:
 
     protocols: dict[str, Protocol] = {}
     for pname, ptree in req("protocols", "get_config").items():
+        name(pname, "protocol")
         train = _str_list(ptree, "train", path, "sequence")
         splits_tree = ptree.get_config("splits", None)
         if not splits_tree:
             raise ConfigError(f"{path}: protocol {pname!r} has no splits")
-        splits = tuple(Split(sn, _str_list(splits_tree, sn, path, "sequence")) for sn in splits_tree)
+        splits = tuple(
+            Split(name(sn, "split"), _str_list(splits_tree, sn, path, "sequence")) for sn in splits_tree
+        )
         for seq in (*train, *(s for sp in splits for s in sp.sequences)):
             if seq not in sequences:
                 raise ConfigError(
@@ -268,15 +277,17 @@ def load_benchmark(name_or_path: str | Path = DEFAULT_BENCHMARK) -> Benchmark:
         "scorers",
         "published",
     }
+    methods = tuple(dict.fromkeys(name(m, "method") for m in conf.get_list("methods", [])))
+    scorers = tuple(dict.fromkeys(name(m, "scorer") for m in conf.get_list("scorers", [])))
     return Benchmark(
-        name=conf.get_string("name", path.stem),
+        name=name(conf.get_string("name", path.stem), "benchmark name"),
         title=conf.get_string("title", path.stem),
         resolution=resolution,
         testsets=testsets,
         sequences=sequences,
         protocols=protocols,
-        methods=tuple(conf.get_list("methods", [])),
-        scorers=tuple(conf.get_list("scorers", [])),
+        methods=methods,
+        scorers=scorers,
         data_root_spec=conf.get_string("data_root", f"benchmark_data/{path.stem}"),
         published=tuple(published),
         published_source=pub.get_string("source", "") if pub else "",

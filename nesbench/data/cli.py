@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Callable
 from pathlib import Path
 
+from nesbench import cli_args
 from nesbench.config import Benchmark, load_benchmark
 from nesbench.data.report import ValidationReport
 from nesbench.errors import DataError
+from nesbench.fsutil import dumps_strict
 from nesbench.paths import REPO_ROOT
 
 LINK_BENCHMARK = "renderme360_nes"
@@ -55,7 +56,7 @@ def _validate(args: argparse.Namespace, root: Path, bench: Benchmark | None) -> 
 
 
 def _emit(report: ValidationReport, as_json: bool) -> int:
-    print(json.dumps(report.to_dict(), indent=1) if as_json else report.render_text())
+    print(dumps_strict(report.to_dict()) if as_json else report.render_text())
     return 0 if report.ok else 1
 
 
@@ -98,7 +99,10 @@ def _add_check_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--skip-images", action="store_true", help="only check that image files exist (fast)")
     p.add_argument("--no-decode", action="store_true", help="read PNG headers only, do not decode the pixels")
     p.add_argument(
-        "--workers", type=int, default=None, help="threads for reading images (default: automatic)"
+        "--workers",
+        type=cli_args.workers,
+        default=None,
+        help="threads for reading images (default: automatic)",
     )
 
 
@@ -138,5 +142,5 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     fix.add_argument("root", nargs="?", help="dataset root (default: the --benchmark's data root)")
     fix.add_argument("--benchmark", help="benchmark whose data root to use when ROOT is not given")
-    fix.add_argument("--workers", type=int, default=None, help="threads (default: automatic)")
+    fix.add_argument("--workers", type=cli_args.workers, default=None, help="threads (default: automatic)")
     fix.set_defaults(func=_fix_masks)

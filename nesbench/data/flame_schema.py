@@ -31,8 +31,30 @@ class Problem:
     fix: str
 
 
+def _not_numbers(value: Any) -> str | None:
+    """Why a parsed JSON value is not a number or (nested) list of JSON numbers, or None when it is: null, booleans
+    and numeric strings are named (NumPy would silently turn true into 1.0 and "0.5" into 0.5)."""
+    if value is None:
+        return "is null"
+    if isinstance(value, bool):
+        return f"holds a boolean ({str(value).lower()}), not a number"
+    if isinstance(value, str):
+        return f"holds a string ({value[:20]!r}), not a JSON number"
+    if isinstance(value, dict):
+        return "holds an object, not a number"
+    if isinstance(value, list):
+        for item in value:
+            why = "holds null" if item is None else _not_numbers(item)
+            if why:
+                return why
+    return None
+
+
 def _array(value: Any) -> tuple[np.ndarray | None, str | None]:
-    """A float array of a nested list of numbers, or (None, why not)."""
+    """A float array of a nested list of JSON numbers, or (None, why not)."""
+    why = _not_numbers(value)
+    if why:
+        return None, why
     try:
         arr = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
@@ -67,9 +89,9 @@ def check_flame_params(data: dict[str, Any]) -> tuple[list[Problem], dict[str, n
             continue
         arr, why = _array(data[key])
         if arr is None or arr.shape != shape:
-            got = why or _got(arr)
+            got = why or f"has {_got(arr)}"
             problems.append(
-                Problem("error", f"json-{key}", f"'{key}' has {got}, expected {shape[0]} values", REGEN)
+                Problem("error", f"json-{key}", f"'{key}' {got}, expected {shape[0]} values", REGEN)
             )
         elif not np.isfinite(arr).all():
             problems.append(Problem("error", "json-nonfinite", f"'{key}' contains NaN or infinity", REGEN))
@@ -100,7 +122,14 @@ def check_flame_params(data: dict[str, Any]) -> tuple[list[Problem], dict[str, n
             note(idx, "json-frame", "is not an object")
             continue
         fp = frame.get("file_path")
-        if not isinstance(fp, str) or frame_number_of(fp) is None:
+        if isinstance(fp, str) and not inside_sequence(fp):
+            note(
+                idx,
+                "json-file-path-outside",
+                f"file_path {fp!r} points outside its sequence folder",
+                "write file_path relative to the sequence folder, as './image/<k>'",
+            )
+        elif not isinstance(fp, str) or frame_number_of(fp) is None:
             note(
                 idx,
                 "json-file-path",
@@ -113,7 +142,9 @@ def check_flame_params(data: dict[str, Any]) -> tuple[list[Problem], dict[str, n
                 continue
             arr, why = _array(frame[key])
             if arr is None or arr.shape not in shapes:
-                note(idx, f"json-{key}", f"'{key}' has {why or _got(arr)}, expected {_shape_text(shapes)}")
+                note(
+                    idx, f"json-{key}", f"'{key}' {why or 'has ' + _got(arr)}, expected {_shape_text(shapes)}"
+                )
                 continue
             if not np.isfinite(arr).all():
                 note(idx, "json-nonfinite", f"'{key}' contains NaN or infinity")
@@ -128,6 +159,22 @@ def check_flame_params(data: dict[str, Any]) -> tuple[list[Problem], dict[str, n
     for (code, msg, fix), indices in grouped.items():
         problems.append(Problem("error", code, f"{_frames_text(indices)}: {msg}", fix))
     return problems, subject_arrays
+
+
+def inside_sequence(file_path: str) -> bool:
+    """Whether a json ``file_path`` stays inside its sequence folder: relative, with no '..' climbing out (upstream
+    loaders join it to the sequence folder; './image/12' is inside, '../e_1/image/12' and '/data/x/12' are not)."""
+    if not file_path or file_path.startswith(("/", "\\", "~")) or "\x00" in file_path:
+        return False
+    depth = 0
+    for part in file_path.replace("\\", "/").split("/"):
+        if part == "..":
+            depth -= 1
+            if depth < 0:
+                return False
+        elif part not in ("", "."):
+            depth += 1
+    return True
 
 
 def frame_numbers(data: dict[str, Any]) -> list[int | None]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import os
+import stat
 import struct
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +24,9 @@ COLOR_TYPES = {
     4: (2, "grayscale+alpha"),
     6: (4, "RGBA"),
 }
+
+
+NOT_REGULAR = "not a regular file (a folder, FIFO, socket or device)"
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,8 @@ def read_png_header(data: bytes) -> tuple[int, int, int, int]:
 def inspect_png(path: Path, decode: bool = True) -> PngInfo:
     """Header of ``path`` and, with ``decode``, a full decode (corruption check and max pixel value). Never raises."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # never open a FIFO (blocks) or a device (endless)
+            return PngInfo(path, error=NOT_REGULAR)
         with open(path, "rb") as f:
             data = f.read() if decode else f.read(33)
     except OSError as exc:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from nesbench.errors import DataError
+from nesbench.fsutil import require_regular_file
 
 FLAME_JSON = "flame_params.json"
 FRAME_RE = re.compile(r"^([1-9][0-9]*)\.png$")
@@ -56,10 +57,15 @@ def read_flame_json(path: Path) -> dict[str, Any]:
         raise ValueError(f"non-finite number {const}")
 
     try:
+        require_regular_file(path)
         with open(path, encoding="utf-8") as f:
             data = json.load(f, parse_constant=reject)
     except FileNotFoundError:
         raise DataError(f"{path}: missing; every sequence folder needs its {FLAME_JSON}") from None
+    except OSError as exc:  # a folder, FIFO, device or unreadable file in its place
+        raise DataError(
+            f"{path}: unreadable ({exc.strerror or exc}); replace it with the sequence's {FLAME_JSON}"
+        ) from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: not valid JSON ({exc}); regenerate it from the preprocessing") from None
     if not isinstance(data, dict) or not isinstance(data.get("frames"), list):

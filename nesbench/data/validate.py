@@ -16,7 +16,7 @@ import numpy as np
 
 from nesbench.config import Benchmark
 from nesbench.data.flame_schema import REGEN, Problem, check_flame_params, find_nonfinite, frame_numbers
-from nesbench.data.images import PngInfo, inspect_many
+from nesbench.data.images import NOT_REGULAR, PngInfo, inspect_many
 from nesbench.data.layout import FLAME_JSON, TESTSET_RE, find_dataset_root, frame_files, read_flame_json
 from nesbench.data.report import Issue, SequenceSummary, ValidationReport
 from nesbench.errors import DataError
@@ -357,7 +357,13 @@ class _Checker:
                 if info is None:
                     continue
                 if info.error:
-                    code = "not-png" if "not a PNG" in info.error else "corrupt-png"
+                    code = (
+                        "not-regular-file"
+                        if info.error == NOT_REGULAR
+                        else "not-png"
+                        if "not a PNG" in info.error
+                        else "corrupt-png"
+                    )
                     flag(
                         "error",
                         code,
@@ -380,6 +386,17 @@ class _Checker:
                     self._mask_kind(info, flag)
                 else:
                     self._semantic_kind(info, flag)
+        masks = [infos.get(p) for p in seq.files.get("mask", {}).values()]
+        if masks and all(m is not None and not m.error and m.max_value == 0 for m in masks):
+            self.issue(
+                "error",
+                "mask-empty",
+                f"all {len(masks)} masks of this sequence are empty (every pixel 0): no frame can be scored",
+                "restore the foreground masks (255 = head) from the original data",
+                seq.folder / "mask",
+                s.subject,
+                s.sequence,
+            )
         if size and size[0] != size[1]:
             self.issue(
                 "error",

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from importlib.metadata import entry_points
 
 from nesbench.errors import ConfigError
 from nesbench.methods.spec import MethodSpec
+from nesbench.names import check_name
 
 ENTRY_POINT_GROUP = "nesbench.methods"
 
@@ -24,16 +26,19 @@ BUILTIN: tuple[MethodSpec, ...] = (
         name="nearest-expression",
         description="Reference floor: each test frame copies the training frame with the nearest FLAME expression+jaw",
         target="nesbench.methods.baselines.nearest_expression:NearestExpression",
+        deterministic=True,
     ),
     MethodSpec(
         name="linear-expression",
         description="Reference floor: ridge regression from FLAME expression+pose to a low-rank (PCA) image basis",
         target="nesbench.methods.baselines.linear_expression:LinearExpression",
+        deterministic=True,  # its randomized PCA has a fixed random_state
     ),
     MethodSpec(
         name="mean-image",
         description="Reference floor: the mean training image for every frame (what blur alone scores)",
         target="nesbench.methods.baselines.mean_image:MeanImage",
+        deterministic=True,
     ),
     MethodSpec(
         name="imavatar",
@@ -55,12 +60,22 @@ BUILTIN: tuple[MethodSpec, ...] = (
 )
 
 
+_WARNED: set[str] = set()
+
+
+class PluginImportError(ConfigError):
+    """A plugin's module raised while being imported (or lacks the named object)."""
+
+
 def _load_object(ref: str, origin: str) -> MethodSpec:
     module_name, _, attr = ref.partition(":")
     try:
         obj = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"{origin}: cannot load {ref!r} ({exc})") from None
+    except Exception as exc:  # a plugin may raise anything at import; it must not stop the harness
+        first = (str(exc).splitlines() or [""])[0]
+        raise PluginImportError(
+            f"{origin}: cannot load {ref!r} ({type(exc).__name__}: {first}); fix or uninstall the plugin"
+        ) from None
     if not isinstance(obj, MethodSpec):
         raise ConfigError(
             f"{origin}: {ref!r} is a {type(obj).__name__}, expected a nesbench.methods.spec.MethodSpec"
@@ -68,11 +83,24 @@ def _load_object(ref: str, origin: str) -> MethodSpec:
     return obj
 
 
-def discover() -> dict[str, MethodSpec]:
-    """Every known method by name: built-ins, then entry-point plugins, then $NESBENCH_METHODS."""
+def discover(broken: dict[str, str] | None = None) -> dict[str, MethodSpec]:
+    """Every known method by name: built-ins, then entry-point plugins, then $NESBENCH_METHODS.
+
+    A plugin whose module raises at import is left out and recorded in ``broken`` (name -> reason) when given,
+    else printed once as a warning; selecting it (:func:`get_method`) is an error with that reason.
+    """
     methods = {spec.name: spec for spec in BUILTIN}
+    failed: dict[str, str] = {}
+
+    def load(ref: str, name: str, origin: str) -> MethodSpec | None:
+        try:
+            return _load_object(ref, origin)
+        except PluginImportError as exc:
+            failed[name] = str(exc)
+            return None
 
     def add(spec: MethodSpec, origin: str) -> None:
+        check_name(spec.name, "method name", origin)
         if spec.name in methods and methods[spec.name] != spec:
             raise ConfigError(
                 f"{origin}: method name {spec.name!r} is already registered; rename the plugin's method"
@@ -80,7 +108,9 @@ def discover() -> dict[str, MethodSpec]:
         methods[spec.name] = spec
 
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        spec = _load_object(ep.value, f"entry point {ep.name!r} of {ep.dist.name if ep.dist else '?'}")
+        spec = load(ep.value, ep.name, f"entry point {ep.name!r} of {ep.dist.name if ep.dist else '?'}")
+        if spec is None:
+            continue
         if spec.name != ep.name:
             raise ConfigError(
                 f"entry point {ep.name!r} points to a MethodSpec named {spec.name!r}; make them equal"
@@ -90,17 +120,37 @@ def discover() -> dict[str, MethodSpec]:
         name, sep, ref = item.partition("=")
         if not sep:
             raise ConfigError(f"NESBENCH_METHODS item {item!r} must look like name=module:object")
-        spec = _load_object(ref.strip(), f"NESBENCH_METHODS {name.strip()!r}")
-        add(spec, f"NESBENCH_METHODS {name.strip()!r}")
+        spec = load(ref.strip(), name.strip(), f"NESBENCH_METHODS {name.strip()!r}")
+        if spec is not None:
+            add(spec, f"NESBENCH_METHODS {name.strip()!r}")
+    for name in list(failed):
+        if name in methods:  # a later source of the same name loaded
+            failed.pop(name)
+    if broken is not None:
+        broken.update(failed)
+    else:
+        _warn(failed)
     return methods
 
 
+def _warn(failed: dict[str, str]) -> None:
+    for name, reason in failed.items():
+        if name not in _WARNED:
+            _WARNED.add(name)
+            print(f"warning: method plugin {name!r} skipped: {reason}", file=sys.stderr)
+
+
 def get_method(name: str) -> MethodSpec:
-    methods = discover()
-    try:
+    """The method registered as ``name``; ConfigError for an invalid, unknown or broken (import fails) one."""
+    check_name(name, "method")
+    broken: dict[str, str] = {}
+    methods = discover(broken)
+    if name in methods:
         return methods[name]
-    except KeyError:
-        raise ConfigError(f"unknown method {name!r}; known: {', '.join(sorted(methods))}") from None
+    if name in broken:
+        raise ConfigError(broken[name])
+    _warn(broken)
+    raise ConfigError(f"unknown method {name!r}; known: {', '.join(sorted(methods))}")
 
 
 def list_methods() -> list[MethodSpec]:

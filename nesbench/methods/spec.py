@@ -8,6 +8,7 @@ all the scorers read, so a new method only has to render.
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,10 +30,18 @@ class Job:
     runs_dir: Path
     work_dir: Path
     options: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = (
+        None  # training seed of this run (`nesbench run --seeds N`); None: the method's default
+    )
+
+    @property
+    def run_name(self) -> str:
+        """The name the predictions and results carry: the method, or ``<method>-seed<k>`` for a seeded run."""
+        return seed_run_name(self.method, self.seed)
 
     @property
     def key(self) -> str:
-        return f"{self.method}/{self.protocol}/{self.subject}"
+        return f"{self.run_name}/{self.protocol}/{self.subject}"
 
     @property
     def testset(self) -> str:
@@ -50,12 +59,25 @@ class Job:
         return sequence_dir(self.data_root, self.testset, self.subject, sequence)
 
     def pred_dir(self, sequence: str) -> Path:
-        return prediction_dir(self.runs_dir, self.method, self.protocol, self.subject, sequence)
+        return prediction_dir(self.runs_dir, self.run_name, self.protocol, self.subject, sequence)
 
     @property
     def method_dir(self) -> Path:
         """Per-job folder inside the runs dir for method metadata (method_info.json)."""
-        return self.runs_dir / self.method / self.protocol / self.subject
+        return self.runs_dir / self.run_name / self.protocol / self.subject
+
+
+SEED_RUN_RE = re.compile(r"^(?P<method>.+)-seed(?P<seed>\d+)$")
+
+
+def seed_run_name(method: str, seed: int | None) -> str:
+    return method if seed is None else f"{method}-seed{seed}"
+
+
+def parse_run_name(name: str) -> tuple[str, int | None]:
+    """(method, seed) of a run name: ``linear-expression-seed2`` -> ('linear-expression', 2)."""
+    m = SEED_RUN_RE.match(name)
+    return (m.group("method"), int(m.group("seed"))) if m else (name, None)
 
 
 class Method(Protocol):
@@ -79,12 +101,16 @@ class MethodSpec:
     needs_assets: tuple[str, ...] = ()
     upstream: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
+    deterministic: bool = False  # True: the same inputs give the same renders, so extra seeds are not run
 
     def create(self) -> Method:
         """Import and instantiate the implementation (a class or a zero-argument factory)."""
         module_name, _, attr = self.target.partition(":")
         try:
             obj = getattr(importlib.import_module(module_name), attr)
-        except (ImportError, AttributeError) as exc:
-            raise ConfigError(f"method {self.name!r}: cannot load {self.target!r} ({exc})") from None
+        except Exception as exc:  # a plugin may raise anything at import
+            first = (str(exc).splitlines() or [""])[0]
+            raise ConfigError(
+                f"method {self.name!r}: cannot load {self.target!r} ({type(exc).__name__}: {first})"
+            ) from None
         return obj()

@@ -29,7 +29,13 @@ class UpstreamMethod:
         from nesbench.upstream.jobs import make_job
 
         return make_job(
-            self.upstream, job.bench, job.subject, job.protocol, runs=job.runs_dir, data_root=job.data_root
+            self.upstream,
+            job.bench,
+            job.subject,
+            job.protocol,
+            runs=job.runs_dir,
+            data_root=job.data_root,
+            seed=job.seed,
         )
 
     def _overrides(self, job: Job) -> dict[str, Any]:

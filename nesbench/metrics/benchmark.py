@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +22,7 @@ from nesbench import __version__
 from nesbench.config import Benchmark
 from nesbench.data.layout import prediction_dir, sequence_dir
 from nesbench.errors import DataError
-from nesbench.fsutil import write_json_atomic, write_text_atomic
+from nesbench.fsutil import file_digests, read_json_strict, write_json_atomic, write_text_atomic
 from nesbench.metrics.engine import Engine, PredSource, SequenceResult, describe_device
 from nesbench.metrics.frames import load_gt_sequence
 from nesbench.metrics.gt_cache import gt_cache_from
@@ -29,10 +30,13 @@ from nesbench.metrics.predictions import prediction_source
 from nesbench.metrics.registry import get_scorer
 from nesbench.metrics.report import markdown_table
 from nesbench.metrics.score import sequence_record
+from nesbench.metrics.stats import StatsConfig
+from nesbench.metrics.summary_stats import add_entry_statistics, comparisons, seed_summary
+from nesbench.names import check_names
 from nesbench.paths import REPO_ROOT
 
 FORMAT = "nesbench-results/1"
-CSV_METRICS = ("l1", "mae", "mse", "psnr", "ssim", "lpips", "keypoint")
+CSV_METRICS = ("l1", "mae", "mse", "psnr", "ssim", "lpips", "keypoint", "keypoint_dlib")
 
 
 def harness_commit() -> str:
@@ -60,21 +64,23 @@ def unavailable_warnings(unavailable: dict[str, dict[str, str]]) -> list[str]:
     return lines
 
 
-def _split_names(items: Iterable[str] | str | None) -> list[str] | None:
+def _split_names(items: Iterable[str] | str | None, what: str) -> list[str] | None:
+    """A comma list (or list of comma lists) as names checked by the name rule, repeats removed, or None."""
     if items is None:
         return None
     if isinstance(items, str):
         items = items.split(",")
     out = [x.strip() for i in items for x in str(i).split(",") if x.strip()]
-    return out or None
+    return check_names(out, what) or None
 
 
-def _stat_files(folder: Path) -> list[list]:
+def _content_files(folder: Path) -> list[list]:
+    """[name, content hash] of every regular file in ``folder``: what the results cache is keyed by (a file
+    rewritten with the same size and mtime is a new key); FIFOs and devices are listed, never opened."""
     if not folder.is_dir():
         return []
-    return sorted(
-        [p.name, st.st_size, st.st_mtime_ns] for p in folder.iterdir() if (st := p.stat()) and p.is_file()
-    )
+    paths = sorted(p for p in folder.iterdir() if not p.is_dir())
+    return [[p.name, d] for p, d in zip(paths, file_digests(paths), strict=True)]
 
 
 def _cache_key(parts: dict[str, Any]) -> str:
@@ -102,14 +108,19 @@ def score_benchmark(
     batch_size: int | None = None,
     gt_cache: str | os.PathLike[str] | None = None,
     decode_processes: int | None = None,
+    fan_weights: str | os.PathLike[str] | None = None,
+    stats: StatsConfig | None = None,
+    seeds: list[int] | None = None,
 ) -> dict[str, Any]:
     """Score a benchmark's canonical prediction layout; write frames.csv, summary.json, results.md in out_dir.
 
     Every expected frame is either scored or listed in ``failures`` with its reason. Per-sequence results are
-    cached in out_dir/cache/ and reused only when the prediction and GT files (name, size, mtime), the scorer
+    cached in out_dir/cache/ and reused only when the prediction and GT files (names and content hashes), the scorer
     versions, the resolution and the LPIPS backbone are unchanged. ``gt_cache``: folder of decoded GT kept
     between runs (default ``$NESBENCH_GT_CACHE``, else none; :mod:`nesbench.metrics.gt_cache`).
     ``decode_processes``: see :class:`~nesbench.metrics.engine.Engine` (None: its default).
+    ``stats``: how intervals and comparisons are computed (:mod:`nesbench.metrics.stats`; None: the defaults).
+    ``seeds``: the seeds `nesbench run --seeds N` asked for (recorded; ``<method>-seed<k>`` runs are grouped).
     """
     runs = Path(runs_dir)
     out = Path(out_dir)
@@ -118,16 +129,18 @@ def score_benchmark(
         raise DataError(
             f"{runs}: runs folder not found; pass --runs with <method>/<protocol>/<subject>/<seq>/rgb/"
         )
-    method_list = _split_names(methods) or sorted(
-        p.name for p in runs.iterdir() if p.is_dir() and p.name[0] != "."
+    method_list = _split_names(methods, "method") or check_names(
+        sorted(p.name for p in runs.iterdir() if p.is_dir() and p.name[0] != "."),
+        "method folder",
+        f"{runs} (rename the folder, or pass --methods)",
     )
     if not method_list:
         raise DataError(f"{runs}: no method folders; render predictions first (see docs/RESULTS_FORMAT.md)")
-    proto_list = [bench.protocol(p) for p in (_split_names(protocols) or list(bench.protocols))]
-    subject_list = bench.resolve_subjects(_split_names(subjects))
+    proto_list = [bench.protocol(p) for p in (_split_names(protocols, "protocol") or list(bench.protocols))]
+    subject_list = bench.resolve_subjects(_split_names(subjects, "subject or test set"))
     scorer_objs = [
         get_scorer(n, resolution=bench.resolution)
-        for n in (_split_names(scorers) or bench.scorers or ["unified"])
+        for n in (_split_names(scorers, "scorer") or bench.scorers or ["unified"])
     ]
     cache = gt_cache_from(gt_cache)  # a bad folder fails here, before the networks load
     engine = Engine(
@@ -138,17 +151,14 @@ def score_benchmark(
         batch_size=batch_size,
         gt_cache=cache,
         decode_processes=decode_processes,
+        fan_weights=fan_weights,
     )
     for line in unavailable_warnings(engine.unavailable):
         print(line, file=sys.stderr)
     for name, rule in engine.face_drop_rule.items():
         if rule != "applied":
             print(f"warning: {name}: the benchmark's no-face frame drop rule is {rule}", file=sys.stderr)
-    lpips_info = (
-        {"path": str(engine.lpips.info.backbone), "sha256": engine.lpips.info.backbone_sha256}
-        if engine.lpips
-        else None
-    )
+    lpips_info = engine.lpips_provenance()
     scorer_state = {
         "scorers": {s.name: s.version for s in scorer_objs},
         "resolution": bench.resolution,
@@ -172,8 +182,8 @@ def score_benchmark(
                     for s in scorer_objs:
                         records[m, proto.name, s.name, subj, seq] = _failed_sequence(s, str(exc))
                 continue
-            gt_stat = {d: _stat_files(gt_dir / d) for d in ("image", "mask", "semantic")}
-            gt_stat["json"] = _stat_files(gt_dir)
+            gt_stat = {d: _content_files(gt_dir / d) for d in ("image", "mask", "semantic")}
+            gt_stat["json"] = _content_files(gt_dir)
             todo: dict[str, PredSource] = {}
             meta: dict[str, tuple[Path, int | None, str]] = {}
             for m in method_list:
@@ -181,10 +191,10 @@ def score_benchmark(
                     prediction_dir(runs, m, proto.name, subj, seq), gt.expected
                 )
                 key = _cache_key(
-                    {"state": scorer_state, "gt": gt_stat, "pred": _stat_files(folder), "err": src.error}
+                    {"state": scorer_state, "gt": gt_stat, "pred": _content_files(folder), "err": src.error}
                 )
                 cache_file = out / "cache" / m / proto.name / subj / f"{seq}.json"
-                cached = _read_cache(cache_file, key)
+                cached = _read_cache(cache_file, key, [s.name for s in scorer_objs])
                 if cached is not None:
                     for s in scorer_objs:
                         records[m, proto.name, s.name, subj, seq] = cached[s.name]
@@ -205,7 +215,8 @@ def score_benchmark(
                     records[m, proto.name, s.name, subj, seq] = rec
                 write_json_atomic(cache_file, {"key": key, "records": per_scorer})
 
-    summary = _summarise(bench, method_list, proto_list, subject_list, scorer_objs, records)
+    summary = _summarise(bench, method_list, proto_list, subject_list, scorer_objs, records, stats)
+    summary["seeds"] = seed_summary(summary["entries"], method_list, seeds)
     summary["provenance"] = {
         "benchmark": bench.name,
         "benchmark_title": bench.title,
@@ -222,6 +233,8 @@ def score_benchmark(
         "lpips_backbone": lpips_info,
         "face_drop_rule": engine.face_drop_rule,
     }
+    if engine.dlib is not None:
+        summary["provenance"]["keypoint_dlib_model"] = engine.dlib.provenance()
     summary = {"format": FORMAT, "provenance": summary.pop("provenance"), **summary}
     write_text_atomic(out / "frames.csv", _frames_csv(records, scorer_objs))
     write_json_atomic(out / "summary.json", summary)
@@ -281,15 +294,24 @@ def _failed_sequence(scorer: Any, reason: str) -> dict[str, Any]:
     return rec
 
 
-def _read_cache(path: Path, key: str) -> dict[str, Any] | None:
+def _read_cache(path: Path, key: str, scorers: list[str]) -> dict[str, Any] | None:
+    """The cached records of one sequence when the entry is intact and its key matches, else None (re-scored)."""
     try:
-        data = json.loads(path.read_text())
+        data = read_json_strict(path)
     except (OSError, ValueError):
         return None
-    return data.get("records") if isinstance(data, dict) and data.get("key") == key else None
+    if not isinstance(data, dict) or data.get("key") != key or not isinstance(data.get("records"), dict):
+        return None
+    records = data["records"]
+    fields = {"n_expected": int, "n_scored": int, "failed": dict, "frames": dict, "mean": dict}
+    for name in scorers:
+        rec = records.get(name)
+        if not isinstance(rec, dict) or not all(isinstance(rec.get(f), t) for f, t in fields.items()):
+            return None
+    return records
 
 
-def _summarise(bench, methods, protocols, subjects, scorers, records) -> dict[str, Any]:
+def _summarise(bench, methods, protocols, subjects, scorers, records, stats=None) -> dict[str, Any]:
     entries: list[dict[str, Any]] = []
     failures: list[dict[str, Any]] = []
     totals = {"n_expected": 0, "n_scored": 0, "n_failed": 0, "n_dropped": 0}
@@ -321,6 +343,9 @@ def _summarise(bench, methods, protocols, subjects, scorers, records) -> dict[st
         }
         for n in recs[0].get("unavailable", {}) if recs else ():
             e["metrics"][n] = None
+        no_face = sum((Counter(r.get("no_face", {})) for r in recs), Counter())
+        if no_face:
+            e["no_face"] = dict(no_face)  # metric -> frames without a detected face
         return e
 
     for m in methods:
@@ -371,6 +396,9 @@ def _summarise(bench, methods, protocols, subjects, scorers, records) -> dict[st
     for (_, _, sname, _, _), r in records.items():
         if r.get("unavailable"):
             unavailable.setdefault(sname, {}).update(r["unavailable"])
+    cfg = stats or StatsConfig()
+    add_entry_statistics(entries, cfg)
+    directions = {s.name: {n: ms.higher_is_better for n, ms in s.metrics.items()} for s in scorers}
     return {
         "metrics": {
             s.name: {
@@ -386,6 +414,8 @@ def _summarise(bench, methods, protocols, subjects, scorers, records) -> dict[st
         "unavailable": unavailable,
         "counts": totals,
         "entries": entries,
+        "statistics": cfg.to_dict(),
+        "comparisons": comparisons(entries, list(methods), directions, cfg),
         "failures": failures,
     }
 

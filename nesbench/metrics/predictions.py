@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from nesbench.data.layout import frame_files
+from nesbench.data.layout import FRAME_RE, frame_files
 from nesbench.metrics.engine import PredSource
 
 EPOCH_RE = re.compile(r"^epoch_(\d+)$")
+LOOKS_LIKE_FRAME = re.compile(r"^(\d+)\.[A-Za-z0-9]{2,5}$")
 
 
 def resolve_prediction_folder(pred_dir: Path) -> tuple[Path, int | None]:
@@ -46,6 +47,18 @@ def prediction_source(pred_dir: Path, expected: list[int]) -> tuple[PredSource, 
     if not folder.is_dir():
         return PredSource({}, f"missing prediction folder {folder}"), folder, epoch
     files = frame_files(folder)
+    misnamed, zero = misnamed_frames(folder)
+    if zero:
+        return (
+            PredSource(
+                files,
+                f"{folder}: {zero} is present, so the frames look 0-based; number predictions like the GT "
+                f"sequence (1..{max(expected)}, unpadded) - frame k of the GT is <k>.png",
+            ),
+            folder,
+            epoch,
+        )
+    misnamed = {k: name for k, name in misnamed.items() if k not in files}
     extra = sorted(set(files) - set(expected))
     if extra:
         shown = ", ".join(f"{k}.png" for k in extra[:5]) + (" ..." if len(extra) > 5 else "")
@@ -58,4 +71,22 @@ def prediction_source(pred_dir: Path, expected: list[int]) -> tuple[PredSource, 
             folder,
             epoch,
         )
-    return PredSource(files), folder, epoch
+    return PredSource(files, misnamed=misnamed), folder, epoch
+
+
+def misnamed_frames(folder: Path) -> tuple[dict[int, str], str | None]:
+    """Files that look like frames but are not named ``<k>.png`` (k unpadded, 1-based): frame -> file name (zero
+    padding like 0001.png, another extension like 1.jpg or 1.PNG), and the name of a frame-0 file (0.png,
+    0000.png: 0-based numbering) or None."""
+    out: dict[int, str] = {}
+    zero = None
+    for p in sorted(folder.iterdir()):
+        m = LOOKS_LIKE_FRAME.match(p.name)
+        if not m or FRAME_RE.match(p.name):
+            continue
+        k = int(m.group(1))
+        if k == 0:
+            zero = zero or p.name
+        else:
+            out.setdefault(k, p.name)
+    return out, zero

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,11 @@ def sequence_record(
         rec["face_drop_rule"] = face_drop_rule
     if result.metric_failures:
         rec["metric_failures"] = {str(k): v for k, v in sorted(result.metric_failures.items())}
+        no_face = Counter(
+            m for v in result.metric_failures.values() for m, r in v.items() if r.startswith("no face")
+        )
+        if no_face:
+            rec["no_face"] = dict(no_face)  # metric -> frames on which the detector found no face
     return rec
 
 
@@ -55,6 +61,7 @@ def score_sequence(
     missing_lpips: str = "error",
     gt_cache: str | os.PathLike[str] | None = None,
     decode_processes: int | None = None,
+    fan_weights: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Score `pred_dir` (holding `<k>.png`, or `rgb/`, or `epoch_<N>/rgb/`) against a GT sequence folder.
 
@@ -88,10 +95,14 @@ def score_sequence(
         batch_size=batch_size,
         gt_cache=cache,
         decode_processes=decode_processes,
+        fan_weights=fan_weights,
     ) as engine:
         result = engine.score(seq.dir, {"pred": src})["pred", sc.name]
     rec = sequence_record(sc, result, engine.unavailable[sc.name], engine.face_drop_rule.get(sc.name))
     rec["device"] = describe_device(engine.device)
     rec["prediction_dir"] = str(folder)
     rec["epoch"] = epoch
+    rec["lpips_backbone"] = engine.lpips_provenance()
+    if engine.dlib is not None:
+        rec["keypoint_dlib_model"] = engine.dlib.provenance()
     return rec

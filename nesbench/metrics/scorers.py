@@ -13,6 +13,8 @@ import cv2
 import numpy as np
 import torch
 
+from nesbench.cli_args import MAX_RESOLUTION, MIN_RESOLUTION
+from nesbench.errors import ConfigError
 from nesbench.metrics.frames import CLOTH_LABELS, RawGt
 from nesbench.metrics.images import FrameError, legacy_resize_255, resize_to_255
 from nesbench.metrics.lpips_alex import LpipsAlex
@@ -54,6 +56,11 @@ class Scorer:
         too (tests use it to prove that the GPU path gives the CPU values). ``resolution`` is ignored by scorers
         with a ``fixed_resolution`` (the legacy ones: 512)."""
         self.resolution = int(self.fixed_resolution or resolution)
+        if not MIN_RESOLUTION <= self.resolution <= MAX_RESOLUTION:
+            raise ConfigError(
+                f"evaluation resolution {self.resolution}px is outside {MIN_RESOLUTION}..{MAX_RESOLUTION} (LPIPS' "
+                "AlexNet needs at least 32 px); pass --resolution or set the benchmark's resolution in range"
+            )
         self.ssim_backend = ssim_backend
 
     @property
@@ -112,6 +119,14 @@ KEYPOINT = _spec(
     False,
     "mean distance in pixels at the evaluation resolution between FAN 2D landmarks detected on the prediction "
     "and the first 68 FLAME keypoints of flame_params.json",
+)
+
+
+KEYPOINT_DLIB = _spec(
+    "keypoint_dlib",
+    False,
+    "like keypoint, but with dlib's HOG face detector and 68-point shape predictor (offline; not FAN's values, "
+    "never mixed with them)",
 )
 
 
@@ -289,7 +304,7 @@ class UnifiedScorer(Scorer):
     the mask; LPIPS-alex on the composites; no quantisation; evaluation at the benchmark resolution."""
 
     name = "unified"
-    version = "1.0"
+    version = "1.1"  # 1.1: + keypoint_dlib (the other values are those of 1.0)
     needs_semantic = True
     metrics = dict(
         [
@@ -304,6 +319,7 @@ class UnifiedScorer(Scorer):
             ),
             _spec("lpips", False, "LPIPS v0.1 alex on the composites in [-1, 1]"),
             KEYPOINT,
+            KEYPOINT_DLIB,
         ]
     )
 

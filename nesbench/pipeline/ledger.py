@@ -8,7 +8,6 @@ take an exclusive ``fcntl`` lock on a sidecar lock file so attempts are counted 
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import socket
 import time
@@ -17,7 +16,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from nesbench.fsutil import TEMP_PREFIX, write_json_atomic
+from nesbench.errors import ConfigError
+from nesbench.fsutil import TEMP_PREFIX, read_json_strict, write_json_atomic
 
 STAGES = ("prepare", "train", "render")
 STATES = ("pending", "running", "done", "failed")
@@ -49,10 +49,12 @@ class Ledger:
     def get(self, job: str, stage: str) -> StageRecord:
         path = self._path(job, stage)
         try:
-            data = json.loads(path.read_text())
+            data = read_json_strict(path)
         except FileNotFoundError:
             return StageRecord(job=job, stage=stage)
-        return StageRecord(**data)
+        except (OSError, ValueError) as exc:
+            raise _corrupt(path, str(exc)) from None
+        return _record(path, data)
 
     @contextmanager
     def _locked(self, job: str, stage: str) -> Iterator[None]:
@@ -106,10 +108,33 @@ class Ledger:
         if not self.root.exists():
             return []
         paths = sorted(p for p in self.root.rglob("*.json") if not p.name.startswith(TEMP_PREFIX))
-        return [StageRecord(**json.loads(p.read_text())) for p in paths]
+        out = []
+        for p in paths:
+            try:
+                out.append(_record(p, read_json_strict(p)))
+            except (OSError, ValueError) as exc:
+                raise _corrupt(p, str(exc)) from None
+        return out
 
     def summary(self) -> dict[str, int]:
         counts = dict.fromkeys(STATES, 0)
         for rec in self.records():
             counts[rec.state] += 1
         return counts
+
+
+def _corrupt(path: Path, why: str) -> ConfigError:
+    return ConfigError(
+        f"{path}: corrupt ledger record ({why}); delete it and re-run the same command (that stage is redone)"
+    )
+
+
+def _record(path: Path, data: object) -> StageRecord:
+    """A StageRecord from parsed JSON, or ConfigError naming the file when it is not one."""
+    try:
+        rec = StageRecord(**data)  # type: ignore[arg-type]
+    except TypeError:
+        raise _corrupt(path, "not the object the ledger writes") from None
+    if rec.state not in STATES or not isinstance(rec.attempts, int) or not isinstance(rec.history, list):
+        raise _corrupt(path, f"state {rec.state!r}, attempts {rec.attempts!r}")
+    return rec

@@ -6,16 +6,16 @@ The plan is written once when a run starts; re-running with the same output fold
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from nesbench.config import Benchmark, load_benchmark
 from nesbench.errors import ConfigError
-from nesbench.fsutil import write_json_atomic
+from nesbench.fsutil import read_json_strict, write_json_atomic
 from nesbench.methods.registry import get_method
-from nesbench.methods.spec import Job
+from nesbench.methods.spec import Job, seed_run_name
+from nesbench.names import check_names
 
 PLAN_FILE = "plan.json"
 
@@ -31,6 +31,17 @@ class Plan:
     protocols: tuple[str, ...]
     subjects: tuple[str, ...]
     options: dict[str, Any]
+    seeds: tuple[int, ...] = ()  # `--seeds N`: each non-deterministic method runs once per seed
+
+    def seeds_of(self, method: str) -> list[int | None]:
+        """The seeds a method runs with: [None] (one run, the method's default) unless seeds were asked for and
+        the method is not deterministic."""
+        return list(self.seeds) if self.seeds and not get_method(method).deterministic else [None]
+
+    @property
+    def run_names(self) -> list[str]:
+        """What the runs folder holds and the results list: each method, or its ``<method>-seed<k>`` runs."""
+        return [seed_run_name(m, k) for m in self.methods for k in self.seeds_of(m)]
 
     @property
     def runs_dir(self) -> Path:
@@ -49,16 +60,18 @@ class Plan:
                 protocol=p,
                 data_root=self.data_root,
                 runs_dir=self.runs_dir,
-                work_dir=self.run_dir / "work" / m / p / s,
+                work_dir=self.run_dir / "work" / seed_run_name(m, k) / p / s,
                 options=dict(self.options.get(m, {})),
+                seed=k,
             )
             for m in self.methods
+            for k in self.seeds_of(m)
             for p in self.protocols
             for s in self.subjects
         ]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "benchmark": self.benchmark,
             "data_root": str(self.data_root),
             "methods": list(self.methods),
@@ -66,6 +79,9 @@ class Plan:
             "subjects": list(self.subjects),
             "options": self.options,
         }
+        if self.seeds:  # only then: plans of runs without seeds stay as they were
+            out["seeds"] = list(self.seeds)
+        return out
 
 
 def make_plan(
@@ -76,14 +92,18 @@ def make_plan(
     protocols: list[str] | None = None,
     subjects: str | list[str] | None = None,
     options: dict[str, Any] | None = None,
+    seeds: int = 1,
 ) -> Plan:
-    """Validate the selection against the benchmark and the method registry."""
-    methods = list(methods or bench.methods)
+    """Validate the selection against the benchmark and the method registry. ``seeds`` > 1: every
+    non-deterministic method runs with seeds 0..seeds-1."""
+    methods = check_names(methods or bench.methods, "method")  # repeated names are scored once
     if not methods:
         raise ConfigError(f"{bench.source}: no methods configured; pass --methods")
+    if seeds < 1:
+        raise ConfigError(f"--seeds must be a positive number of runs, got {seeds}")
     for m in methods:
         get_method(m)
-    protocols = list(protocols or bench.protocols)
+    protocols = check_names(protocols or bench.protocols, "protocol")
     for p in protocols:
         bench.protocol(p)
     return Plan(
@@ -94,6 +114,7 @@ def make_plan(
         protocols=tuple(protocols),
         subjects=tuple(bench.resolve_subjects(subjects)),
         options=options or {},
+        seeds=tuple(range(seeds)) if seeds > 1 else (),
     )
 
 
@@ -101,12 +122,12 @@ def save_plan(plan: Plan) -> None:
     """Write plan.json, or check that an existing one matches (a run folder holds exactly one plan)."""
     path = plan.run_dir / PLAN_FILE
     if path.exists():
-        existing = json.loads(path.read_text())
+        existing = _read_plan(path, plan.run_dir)
         wanted = plan.to_dict()
         if existing != wanted:
             diff = "; ".join(
                 f"{k}: {existing.get(k)!r} there, {wanted.get(k)!r} now"
-                for k in wanted
+                for k in dict.fromkeys([*existing, *wanted])  # a key only one side has differs too
                 if existing.get(k) != wanted.get(k)
             )
             raise ConfigError(
@@ -117,14 +138,33 @@ def save_plan(plan: Plan) -> None:
     write_json_atomic(path, plan.to_dict())
 
 
-def load_plan(run_dir: Path) -> Plan:
-    path = Path(run_dir) / PLAN_FILE
+def _read_plan(path: Path, run_dir: Path) -> dict[str, Any]:
+    """The plan.json of a run folder, checked: ConfigError naming the file and the fix when it is corrupt."""
+    fix = f"delete {path} (or the whole folder) and start the run again, or choose another --out"
     try:
-        d = json.loads(path.read_text())
+        d = read_json_strict(path)
     except FileNotFoundError:
         raise ConfigError(
             f"{path}: no plan here; start the run with `nesbench run --out {run_dir}`"
         ) from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{path}: corrupt plan ({exc}); {fix}") from None
+    lists = ("methods", "protocols", "subjects")
+    if (
+        not isinstance(d, dict)
+        or not all(isinstance(d.get(k), str) for k in ("benchmark", "data_root"))
+        or not all(isinstance(d.get(k), list) for k in lists)
+        or not isinstance(d.get("options", {}), dict)
+    ):
+        raise ConfigError(f"{path}: corrupt plan (not the object `nesbench run` writes); {fix}")
+    for k, what in zip(lists, ("method", "protocol", "subject"), strict=True):
+        check_names(d[k], what, str(path))
+    return d
+
+
+def load_plan(run_dir: Path) -> Plan:
+    path = Path(run_dir) / PLAN_FILE
+    d = _read_plan(path, Path(run_dir))
     return Plan(
         run_dir=Path(run_dir).resolve(),
         benchmark=d["benchmark"],
@@ -133,4 +173,5 @@ def load_plan(run_dir: Path) -> Plan:
         protocols=tuple(d["protocols"]),
         subjects=tuple(d["subjects"]),
         options=d.get("options", {}),
+        seeds=tuple(d.get("seeds", ())),
     )

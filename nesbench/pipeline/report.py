@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import io
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +20,19 @@ from tabulate import tabulate
 
 from nesbench.config import Benchmark
 from nesbench.data.layout import frame_files, prediction_dir, sequence_dir
-from nesbench.errors import DataError
-from nesbench.fsutil import write_text_atomic
+from nesbench.errors import DataError, NesbenchError
+from nesbench.fsutil import dumps_strict, read_json_strict, write_text_atomic
+from nesbench.metrics.images import FrameError, read_rgb
+from nesbench.metrics.psnr import PSNR_CAP_DB
+from nesbench.metrics.report import na_cell
+from nesbench.pipeline.report_stats import (
+    beats_matrices,
+    comparison_rows,
+    plus_minus,
+    seed_rows,
+    stats_config,
+    whisker,
+)
 
 METRIC_ORDER = ("l1", "mae", "mse", "psnr", "ssim", "lpips", "keypoint")
 METRIC_LABEL = {
@@ -35,6 +45,37 @@ METRIC_LABEL = {
     "keypoint": "KP err",
 }
 GRID_FRAMES = 2
+MATRIX_NOTE = (
+    "Row method against column method over the whole protocol, paired on the same sequences; one mark per metric "
+    "in the order given: ▲ row better, ▼ row worse, = not distinguishable, · too few paired sequences, "
+    "– no values."
+)
+
+SEED_NOTE = (
+    "Each seeded method ran once per seed (`nesbench run --seeds N`, separate results <method>-seed<k>): mean over "
+    "seeds ± the between-seed standard deviation of the mean, next to the between-sequence standard deviation "
+    "(seq.) averaged over the seeds."
+)
+
+
+def _interval_note(summary: dict) -> str:
+    s = summary.get("statistics")
+    if not s:
+        return ""
+    return (
+        f"± is half the width of the {s['confidence']:.0%} bootstrap interval of the mean (subjects, then "
+        f"sequences resampled; {s['n_resamples']} resamples, seed {s['seed']})."
+    )
+
+
+def _verdict_note(summary: dict) -> str:
+    s = summary.get("statistics")
+    if not s:
+        return ""
+    return (
+        f"Verdicts: paired {s['comparison_test']} test on sequence means, Holm-corrected across metrics, alpha "
+        f"{s['alpha']}, at least {s['min_pairs']} paired sequences (docs/METRICS.md)."
+    )
 
 
 @dataclass
@@ -60,7 +101,7 @@ def _fmt(v: float | None, metric: str) -> str:
         return "n/a"
     if metric == "psnr":
         return f"{v:.2f}"
-    if metric in ("keypoint",):
+    if metric in ("keypoint", "keypoint_dlib"):
         return f"{v:.2f}"
     return f"{v:.4f}" if abs(v) >= 1e-3 or v == 0 else f"{v:.2e}"
 
@@ -87,13 +128,21 @@ def _table(
     items: list[tuple[list[str], dict]],
 ) -> Table:
     """Rows of (key cells ending with the method, entry). The best value per metric is bold, compared among the
-    methods whose other key cells are equal (same split, subject, ...)."""
+    methods whose other key cells are equal (same split, subject, ...) and only among complete entries: a method
+    with a failed frame or an unreadable sequence is never marked best (its mean covers fewer frames)."""
     metrics = _metric_columns(summary, scorer)
     headers = (
         key_headers + [f"{METRIC_LABEL.get(m, m)} {_arrow(summary, scorer, m)}" for m in metrics] + ["frames"]
     )
     rows = [
-        keys + [_fmt(e["metrics"].get(m), m) for m in metrics] + [f"{e['n_scored']}/{e['n_expected']}"]
+        keys
+        + [
+            (f := _fmt(v, m)) + plus_minus(e, m, f)
+            if (v := e["metrics"].get(m)) is not None
+            else na_cell(summary, scorer, e, m)
+            for m in metrics
+        ]
+        + [f"{e['n_scored']}/{e['n_expected']}"]
         for keys, e in items
     ]
     groups: dict[tuple[str, ...], list[int]] = {}
@@ -105,12 +154,21 @@ def _table(
             continue
         for j, m in enumerate(metrics):
             hib = summary["metrics"][scorer][m].get("higher_is_better")
-            vals = {i: items[i][1]["metrics"].get(m) for i in idx}
+            vals = {i: items[i][1]["metrics"].get(m) for i in idx if is_complete(items[i][1])}
             finite = {i: v for i, v in vals.items() if v is not None and not math.isnan(v)}
             if finite and hib is not None:
                 best = max(finite.values()) if hib else min(finite.values())
                 bold |= {(i, len(key_headers) + j) for i, v in finite.items() if v == best}
     return Table(title, headers, rows, bold, len(key_headers))
+
+
+def is_complete(entry: dict) -> bool:
+    """Whether every expected frame of a summary entry was scored (and no GT sequence of it failed)."""
+    return (
+        entry.get("n_failed", 0) == 0
+        and entry.get("n_sequences_failed", 0) == 0
+        and entry.get("n_expected", 0) > 0
+    )
 
 
 def leaderboards(summary: dict, bench: Benchmark) -> list[Table]:
@@ -208,6 +266,31 @@ def published_table(summary: dict, bench: Benchmark) -> Table | None:
     return Table(f"Published: {bench.published_source}", headers, rows, set(), 4)
 
 
+def seed_tables(summary: dict, bench: Benchmark) -> list[Table]:
+    """Per protocol (primary scorer): the between-seed spread next to the between-sequence one (`--seeds N`)."""
+    scorer = _primary_scorer(summary)
+    tables = []
+    for pname in _ordered_protocols(summary, bench):
+        headers, rows = seed_rows(summary, pname, scorer, _fmt)
+        if rows:
+            tables.append(Table(f"{pname} · {scorer} · seed spread", headers, rows, set(), 3))
+    return tables
+
+
+def comparison_tables(summary: dict, bench: Benchmark) -> list[Table]:
+    """Per protocol (primary scorer): every method pair per split and overall, verdict and difference per metric."""
+    scorer = _primary_scorer(summary)
+    tables = []
+    for pname in _ordered_protocols(summary, bench):
+        splits = [s.name for s in bench.protocols[pname].splits] if pname in bench.protocols else []
+        headers, rows = comparison_rows(summary, pname, scorer, splits, _fmt)
+        if rows:
+            tables.append(
+                Table(f"{pname} · {scorer} · paired comparisons per split", headers, rows, set(), 3)
+            )
+    return tables
+
+
 def counts_table(summary: dict) -> Table:
     rows = []
     for e in sorted(
@@ -236,13 +319,39 @@ def _png_data_uri(img_rgb: np.ndarray) -> str:
 
 
 def _read(path: Path, size: int) -> np.ndarray:
-    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if img is None:
-        raise DataError(f"{path}: unreadable image")
-    img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    """The image at ``path`` as RGB size x size; FrameError naming the file when it cannot be read."""
+    img = read_rgb(path)
     return (
         cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA) if img.shape[:2] != (size, size) else img
     )
+
+
+def failure_tile(size: int, lines: list[str]) -> np.ndarray:
+    """A grey size x size tile with a red border and the reason in short lines (what the report shows in place
+    of a frame that is missing or cannot be read)."""
+    tile = np.full((size, size, 3), 64, np.uint8)
+    cv2.rectangle(tile, (1, 1), (size - 2, size - 2), (220, 40, 40), 2)
+    y = 24
+    for line in lines:
+        for start in range(0, max(len(line), 1), 26):
+            if y > size - 8:
+                return tile
+            cv2.putText(
+                tile, line[start : start + 26], (8, y), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (255, 255, 255), 1
+            )
+            y += 16
+    return tile
+
+
+def _tile(path: Path | None, size: int, what: str, k: int) -> tuple[np.ndarray, str | None]:
+    """(image or failure tile, reason or None)."""
+    if path is None:
+        return failure_tile(size, [f"{what} frame {k}", "missing"]), f"{what} frame {k} missing"
+    try:
+        return _read(path, size), None
+    except (FrameError, OSError) as exc:
+        reason = str(exc).removeprefix(f"{path}: ")
+        return failure_tile(size, [f"{what} frame {k}", "cannot be read:", reason]), f"{path}: {reason}"
 
 
 def image_grids(summary: dict, bench: Benchmark, size: int = 192) -> list[dict[str, str]]:
@@ -258,6 +367,8 @@ def image_grids(summary: dict, bench: Benchmark, size: int = 192) -> list[dict[s
         if not seqs:
             continue
         subject, sequence = seqs[0]["subject"], seqs[0]["sequence"]
+        if subject not in bench.subjects:
+            continue
         gt_frames = frame_files(
             sequence_dir(data_root, bench.testset_of(subject), subject, sequence) / "image"
         )
@@ -266,23 +377,30 @@ def image_grids(summary: dict, bench: Benchmark, size: int = 192) -> list[dict[s
         for method in methods:
             pred_frames = frame_files(prediction_dir(runs, method, pname, subject, sequence))
             for k in picks:
-                if k not in pred_frames:
-                    continue
-                gt, pred = _read(gt_frames[k], size), _read(pred_frames[k], size)
-                err = np.abs(gt.astype(np.float32) - pred.astype(np.float32)).mean(axis=2)
-                heat = cv2.applyColorMap(np.clip(err * 4, 0, 255).astype(np.uint8), cv2.COLORMAP_INFERNO)
-                grid = np.concatenate([gt, pred, cv2.cvtColor(heat, cv2.COLOR_BGR2RGB)], axis=1)
+                gt, gt_err = _tile(gt_frames.get(k), size, "GT", k)
+                pred, pred_err = _tile(pred_frames.get(k), size, "prediction", k)
+                if gt_err or pred_err:
+                    heat = failure_tile(size, ["no error map"])
+                else:
+                    err = np.abs(gt.astype(np.float32) - pred.astype(np.float32)).mean(axis=2)
+                    heat = cv2.applyColorMap(np.clip(err * 4, 0, 255).astype(np.uint8), cv2.COLORMAP_INFERNO)
+                    heat = cv2.cvtColor(heat, cv2.COLOR_BGR2RGB)
+                grid = np.concatenate([gt, pred, heat], axis=1)
+                caption = f"{method} · {pname} · subject {subject} · {sequence} · frame {k}  (GT | prediction | |error| x4)"
+                failed = "; ".join(r for r in (gt_err, pred_err) if r)
                 grids.append(
                     {
-                        "caption": f"{method} · {pname} · subject {subject} · {sequence} · frame {k}  (GT | prediction | |error| x4)",
+                        "caption": caption + (f" — FAILED: {failed}" if failed else ""),
                         "src": _png_data_uri(grid),
+                        "failed": bool(failed),
                     }
                 )
     return grids
 
 
 def subject_plot(summary: dict, bench: Benchmark, metric: str = "psnr") -> str | None:
-    """Bar chart of a metric per subject and method (primary scorer, each protocol); a PNG data URI."""
+    """Bar chart of a metric per subject and method (primary scorer, each protocol): the mean over the subject's
+    test sequences with its bootstrap interval as a whisker; a PNG data URI."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -292,23 +410,33 @@ def subject_plot(summary: dict, bench: Benchmark, metric: str = "psnr") -> str |
     protocols = _ordered_protocols(summary, bench)
     if not protocols or metric not in summary.get("metrics", {}).get(scorer, {}):
         return None
+    cfg = stats_config(summary)
     fig, axes = plt.subplots(1, len(protocols), figsize=(5.5 * len(protocols), 3.4), squeeze=False)
     for ax, pname in zip(axes[0], protocols, strict=True):
-        entries = _entries(summary, protocol=pname, scorer=scorer, level="subject")
+        entries = _entries(summary, protocol=pname, scorer=scorer, level="sequence")
         subjects = sorted({e["subject"] for e in entries})
         methods = sorted({e["method"] for e in entries})
         width = 0.8 / max(len(methods), 1)
         for i, m in enumerate(methods):
-            vals = []
-            for s in subjects:
-                es = [e["metrics"].get(metric) for e in entries if e["method"] == m and e["subject"] == s]
-                es = [v for v in es if v is not None]
-                vals.append(float(np.mean(es)) if es else np.nan)
-            ax.bar(np.arange(len(subjects)) + i * width, vals, width, label=m)
+            bars = np.array(
+                [
+                    whisker([e for e in entries if e["method"] == m and e["subject"] == s], metric, cfg)
+                    for s in subjects
+                ]
+            ).reshape(-1, 3)
+            err = np.nan_to_num(np.abs(bars[:, 1:].T - bars[:, 0]))
+            xs = np.arange(len(subjects)) + i * width
+            ax.bar(xs, bars[:, 0], width, label=m, yerr=err, capsize=3)
+            # a missing value is said, not left as an empty slot; a PSNR at the exact-match cap is labelled
+            for x, v in zip(xs, bars[:, 0], strict=True):
+                if not np.isfinite(v):
+                    ax.text(x, 0, "n/a", ha="center", va="bottom", fontsize=7, color="red", rotation=90)
+                elif metric == "psnr" and v >= PSNR_CAP_DB:
+                    ax.text(x, v, "cap", ha="center", va="bottom", fontsize=7)
         ax.set_xticks(np.arange(len(subjects)) + width * (len(methods) - 1) / 2, subjects)
         ax.set_title(f"{pname} · {scorer}")
         ax.set_ylabel(
-            f"{METRIC_LABEL.get(metric, metric)} {_arrow(summary, scorer, metric)} (mean over splits)"
+            f"{METRIC_LABEL.get(metric, metric)} {_arrow(summary, scorer, metric)} (mean of sequences)"
         )
         ax.legend(fontsize=8)
     fig.tight_layout()
@@ -318,22 +446,56 @@ def subject_plot(summary: dict, bench: Benchmark, metric: str = "psnr") -> str |
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
+def failed_jobs(run_dir: Path) -> list[tuple[str, str]]:
+    """(job, stage: reason) of every failed stage in the run's ledger (none for a folder scored by
+    `nesbench metrics`); a corrupt ledger is itself reported as a row."""
+    from nesbench.pipeline.ledger import Ledger
+
+    try:
+        records = Ledger(run_dir).records()
+    except NesbenchError as exc:
+        return [("ledger", str(exc))]
+    return [(r.job, f"{r.stage}: {r.reason or 'failed'}") for r in records if r.state == "failed"]
+
+
+def load_summary(run_dir: Path) -> dict[str, Any]:
+    """run_dir/summary.json, checked: DataError naming the file and the fix when it is missing or corrupt."""
+    path = Path(run_dir) / "summary.json"
+    rescore = (
+        f"score the run again (`nesbench metrics --runs RUNS --out {run_dir}`, or re-run `nesbench run`)"
+    )
+    try:
+        summary = read_json_strict(path)
+    except FileNotFoundError:
+        raise DataError(f"{path}: missing; {rescore}") from None
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: corrupt summary ({exc}); {rescore}") from None
+    ok = (
+        isinstance(summary, dict)
+        and isinstance(summary.get("entries"), list)
+        and isinstance(summary.get("metrics"), dict)
+        and isinstance(summary.get("provenance", {}), dict)
+        and all(isinstance(e, dict) and isinstance(e.get("metrics"), dict) for e in summary["entries"])
+    )
+    if not ok:
+        raise DataError(f"{path}: not a NES-Bench summary (see docs/RESULTS_FORMAT.md); {rescore}")
+    return summary
+
+
 def write_report(run_dir: Path, bench: Benchmark, summary: dict | None = None) -> Path:
     """Write run_dir/report.md and run_dir/report.html; returns the HTML path."""
     run_dir = Path(run_dir)
     if summary is None:
-        path = run_dir / "summary.json"
-        try:
-            summary = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise DataError(
-                f"{path}: missing; score the run first (`nesbench metrics --runs {run_dir}/runs --out {run_dir}`)"
-            ) from None
+        summary = load_summary(run_dir)
     boards = leaderboards(summary, bench)
     subjects = subject_tables(summary, bench)
     sequences = sequence_tables(summary, bench)
     published = published_table(summary, bench)
     counts = counts_table(summary)
+    seeds = seed_tables(summary, bench)
+    pairs = comparison_tables(summary, bench)
+    matrices = beats_matrices(summary, _ordered_protocols(summary, bench), _primary_scorer(summary))
+    jobs_failed = failed_jobs(run_dir)
     prov = summary.get("provenance", {})
     unavailable = summary.get("unavailable", {})
     failures = summary.get("failures", [])
@@ -344,14 +506,23 @@ def write_report(run_dir: Path, bench: Benchmark, summary: dict | None = None) -
         f"({str(prov.get('harness_commit', '?'))[:12]}) · config hash {prov.get('config_hash', '?')} · "
         f"device {prov.get('device', '?')} · resolution {prov.get('resolution', '?')}"
     )
-    md += ["", "## Leaderboards", ""]
+    if matrices:
+        md += ["", "## Who beats whom", "", f"{MATRIX_NOTE} {_verdict_note(summary)}"]
+        md += [x for t in matrices for x in ("", f"### {t.title}", "", t.markdown())]
+        md += [x for t in pairs for x in ("", f"### {t.title}", "", t.markdown())]
+    md += ["", "## Leaderboards", ""] + ([_interval_note(summary), ""] if summary.get("statistics") else [])
     for t in boards:
         md += [f"### {t.title}", "", t.markdown(), ""]
+    if seeds:
+        md += ["## Training-seed spread", "", SEED_NOTE, ""]
+        md += [x for t in seeds for x in (f"### {t.title}", "", t.markdown(), "")]
     if published:
         md += ["## Published numbers side by side", "", published.title, "", published.markdown(), ""]
     md += ["## Per subject", ""] + [x for t in subjects for x in (f"### {t.title}", "", t.markdown(), "")]
     md += ["## Per sequence", ""] + [x for t in sequences for x in (f"### {t.title}", "", t.markdown(), "")]
     md += ["## Frame counts", "", counts.markdown(), ""]
+    if jobs_failed:
+        md += [f"## Failed jobs ({len(jobs_failed)})", ""] + [f"- {j}: {r}" for j, r in jobs_failed] + [""]
     if unavailable:
         md += (
             ["## Unavailable metrics", ""]
@@ -367,7 +538,7 @@ def write_report(run_dir: Path, bench: Benchmark, summary: dict | None = None) -
             ]
             + [""]
         )
-    md += ["## Provenance", "", "```json", json.dumps(prov, indent=1), "```", ""]
+    md += ["## Provenance", "", "```json", dumps_strict(prov), "```", ""]
     write_text_atomic(run_dir / "report.md", "\n".join(md))
 
     env = Environment(
@@ -376,17 +547,25 @@ def write_report(run_dir: Path, bench: Benchmark, summary: dict | None = None) -
     html = env.get_template("report.html.j2").render(
         title=prov.get("benchmark_title", bench.title),
         prov=prov,
-        prov_json=json.dumps(prov, indent=1),
+        prov_json=dumps_strict(prov),
         boards=boards,
         published=published,
         subjects=subjects,
         sequences=sequences,
         counts=counts,
+        matrices=matrices,
+        seeds=seeds,
+        pairs=pairs,
+        seed_note=SEED_NOTE,
+        matrix_note=MATRIX_NOTE,
+        interval_note=_interval_note(summary),
+        verdict_note=_verdict_note(summary),
         plot=subject_plot(summary, bench),
         grids=image_grids(summary, bench),
         unavailable=unavailable,
         failures=failures[:200],
         n_failures=len(failures),
+        jobs_failed=jobs_failed,
     )
     out = run_dir / "report.html"
     write_text_atomic(out, html)

@@ -47,6 +47,7 @@ class RunOptions:
     slurm_profile: Path | None = None
     slurm_cluster: str | None = None
     wait: bool = True
+    seeds: int = 1
 
 
 def default_out_dir() -> Path:
@@ -153,15 +154,24 @@ def run_pipeline(opts: RunOptions) -> Path:
 
 def _run_locked(opts: RunOptions, run_dir: Path) -> Path:
     from nesbench.metrics.benchmark import incomplete_reason, score_benchmark
+    from nesbench.metrics.engine import resolve_device
     from nesbench.pipeline.report import write_report
 
+    resolve_device(opts.device)  # an unknown device is an error now, not after training
     bench = load_benchmark(opts.benchmark)
     for scorer in opts.scorers or bench.scorers:
         get_scorer(scorer)  # an unknown scorer is an error now, not after hours of training
     subjects = bench.resolve_subjects(opts.subjects)
     data_root = prepare_data(bench, opts.data, subjects)
     plan = make_plan(
-        bench, run_dir, data_root, opts.methods, opts.protocols, opts.subjects, upstream_options(opts)
+        bench,
+        run_dir,
+        data_root,
+        opts.methods,
+        opts.protocols,
+        opts.subjects,
+        upstream_options(opts),
+        seeds=opts.seeds,
     )
     save_plan(plan)
     check_method_needs(list(plan.methods), opts.allow_cpu)
@@ -197,13 +207,14 @@ def _run_locked(opts: RunOptions, run_dir: Path) -> Path:
         plan.runs_dir,
         run_dir,
         data_root=plan.data_root,
-        methods=list(plan.methods),
+        methods=plan.run_names,
         protocols=list(plan.protocols),
         subjects=list(plan.subjects),
         scorers=opts.scorers,
         device=opts.device,
         lpips_backbone=opts.lpips_backbone,
         progress=True,
+        seeds=list(plan.seeds) or None,
     )
     report = write_report(run_dir, bench, summary)
     print((run_dir / "results.md").read_text())

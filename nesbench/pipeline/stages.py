@@ -23,7 +23,7 @@ from nesbench.pipeline.ledger import STAGES, Ledger
 
 
 def job_log_path(run_dir: Path, job: Job) -> Path:
-    return Path(run_dir) / "logs" / f"{job.method}__{job.protocol}__{job.subject}.log"
+    return Path(run_dir) / "logs" / f"{job.run_name}__{job.protocol}__{job.subject}.log"
 
 
 def job_folders(job: Job, ledger: Ledger) -> list[Path]:

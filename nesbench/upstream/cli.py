@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from nesbench import cli_args
 from nesbench.errors import ConfigError
 
 
@@ -62,6 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         if action == "train":
             p.add_argument(
                 "--epochs",
+                type=cli_args.epochs,
                 help="positive integer (default: configs/methods/<method>.conf epochs.<protocol>)",
             )
             p.add_argument(
@@ -87,7 +89,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             )
             p.add_argument(
                 "--checkpoint",
-                type=int,
+                type=cli_args.checkpoint,
                 help="render the saved epoch N instead of the final one (e.g. 0 = untrained IMavatar); "
                 "mapped as method <method>-epoch<N> for side-by-side scoring",
             )
@@ -186,7 +188,7 @@ def _jobs(args: argparse.Namespace) -> int:
     subjects = bench.resolve_subjects(args.subjects)
     epochs = overrides = fit = scope = None
     if args.action == "train":
-        epochs = _positive_int("--epochs", args.epochs)
+        epochs = args.epochs
         overrides = confs.parse_overrides(args.overrides)
     elif args.test_time_fitting is not None:
         if confs.load_template(args.method.lower()).test_time_fitting is None:
@@ -227,18 +229,6 @@ def _jobs(args: argparse.Namespace) -> int:
         if r.status == "failed":
             print(f"  failed: {r.job}: {r.detail}", file=sys.stderr)
     return 1 if counts["failed"] else 0
-
-
-def _positive_int(option: str, value: str | None) -> int | None:
-    if value is None:
-        return None
-    try:
-        number = int(value)
-    except ValueError:
-        number = 0
-    if number <= 0:
-        raise ConfigError(f"{option} {value}: must be a positive integer (epochs to train)")
-    return number
 
 
 def _confs_show(args: argparse.Namespace) -> int:

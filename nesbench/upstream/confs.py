@@ -196,8 +196,10 @@ def render_conf(conf: ConfigTree) -> str:
     return HOCONConverter.to_hocon(conf) + "\n"
 
 
-def conf_path(checkout: Path, bench: Benchmark, protocol: str, subject: str) -> Path:
-    return checkout / "data" / "conf" / "nesbench" / bench.name / protocol / f"{subject}.conf"
+def conf_path(checkout: Path, bench: Benchmark, protocol: str, subject: str, variant: str = "") -> Path:
+    """The job's conf in the checkout; ``variant`` (e.g. ``seed2``) gives a seeded run its own file."""
+    name = f"{subject}.{variant}.conf" if variant else f"{subject}.conf"
+    return checkout / "data" / "conf" / "nesbench" / bench.name / protocol / name
 
 
 def write_conf(
@@ -208,10 +210,11 @@ def write_conf(
     protocol: str,
     overrides: dict[str, Any] | None = None,
     data_root: Path | None = None,
+    variant: str = "",
 ) -> tuple[Path, str]:
-    """Write (if changed) the job's conf; returns (path, sha256 of its text)."""
+    """Write (if changed) the job's conf (``variant``: see :func:`conf_path`); returns (path, sha256 of its text)."""
     text = render_conf(build_conf(pin, checkout, bench, subject, protocol, overrides, data_root))
-    path = conf_path(checkout, bench, protocol, subject)
+    path = conf_path(checkout, bench, protocol, subject, variant)
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
         write_text_atomic(path, text)
     return path, hashlib.sha256(text.encode()).hexdigest()

@@ -52,10 +52,21 @@ class Job:
     runs: Path
     checkout: Path
     data_root: Path
+    seed: int | None = None  # training seed ($NESBENCH_SEED of the runner); None: the runner's default (0)
+
+    @property
+    def run_name(self) -> str:
+        """The results' method name: the upstream key, or ``<key>-seed<k>`` for a seeded run."""
+        return self.pin.key if self.seed is None else f"{self.pin.key}-seed{self.seed}"
+
+    @property
+    def conf_variant(self) -> str:
+        """Seeded runs get their own conf file (their experiment folders differ)."""
+        return "" if self.seed is None else f"seed{self.seed}"
 
     @property
     def job_dir(self) -> Path:
-        return self.runs / self.pin.key / self.protocol / self.subject
+        return self.runs / self.run_name / self.protocol / self.subject
 
     @property
     def log_dir(self) -> Path:
@@ -87,6 +98,7 @@ def make_job(
     runs: Path | None = None,
     upstream_root: Path | None = None,
     data_root: Path | None = None,
+    seed: int | None = None,
 ) -> Job:
     pin = get_pin(method)
     bench.protocol(protocol)
@@ -104,6 +116,7 @@ def make_job(
         Path(runs or default_runs_dir()),
         checkout,
         Path(data_root) if data_root else bench.data_root(),
+        seed,
     )
 
 
@@ -114,10 +127,13 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def _run(cmd: list[str], cwd: Path, log: Path, header: str) -> int:
-    """Run ``cmd`` appending stdout+stderr to ``log`` (one log per job, one section per attempt)."""
+def _run(cmd: list[str], cwd: Path, log: Path, header: str, seed: int | None = None) -> int:
+    """Run ``cmd`` appending stdout+stderr to ``log`` (one log per job, one section per attempt); ``seed`` goes to
+    the runner as $NESBENCH_SEED (runner_support.seed_everything)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "WANDB_MODE": "disabled"}
+    if seed is not None:
+        env["NESBENCH_SEED"] = str(seed)
     with open(log, "a", encoding="utf-8") as f:
         f.write(f"\n===== {time.strftime('%Y-%m-%d %H:%M:%S')} {header}\n$ {' '.join(cmd)}\n")
         f.flush()
@@ -146,6 +162,7 @@ def preflight(job: Job, conf: Any, sequences: list[str], python: str) -> list[st
     """Problems that would make the upstream runner fail (checkout, FLAME, data, torchvision/pytorch3d), one line
     each; cheap file checks first, then the import probe of ``python``."""
     problems = preflight_mod.checkout_problems(job.pin, job.checkout, RUNNER)
+    problems += preflight_mod.weights_problems(job.pin, conf)
     problems += preflight_mod.data_problems(
         job.data_root,
         Path(conf.get_string("dataset.data_folder")),
@@ -168,13 +185,13 @@ def train_job(
     force: bool = False,
 ) -> JobResult:
     """Train one job to ``epochs`` (default: the template's per-protocol value). Skips a finished job."""
-    name = f"{job.pin.key}/{job.protocol}/{job.subject}"
+    name = f"{job.run_name}/{job.protocol}/{job.subject}"
     tpl = confs_mod.load_template(job.pin.key)
     epochs = int(tpl.epochs[job.protocol] if epochs is None else epochs)
     if epochs <= 0:
         raise ConfigError(f"epochs must be a positive integer, got {epochs}")
     conf_file, conf_sha = confs_mod.write_conf(
-        job.pin, job.checkout, job.bench, job.subject, job.protocol, overrides, job.data_root
+        job.pin, job.checkout, job.bench, job.subject, job.protocol, overrides, job.data_root, job.conf_variant
     )
     conf = confs_mod.ConfigFactory.parse_file(str(conf_file))
     train_dir = job.exp_dir(conf) / "train"
@@ -195,7 +212,7 @@ def train_job(
         ["--is_continue"] if resume else []
     )
     log = job.log_dir / "train.log"
-    rc = _run(cmd, job.checkout / "code", log, f"train {name} epochs={epochs} resume={resume}")
+    rc = _run(cmd, job.checkout / "code", log, f"train {name} epochs={epochs} resume={resume}", job.seed)
     info = _read_json(train_dir / RUNNER_TRAIN_DONE)
     final = tpl.final_epoch(epochs)
     if rc != 0 or not info or info.get("final_epoch") != final:
@@ -243,7 +260,7 @@ def eval_job(
     ``<method>-epoch<N>``, so a before/after comparison is scored side by side in one table. ``fitting_scope``
     (PointAvatar): 'split' = one test-time fitting run over the whole test split (the benchmark), 'sequence' = one
     per sequence; None = the template's."""
-    name = f"{job.pin.key}/{job.protocol}/{job.subject}"
+    name = f"{job.run_name}/{job.protocol}/{job.subject}"
     tpl = confs_mod.load_template(job.pin.key)
     trained = _read_json(job.job_dir / TRAIN_MARKER)
     if not trained:
@@ -262,11 +279,11 @@ def eval_job(
     if fitting_scope not in (None, *confs_mod.FITTING_SCOPES):
         raise ConfigError(f"--fitting-scope {fitting_scope!r}: give split or sequence")
     scope = (tpl.fitting_scope if fitting_scope is None else fitting_scope) if fitting else None
-    conf_file = confs_mod.conf_path(job.checkout, job.bench, job.protocol, job.subject)
+    conf_file = confs_mod.conf_path(job.checkout, job.bench, job.protocol, job.subject, job.conf_variant)
     conf = confs_mod.ConfigFactory.parse_file(str(conf_file))
     eval_dir = job.exp_dir(conf) / "eval"
-    final = tpl.final_epoch(int(trained["epochs"])) if checkpoint is None else int(checkpoint)
-    shown = job.pin.key if checkpoint is None else f"{job.pin.key}-epoch{checkpoint}"
+    final = int(trained["final_epoch"]) if checkpoint is None else int(checkpoint)
+    shown = job.run_name if checkpoint is None else f"{job.run_name}-epoch{checkpoint}"
     seqs = [str(s) for s in conf.get_list("dataset.test.sub_dir")]
 
     def rendered(seq: str) -> bool:
@@ -301,7 +318,7 @@ def eval_job(
             cmd += ["--fitting-scope", scope]
         cmd += ["--checkpoint", str(final)]
         (job.job_dir / "confs").mkdir(parents=True, exist_ok=True)
-        rc = _run(cmd, job.checkout / "code", log, f"eval {name} sequences={','.join(pending)}")
+        rc = _run(cmd, job.checkout / "code", log, f"eval {name} sequences={','.join(pending)}", job.seed)
         if rc != 0:
             return JobResult(name, "failed", f"exit {rc}: {_tail(log)}", log)
     per_seq: dict[str, Any] = {}
@@ -326,6 +343,7 @@ def eval_job(
         }
     info = {
         "method": shown,
+        "seed": job.seed,
         "upstream": job.pin.name,
         "checkpoint": "final" if checkpoint is None else checkpoint,
         "url": job.pin.url,

@@ -255,6 +255,25 @@ PATCHES: tuple[Patch, ...] = (
         ),
     ),
     Patch(
+        "vgg16-from-cache",
+        "pointavatar",
+        "VGG loss: ImageNet VGG16 features from the harness cache (nesbench fetch-weights), not a hub download",
+        (
+            Edit(
+                "model/vgg_feature.py",
+                "import torchvision\n",
+                "import torchvision\n"
+                "from nesbench.upstream.shims.vgg16 import vgg16_features  # nesbench: weights from the cache\n",
+            ),
+            Edit(
+                "model/vgg_feature.py",
+                "torchvision.models.vgg16(pretrained=True).features",
+                "vgg16_features()",
+                count=4,
+            ),
+        ),
+    ),
+    Patch(
         "pytorch3d-point-weights",
         "pointavatar",
         "stock PyTorch3D >= 0.7: compositing weights computed in Python (equal to the fork's kernel)",

@@ -33,6 +33,39 @@ class Upstream:
         return self.checkout_dir(root) / "code"
 
 
+@dataclass(frozen=True)
+class BuildPin:
+    """A library built from source for the upstream methods (``build`` block of configs/upstream.conf)."""
+
+    key: str
+    url: str
+    commit: str
+    version: str
+    mirror: str
+
+
+def _full_commit(path: Path, where: str, commit: str) -> str:
+    if len(commit) != 40 or any(ch not in "0123456789abcdef" for ch in commit):
+        raise ConfigError(f"{path}: {where}.commit must be a full 40-hex commit, got {commit!r}")
+    return commit
+
+
+def load_build_pin(key: str, path: Path | None = None) -> BuildPin:
+    """The pinned source build ``key`` (e.g. pytorch3d)."""
+    path = path or CONFIGS_DIR / PINS_FILE
+    try:
+        c = ConfigFactory.parse_file(str(path)).get_config(f"build.{key}")
+        return BuildPin(
+            key=key,
+            url=c.get_string("url"),
+            commit=_full_commit(path, f"build.{key}", c.get_string("commit")),
+            version=c.get_string("version"),
+            mirror=c.get_string("mirror"),
+        )
+    except (OSError, ConfigException) as exc:
+        raise ConfigError(f"{path}: no pinned build {key!r} ({exc}); restore it from git") from None
+
+
 def load_pins(path: Path | None = None) -> dict[str, Upstream]:
     """All pinned upstream methods, keyed by harness name."""
     path = path or CONFIGS_DIR / PINS_FILE
@@ -41,11 +74,7 @@ def load_pins(path: Path | None = None) -> dict[str, Upstream]:
         out = {}
         for key in tree:
             c = tree.get_config(key)
-            commit = c.get_string("commit")
-            if len(commit) != 40 or any(ch not in "0123456789abcdef" for ch in commit):
-                raise ConfigError(
-                    f"{path}: upstream.{key}.commit must be a full 40-hex commit, got {commit!r}"
-                )
+            commit = _full_commit(path, f"upstream.{key}", c.get_string("commit"))
             out[key] = Upstream(
                 key=key,
                 name=c.get_string("name"),

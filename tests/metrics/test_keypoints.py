@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -101,3 +102,34 @@ def test_face_alignment_that_cannot_start_is_reported(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "face_alignment", fake)
     detector, reason = load_detector("cpu")
     assert detector is None and "weights not downloadable" in reason and reason.startswith("unavailable:")
+
+
+def test_fan_weights_folder_is_what_face_alignment_sees_as_torch_hub_checkpoints(
+    tmp_path, monkeypatch
+) -> None:
+    import torch.hub
+
+    from nesbench.metrics.keypoints import load_detector
+
+    weights = tmp_path / "fan"
+    weights.mkdir()
+    (weights / "2DFAN4-11f355bf06.pth.tar").write_bytes(b"fan")
+    seen = []
+    fake = _fake_face_alignment(0.0, set())
+    before = torch.hub.get_dir()
+
+    class Recording(fake.FaceAlignment):
+        def __init__(self, *a, **k):
+            super().__init__(*a, **k)
+            seen.append(sorted(p.name for p in (Path(torch.hub.get_dir()) / "checkpoints").iterdir()))
+
+    fake.FaceAlignment = Recording
+    monkeypatch.setitem(sys.modules, "face_alignment", fake)
+    detector, reason = load_detector("cpu", weights)
+    assert reason is None and seen == [["2DFAN4-11f355bf06.pth.tar"]] and torch.hub.get_dir() == before
+    monkeypatch.setenv("NESBENCH_CACHE", str(tmp_path / "cache"))
+    (tmp_path / "cache" / "weights" / "face-alignment").mkdir(parents=True)
+    (tmp_path / "cache" / "weights" / "face-alignment" / "s3fd-619a316812.pth").write_bytes(b"s3fd")
+    assert load_detector("cpu")[1] is None and seen[-1] == ["s3fd-619a316812.pth"]  # the cache by default
+    detector, reason = load_detector("cpu", tmp_path / "nowhere")
+    assert detector is None and "FAN weights folder not found" in reason and "--fan-weights DIR" in reason

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from nesbench.metrics.psnr import PSNR_CAP_DB
 from nesbench.metrics.score import score_sequence
 
 
@@ -23,7 +24,7 @@ def test_identical_composites_score_perfectly(tmp_path, mx) -> None:
     rec = _score(tmp_path / "pred", tmp_path / "gt")
     assert rec["n_scored"] == 2
     for v in rec["frames"].values():
-        assert v["l1"] == 0 and v["mse"] == 0 and math.isinf(v["psnr"])
+        assert v["l1"] == 0 and v["mse"] == 0 and v["psnr"] == PSNR_CAP_DB  # docs/METRICS.md: exact match
         assert v["ssim"] == pytest.approx(1.0, abs=1e-6)
         assert v["lpips"] == pytest.approx(0.0, abs=1e-7)
 

@@ -31,6 +31,7 @@ FAKE_RUNNER = textwrap.dedent("""
     ckpt.mkdir(parents=True, exist_ok=True)
     with open(exp / "calls.txt", "a") as f:
         f.write(" ".join(sys.argv[1:]) + "\\n")
+    (exp / "seed.txt").write_text(os.environ.get("NESBENCH_SEED", "unset"))
     if not a.is_eval:
         (ckpt / "latest.pth").write_text("x")
         if os.environ.get("FAKE_FAIL_ONCE") and not (exp / "failed_once").exists():
@@ -277,9 +278,11 @@ def test_runner_data_error_is_reported_as_its_message(env):
 def test_cli_refuses_bad_epochs_and_fitting_for_imavatar(env, capsys):
     _, tmp_path = env
     base = ["--protocol", "expression", "--subjects", "9001", "--benchmark", "synthetic"]
-    for bad in ("-1", "0", "abc"):
-        assert main(["upstream", "train", "--method", "pointavatar", *base, "--epochs", bad]) == 1
-        assert "must be a positive integer" in capsys.readouterr().err
+    for bad in ("-1", "0", "abc", "1e9"):
+        with pytest.raises(SystemExit) as exit_:
+            main(["upstream", "train", "--method", "pointavatar", *base, "--epochs", bad])
+        assert exit_.value.code == 2
+        assert "a number of epochs is 1..1000000" in capsys.readouterr().err
     assert main(["upstream", "eval", "--method", "imavatar", *base, "--test-time-fitting", "on"]) == 1
     err = capsys.readouterr().err
     assert "only PointAvatar has test-time fitting" in err and len(err.strip().splitlines()) == 1
@@ -295,3 +298,28 @@ def test_cli_summary_prints_the_preflight_line(env, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "failed: pointavatar/expression/9001: not launched:" in err[0]
     assert "FLAME not installed" in err[0]
+
+
+def test_a_seeded_job_has_its_own_conf_and_results_and_the_runner_gets_the_seed(env, monkeypatch):
+    from nesbench.upstream import confs
+
+    monkeypatch.delenv("NESBENCH_SEED", raising=False)
+    job, tmp_path = env
+    seeded = jobs.make_job("pointavatar", job.bench, "9001", "expression", data_root=job.data_root, seed=2)
+    assert (seeded.run_name, seeded.job_dir) == ("pointavatar-seed2", tmp_path / "runs/pointavatar-seed2/expression/9001")
+    exps = tmp_path / "exp-seed2"
+    assert jobs.train_job(seeded, epochs=10, overrides={"train.exps_folder": str(exps)}).status == "done"
+    conf = confs.conf_path(job.checkout, job.bench, "expression", "9001", "seed2")
+    assert conf.name == "9001.seed2.conf" and str(exps) in conf.read_text()
+    assert not confs.conf_path(job.checkout, job.bench, "expression", "9001").exists()  # the unseeded one untouched
+    exp = exps / "9001" / "pointavatar" / "e_0+e_1+e_2+e_3+e_4+e_5"
+    assert (exp / "seed.txt").read_text() == "2"
+    res = jobs.eval_job(seeded, test_time_fitting=False)
+    assert res.status == "done" and res.job == "pointavatar-seed2/expression/9001", res.detail
+    seq = job.bench.protocol("expression").test_sequences[0]
+    assert (seeded.job_dir / seq / "rgb" / "1.png").read_text() == f"{seq} epoch 11"
+    info = json.loads((seeded.job_dir / "method_info.json").read_text())
+    assert (info["method"], info["seed"]) == ("pointavatar-seed2", 2)
+    # an unseeded job leaves $NESBENCH_SEED to the caller's environment (the runner's default: 0)
+    jobs.train_job(job, epochs=1)
+    assert (job.checkout / "data/experiments/9001/pointavatar/e_0+e_1+e_2+e_3+e_4+e_5/seed.txt").read_text() == "unset"

@@ -48,6 +48,9 @@ def test_patch_contents(checkouts):
     assert "pytorch3d" not in (im / "model/implicit_morphable_model.py").read_text().split("#")[0]
     assert ".cuda()" not in (pa / "flame/FLAME.py").read_text()
     assert "TWO_D" in (im / "utils/calculate_metrics.py").read_text()
+    vgg = (pa / "model/vgg_feature.py").read_text()
+    assert "pretrained=True" not in vgg and vgg.count("vgg16_features()") == 4
+    assert "from nesbench.upstream.shims.vgg16 import vgg16_features" in vgg
 
 
 def test_conflict_is_reported_not_silently_skipped(checkouts):

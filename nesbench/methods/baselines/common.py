@@ -44,7 +44,8 @@ def render_sequences(job: Job, predict: Callable[[SequenceData], list[np.ndarray
         for k, img in zip(data.frames, predict(data), strict=True):
             write_rgb(out / f"{k}.png", img)
     write_json_atomic(
-        job.method_dir / "method_info.json", {"method": job.method, "benchmark": job.bench.name, **info}
+        job.method_dir / "method_info.json",
+        {"method": job.method, "seed": job.seed, "benchmark": job.bench.name, **info},
     )
 
 
