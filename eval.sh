@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Render every test sequence of trained jobs and map the newest epoch into <runs>/<method>/<protocol>/<subject>/<seq>/rgb/
+# Render every test sequence of trained jobs and map the evaluated epoch (epoch_<final>) into <runs>/<method>/<protocol>/<subject>/<seq>/rgb/
 # (what calculate_metric.py scores); writes method_info.json per job.
 #   bash eval.sh --method pointavatar --protocol speech --subjects testset1 [--test-time-fitting on|off]
-#                [--benchmark NAME] [--runs DIR] [--data DIR] [--force]
+#                [--fitting-scope split|sequence] [--benchmark NAME] [--runs DIR] [--data DIR] [--force]
 # --subjects defaults to all subjects of the benchmark (21 on RenderMe-360, run one after the other);
-# --test-time-fitting is PointAvatar only.
+# --test-time-fitting and --fitting-scope are PointAvatar only (default: fitting on, one run over the whole split).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 PY="${VIRTUAL_ENV:+$VIRTUAL_ENV/bin/python}"

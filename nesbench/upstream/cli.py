@@ -81,6 +81,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                 "configs/methods/pointavatar.conf); recorded in method_info.json",
             )
             p.add_argument(
+                "--fitting-scope",
+                choices=["split", "sequence"],
+                help="PointAvatar only: split = one fitting run with one shared SparseAdam over the whole test "
+                "split, as the benchmark's scripts/test.py (default, configs/methods/pointavatar.conf); sequence "
+                "= a fresh run per test sequence; recorded in method_info.json",
+            )
+            p.add_argument(
                 "--checkpoint",
                 type=cli_args.checkpoint,
                 help="render the saved epoch N instead of the final one (e.g. 0 = untrained IMavatar); "
@@ -179,7 +186,7 @@ def _jobs(args: argparse.Namespace) -> int:
     if not protocols:
         raise ConfigError("--protocol is empty; choose from: " + ", ".join(bench.protocols))
     subjects = bench.resolve_subjects(args.subjects)
-    epochs = overrides = fit = None
+    epochs = overrides = fit = scope = None
     if args.action == "train":
         epochs = args.epochs
         overrides = confs.parse_overrides(args.overrides)
@@ -189,6 +196,10 @@ def _jobs(args: argparse.Namespace) -> int:
                 f"--test-time-fitting: only PointAvatar has test-time fitting, not {args.method}"
             )
         fit = args.test_time_fitting == "on"
+    if args.action == "eval" and args.fitting_scope is not None:
+        if confs.load_template(args.method.lower()).fitting_scope is None:
+            raise ConfigError(f"--fitting-scope: only PointAvatar has test-time fitting, not {args.method}")
+        scope = args.fitting_scope
     results = []
     for protocol in protocols:
         for subject in subjects:
@@ -197,7 +208,13 @@ def _jobs(args: argparse.Namespace) -> int:
             if args.action == "train":
                 res = jobs.train_job(job, epochs=epochs, overrides=overrides, force=args.force)
             else:
-                res = jobs.eval_job(job, test_time_fitting=fit, force=args.force, checkpoint=args.checkpoint)
+                res = jobs.eval_job(
+                    job,
+                    test_time_fitting=fit,
+                    force=args.force,
+                    checkpoint=args.checkpoint,
+                    fitting_scope=scope,
+                )
             print(
                 f"[{args.action}] {res.job}: {res.status} - {res.detail}"
                 + (f" (log: {res.log})" if res.log else ""),

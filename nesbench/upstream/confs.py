@@ -19,6 +19,11 @@ from nesbench.paths import CONFIGS_DIR
 from nesbench.upstream.pins import Upstream
 
 
+# PointAvatar test-time fitting: one run (one SparseAdam) over the whole test split, as the benchmark's
+# pointavatar/scripts/test.py, or one run per test sequence.
+FITTING_SCOPES = ("split", "sequence")
+
+
 @dataclass(frozen=True)
 class MethodTemplate:
     method: str
@@ -30,6 +35,12 @@ class MethodTemplate:
     prediction: str
     test_time_fitting: bool | None
     source: Path
+    final_epoch_offset: int = 0
+    fitting_scope: str | None = None
+
+    def final_epoch(self, epochs: int) -> int:
+        """The epoch of the checkpoint evaluated after training ``epochs`` epochs (what the benchmark rendered)."""
+        return int(epochs) + self.final_epoch_offset
 
 
 def load_template(method: str, configs: Path | None = None) -> MethodTemplate:
@@ -41,6 +52,9 @@ def load_template(method: str, configs: Path | None = None) -> MethodTemplate:
         fitting = c.get_string("test_time_fitting", None)
         if fitting not in (None, "on", "off"):
             raise ConfigError(f"{path}: test_time_fitting must be on or off, got {fitting!r}")
+        scope = c.get_string("test_time_fitting_scope", None)
+        if scope not in (None, *FITTING_SCOPES):
+            raise ConfigError(f"{path}: test_time_fitting_scope must be split or sequence, got {scope!r}")
         return MethodTemplate(
             method=method,
             base=c.get_string("base"),
@@ -51,6 +65,8 @@ def load_template(method: str, configs: Path | None = None) -> MethodTemplate:
             prediction=c.get_string("prediction"),
             test_time_fitting=None if fitting is None else fitting == "on",
             source=path,
+            final_epoch_offset=c.get_int("final_epoch_offset", 0),
+            fitting_scope=scope,
         )
     except ConfigException as exc:
         raise ConfigError(f"{path}: {exc}") from None

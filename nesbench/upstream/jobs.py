@@ -3,7 +3,8 @@
 Idempotent and resumable: a finished job is skipped (its done-marker matches the epochs and the conf), an interrupted
 one resumes from its latest checkpoint (--is_continue). Each job appends to one log,
 <runs>/<method>/<protocol>/<subject>/logs/{train,eval}.log; markers and method_info.json are written atomically.
-Eval maps the newest epoch (numerically) of every test sequence into the canonical prediction layout.
+Eval renders and maps exactly the evaluated epoch (``epoch_<final>``, the checkpoint the benchmark rendered) of every
+test sequence into the canonical prediction layout; another epoch folder is never mapped.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ TRAIN_MARKER = "train.done.json"
 EVAL_MARKER = "eval.done.json"
 RUNNER_TRAIN_DONE = "nes_train_done.json"
 RUNNER_EVAL_DONE = "nes_eval_done.json"
-EPOCH_RE = re.compile(r"^epoch_(\d+)$")
 
 
 def default_runs_dir() -> Path:
@@ -214,18 +214,11 @@ def train_job(
     log = job.log_dir / "train.log"
     rc = _run(cmd, job.checkout / "code", log, f"train {name} epochs={epochs} resume={resume}", job.seed)
     info = _read_json(train_dir / RUNNER_TRAIN_DONE)
-    if rc != 0 or not info or info.get("final_epoch") != epochs + 1:
+    final = tpl.final_epoch(epochs)
+    if rc != 0 or not info or info.get("final_epoch") != final:
         return JobResult(name, "failed", f"exit {rc}: {_tail(log)}", log)
-    write_json_atomic(
-        marker, {**want, "final_epoch": epochs + 1, "train_dir": str(train_dir), "runner": info}
-    )
-    return JobResult(name, "done", f"trained to epoch {epochs + 1}" + (" (resumed)" if resume else ""), log)
-
-
-def newest_epoch_dir(seq_eval_dir: Path) -> Path | None:
-    """The epoch_<E> folder with the numerically largest E (upstream scripts sort lexicographically)."""
-    found = [(int(m.group(1)), p) for p in seq_eval_dir.glob("epoch_*") if (m := EPOCH_RE.match(p.name))]
-    return max(found)[1] if found else None
+    write_json_atomic(marker, {**want, "final_epoch": final, "train_dir": str(train_dir), "runner": info})
+    return JobResult(name, "done", f"trained to epoch {final}" + (" (resumed)" if resume else ""), log)
 
 
 def map_predictions(src: Path, dst: Path, expected: list[int]) -> int:
@@ -256,12 +249,17 @@ def eval_job(
     python: str = sys.executable,
     force: bool = False,
     checkpoint: int | None = None,
+    fitting_scope: str | None = None,
 ) -> JobResult:
     """Render every test sequence (skipping those already rendered at the final epoch) and map them to
     <runs>/<method>/<protocol>/<subject>/<seq>/rgb/<k>.png; writes method_info.json next to them.
 
-    ``checkpoint=N`` renders the saved epoch N instead (e.g. 0 = IMavatar untrained) and maps it as the method
-    ``<method>-epoch<N>``, so a before/after comparison is scored side by side in one table."""
+    The final epoch is the template's (IMavatar: ``epochs``, PointAvatar: ``epochs + 1``, as the benchmark
+    evaluated); exactly ``epoch_<final>`` is rendered (``--checkpoint <final>``) and mapped. ``checkpoint=N``
+    renders the saved epoch N instead (e.g. 0 = IMavatar untrained) and maps it as the method
+    ``<method>-epoch<N>``, so a before/after comparison is scored side by side in one table. ``fitting_scope``
+    (PointAvatar): 'split' = one test-time fitting run over the whole test split (the benchmark), 'sequence' = one
+    per sequence; None = the template's."""
     name = f"{job.run_name}/{job.protocol}/{job.subject}"
     tpl = confs_mod.load_template(job.pin.key)
     trained = _read_json(job.job_dir / TRAIN_MARKER)
@@ -274,18 +272,31 @@ def eval_job(
             f"--test-time-fitting: only PointAvatar has test-time fitting, not {job.pin.name}; drop the option"
         )
     fitting = tpl.test_time_fitting if test_time_fitting is None else test_time_fitting
+    if fitting_scope is not None and tpl.fitting_scope is None:
+        raise ConfigError(
+            f"--fitting-scope: only PointAvatar has test-time fitting, not {job.pin.name}; drop the option"
+        )
+    if fitting_scope not in (None, *confs_mod.FITTING_SCOPES):
+        raise ConfigError(f"--fitting-scope {fitting_scope!r}: give split or sequence")
+    scope = (tpl.fitting_scope if fitting_scope is None else fitting_scope) if fitting else None
     conf_file = confs_mod.conf_path(job.checkout, job.bench, job.protocol, job.subject, job.conf_variant)
     conf = confs_mod.ConfigFactory.parse_file(str(conf_file))
     eval_dir = job.exp_dir(conf) / "eval"
-    final = int(trained["final_epoch"]) if checkpoint is None else int(checkpoint)
+    final = tpl.final_epoch(int(trained["epochs"])) if checkpoint is None else int(checkpoint)
     shown = job.run_name if checkpoint is None else f"{job.run_name}-epoch{checkpoint}"
     seqs = [str(s) for s in conf.get_list("dataset.test.sub_dir")]
 
     def rendered(seq: str) -> bool:
         info = _read_json(eval_dir / seq / f"epoch_{final}" / RUNNER_EVAL_DONE)
-        return bool(info) and (fitting is None or info.get("test_time_fitting") == fitting)
+        return (
+            bool(info)
+            and (fitting is None or info.get("test_time_fitting") == fitting)
+            and (scope is None or info.get("fitting_scope") == scope)
+        )
 
     pending = seqs if force else [s for s in seqs if not rendered(s)]
+    if pending and scope == "split":
+        pending = seqs  # the fit of one sequence depends on the whole split: render (and fit) it whole
     log = job.log_dir / "eval.log"
     if pending and (problems := preflight(job, conf, seqs, python)):
         return _refused(name, problems)
@@ -303,19 +314,20 @@ def eval_job(
         ]
         if fitting is not None:
             cmd += ["--test-time-fitting", "on" if fitting else "off"]
-        if checkpoint is not None:
-            cmd += ["--checkpoint", str(checkpoint)]
+        if scope is not None:
+            cmd += ["--fitting-scope", scope]
+        cmd += ["--checkpoint", str(final)]
         (job.job_dir / "confs").mkdir(parents=True, exist_ok=True)
         rc = _run(cmd, job.checkout / "code", log, f"eval {name} sequences={','.join(pending)}", job.seed)
         if rc != 0:
             return JobResult(name, "failed", f"exit {rc}: {_tail(log)}", log)
     per_seq: dict[str, Any] = {}
     for seq in seqs:
-        epoch_dir = (
-            newest_epoch_dir(eval_dir / seq) if checkpoint is None else eval_dir / seq / f"epoch_{final}"
-        )
-        if epoch_dir is None or not (epoch_dir / RUNNER_EVAL_DONE).is_file():
-            return JobResult(name, "failed", f"{eval_dir / seq}: no finished render; see {log}", log)
+        epoch_dir = eval_dir / seq / f"epoch_{final}"  # exactly the evaluated epoch, never another folder
+        if not (epoch_dir / RUNNER_EVAL_DONE).is_file():
+            return JobResult(
+                name, "failed", f"{epoch_dir}: no finished render of epoch {final}; see {log}", log
+            )
         gt = frame_files(
             sequence_dir(job.data_root, job.bench.testset_of(job.subject), job.subject, seq) / "image"
         )
@@ -345,6 +357,7 @@ def eval_job(
         "conf_sha256": hashlib.sha256(conf_file.read_bytes()).hexdigest(),
         "prediction": tpl.prediction,
         "test_time_fitting": fitting,
+        "test_time_fitting_scope": scope,
         "sequences": per_seq,
     }
     if checkpoint is None:

@@ -31,11 +31,12 @@ def dump_conf(conf: ConfigTree, path: Path) -> Path:
 
 
 def sequence_conf(
-    conf_path: str | Path, seq: str, out: Path, overrides: dict[str, Any] | None = None
+    conf_path: str | Path, seq: str | list[str], out: Path, overrides: dict[str, Any] | None = None
 ) -> Path:
-    """Copy of the job conf whose test split is the single sequence ``seq`` (the explicit per-sequence eval loop)."""
+    """Copy of the job conf whose test split is the sequence ``seq`` (the explicit per-sequence eval loop), or the
+    list of sequences ``seq`` (one split-wide test-time fitting run)."""
     conf = load_conf(conf_path)
-    conf.put("dataset.test.sub_dir", [seq])
+    conf.put("dataset.test.sub_dir", [seq] if isinstance(seq, str) else list(seq))
     for key, value in (overrides or {}).items():
         conf.put(key, value)
     return dump_conf(conf, out)
@@ -54,8 +55,19 @@ def test_sequences(conf_path: str | Path, only: str | None) -> list[str]:
     return wanted
 
 
-def clear_stale_test_fit(checkpoints: Path, seq: str, epoch: int) -> bool:
-    """Delete TestInputParameters unless they were fitted for exactly (seq, epoch); returns True if deleted.
+def fitting_groups(seqs: list[str], scope: str | None) -> list[list[str]]:
+    """The test-time fitting runs of an eval: 'split' = one run over every sequence of the test split (the
+    benchmark's scripts/test.py: one dataset, one SparseAdam, so its step counts carry across sequences);
+    'sequence' or None (no fitting) = one run per sequence."""
+    if scope == "split":
+        return [list(seqs)] if seqs else []
+    if scope not in (None, "sequence"):
+        raise ValueError(f"fitting scope {scope!r}; expected split or sequence")
+    return [[s] for s in seqs]
+
+
+def clear_stale_test_fit(checkpoints: Path, seq: str | list[str], epoch: int) -> bool:
+    """Delete TestInputParameters unless they were fitted for exactly (sequences, epoch); returns True if deleted.
 
     PointAvatar reuses TestInputParameters/latest.pth for any test split of the same length (spec 7.2).
     """
@@ -69,16 +81,20 @@ def clear_stale_test_fit(checkpoints: Path, seq: str, epoch: int) -> bool:
         info = json.loads(marker.read_text())
     except (OSError, ValueError):
         info = None
-    if info == {"sub_dirs": [seq], "epoch": epoch}:
+    if info == {"sub_dirs": _as_list(seq), "epoch": epoch}:
         return False
     shutil.rmtree(folder)
     return True
 
 
-def mark_test_fit(checkpoints: Path, seq: str, epoch: int) -> None:
+def mark_test_fit(checkpoints: Path, seq: str | list[str], epoch: int) -> None:
     folder = checkpoints / "TestInputParameters"
     if folder.exists():
-        write_json_atomic(folder / FIT_MARKER, {"sub_dirs": [seq], "epoch": epoch})
+        write_json_atomic(folder / FIT_MARKER, {"sub_dirs": _as_list(seq), "epoch": epoch})
+
+
+def _as_list(seq: str | list[str]) -> list[str]:
+    return [seq] if isinstance(seq, str) else [str(s) for s in seq]
 
 
 def disable_upstream_metrics() -> None:

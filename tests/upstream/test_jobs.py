@@ -21,7 +21,7 @@ FAKE_RUNNER = textwrap.dedent("""
     p.add_argument("--conf"); p.add_argument("--nepoch", type=int); p.add_argument("--is_continue", action="store_true")
     p.add_argument("--is_eval", action="store_true"); p.add_argument("--sequences", default="")
     p.add_argument("--workdir"); p.add_argument("--test-time-fitting", default="on")
-    p.add_argument("--checkpoint", default="latest")
+    p.add_argument("--checkpoint", default="latest"); p.add_argument("--fitting-scope", default=None)
     a = p.parse_args()
     c = ConfigFactory.parse_file(a.conf)
     exp = (Path(c.get_string("train.exps_folder")) / c.get_string("dataset.subject_name")
@@ -42,14 +42,13 @@ FAKE_RUNNER = textwrap.dedent("""
     final = json.loads((train / "nes_train_done.json").read_text())["final_epoch"]
     data = Path(c.get_string("dataset.data_folder")) / c.get_string("dataset.subject_name") / c.get_string("dataset.subject_name")
     for seq in a.sequences.split(","):
-        epochs = (9, final) if a.checkpoint == "latest" else (int(a.checkpoint),)
-        for epoch in epochs:  # epoch_9 sorts after epoch_11 lexicographically
-            out = exp / "eval" / seq / f"epoch_{epoch}"
-            (out / "rgb_erode_dilate").mkdir(parents=True, exist_ok=True)
-            for img in (data / seq / "image").glob("*.png"):
-                (out / "rgb_erode_dilate" / img.name).write_text(f"{seq} epoch {epoch}")
-            (out / "nes_eval_done.json").write_text(json.dumps(
-                {"sequence": seq, "test_time_fitting": a.test_time_fitting == "on"}))
+        epoch = final if a.checkpoint == "latest" else int(a.checkpoint)
+        out = exp / "eval" / seq / f"epoch_{epoch}"
+        (out / "rgb_erode_dilate").mkdir(parents=True, exist_ok=True)
+        for img in (data / seq / "image").glob("*.png"):
+            (out / "rgb_erode_dilate" / img.name).write_text(f"{seq} epoch {epoch}")
+        (out / "nes_eval_done.json").write_text(json.dumps(
+            {"sequence": seq, "test_time_fitting": a.test_time_fitting == "on", "fitting_scope": a.fitting_scope}))
 """)
 
 
@@ -115,10 +114,21 @@ def test_train_resumes_after_interruption_then_skips(env, monkeypatch):
     assert log.count("=====") == 3  # one log per job, one section per attempt
 
 
-def test_eval_maps_newest_epoch_numerically_and_records_fitting(env):
+def stale_render(job, seq, epoch):
+    """A finished render of another epoch (e.g. a longer earlier run), which eval must never map."""
+    out = job.checkout / "data/experiments/9001/pointavatar/e_0+e_1+e_2+e_3+e_4+e_5/eval" / seq / f"epoch_{epoch}"
+    (out / "rgb_erode_dilate").mkdir(parents=True)
+    for k in (1, 2, 3):
+        (out / "rgb_erode_dilate" / f"{k}.png").write_text("stale")
+    (out / "nes_eval_done.json").write_text(json.dumps({"sequence": seq, "test_time_fitting": False}))
+
+
+def test_eval_maps_exactly_the_final_epoch_and_records_fitting(env):
     job, tmp_path = env
     assert jobs.eval_job(job).status == "failed"  # not trained yet: a clear message, no render
     jobs.train_job(job, epochs=10)
+    for seq in job.bench.protocol("expression").test_sequences:
+        stale_render(job, seq, 301)  # numerically newer than the final epoch 11, and finished
     res = jobs.eval_job(job, test_time_fitting=False)
     assert res.status == "done", res.detail
     bench = job.bench
@@ -133,9 +143,34 @@ def test_eval_maps_newest_epoch_numerically_and_records_fitting(env):
     assert info["prediction"] == "rgb_erode_dilate" and set(info["sequences"]) == set(
         bench.protocol("expression").test_sequences
     )
+    assert "--checkpoint 11" in calls(job)  # the evaluated checkpoint is named, not "latest"
     assert jobs.eval_job(job, test_time_fitting=False).status == "skipped"
     assert jobs.eval_job(job, test_time_fitting=True).status == "done"  # other policy: re-rendered
-    assert json.loads((job.job_dir / "method_info.json").read_text())["test_time_fitting"] is True
+    info = json.loads((job.job_dir / "method_info.json").read_text())
+    assert info["test_time_fitting"] is True and info["test_time_fitting_scope"] == "split"  # the default
+    assert "--fitting-scope split" in calls(job).splitlines()[-1]
+    assert jobs.eval_job(job, fitting_scope="sequence").status == "done"  # other scope: re-rendered
+    assert json.loads((job.job_dir / "method_info.json").read_text())["test_time_fitting_scope"] == "sequence"
+
+
+def test_split_wide_fitting_re_renders_the_whole_split(env):
+    job, _ = env
+    jobs.train_job(job, epochs=10)
+    seqs = job.bench.protocol("expression").test_sequences
+    assert jobs.eval_job(job).status == "done"
+    marker = job.checkout / "data/experiments/9001/pointavatar/e_0+e_1+e_2+e_3+e_4+e_5/eval" / seqs[0]
+    (marker / "epoch_11" / "nes_eval_done.json").unlink()  # one sequence's render lost
+    assert jobs.eval_job(job).status == "done"
+    assert f"--sequences {','.join(seqs)} " in calls(job).splitlines()[-1]
+
+
+def test_imavatar_final_epoch_is_nepochs_and_pointavatar_nepochs_plus_one():
+    from nesbench.upstream.confs import load_template
+
+    assert load_template("imavatar").final_epoch(300) == 300  # the benchmark's eval.sh renders epoch_300
+    assert load_template("pointavatar").final_epoch(100) == 101  # upstream saves nepochs + 1 after the loop
+    assert load_template("imavatar").fitting_scope is None
+    assert load_template("pointavatar").fitting_scope == "split"
 
 
 def test_map_predictions_refuses_missing_frames(tmp_path):
@@ -144,7 +179,6 @@ def test_map_predictions_refuses_missing_frames(tmp_path):
     (src / "1.png").write_bytes(b"a")
     with pytest.raises(DataError, match="missing"):
         jobs.map_predictions(src, tmp_path / "dst", [1, 2])
-    assert jobs.newest_epoch_dir(tmp_path) is None
 
 
 def test_cli_train_summary(env, capsys):

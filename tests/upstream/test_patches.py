@@ -67,3 +67,25 @@ def test_every_patch_has_a_summary_and_unique_name():
         names = [p.name for p in patches_for(m)]
         assert len(names) == len(set(names))
         assert all(p.summary and p.edits for p in patches_for(m))
+
+
+def test_pointavatar_eval_honours_the_conf_test_subsample(tmp_path):
+    """Upstream PointAvatar's TestRunner forces dataset.test.subsample = 1; the benchmark commented that line out
+    (its pointavatar/scripts/test.py:18), and so does the patch, once."""
+    code = tmp_path / "code"
+    (code / "scripts").mkdir(parents=True)
+    upstream = (
+        "        self.conf = ConfigFactory.parse_file(kwargs['conf'])\n"
+        "        self.conf.put('dataset.test.subsample', 1)\n"
+        "        self.conf.put('dataset.test.load_images', False)\n"
+    )
+    (code / "scripts/test.py").write_text(upstream)
+    patch = next(p for p in patches_for("pointavatar") if p.name == "test-subsample-from-conf")
+    assert patch.state(code) == "pending"
+    assert patch.apply(code) == "pending"
+    text = (code / "scripts/test.py").read_text()
+    active = [ln for ln in text.splitlines() if not ln.lstrip().startswith("#")]
+    assert not any("dataset.test.subsample" in ln for ln in active)
+    assert "self.conf.put('dataset.test.load_images', False)" in active[-1]
+    assert patch.state(code) == "applied" and patch.apply(code) == "applied"
+    assert (code / "scripts/test.py").read_text() == text

@@ -4,7 +4,9 @@ Differences from upstream scripts/exp_runner.py, all explicit:
 - the RenderMe-360 flame_distance step filter is an option read from the conf (`nes.flame_distance_skip`, 0 = off);
   it applies from the second epoch of a run, like the benchmark overlay, is skipped (and logged) when the loss has no
   flame_distance term, and every skipped step is counted in nes_train_done.json;
-- the last epoch is saved: after the loop, checkpoints are written as epoch nepoch+1 (upstream never saves it);
+- training stops right after the checkpoint of epoch `nepoch` is saved, the one the benchmark evaluates (its eval.sh
+  renders `latest` = the checkpoint saved at the start of epoch `nepoch`, after `nepoch` trained epochs; upstream's
+  loop then trains that epoch once more without saving it). That checkpoint is always also saved as `<nepoch>.pth`;
 - eval renders one test sequence at a time (`--sequences`), each with its own conf, and marks it done.
 """
 
@@ -19,6 +21,10 @@ from scripts.test import TestRunner  # noqa: E402
 from scripts.train import TrainRunner  # noqa: E402
 
 from nesbench.upstream import runner_support as rs  # noqa: E402
+
+
+class _FinalCheckpointSaved(Exception):
+    """Raised after the checkpoint of epoch nepochs is saved: the rest of that epoch would not be saved anywhere."""
 
 
 class NesTrainRunner(TrainRunner):
@@ -41,16 +47,24 @@ class NesTrainRunner(TrainRunner):
             return True
         return False
 
+    def save_checkpoints(self, epoch, only_latest=False):
+        final = epoch == self.nepochs
+        super().save_checkpoints(epoch, only_latest=only_latest and not final)
+        if final:
+            raise _FinalCheckpointSaved()
+
     def run(self):
-        super().run()
+        try:
+            super().run()
+        except _FinalCheckpointSaved:
+            pass
         for epoch in sorted(set(self.nes_skipped) | set(self.nes_filter_inactive)):
             print(
                 f"[nesbench] epoch {epoch}: {self.nes_skipped[epoch]} steps skipped by the flame_distance filter, "
                 f"{self.nes_filter_inactive[epoch]} steps without a flame_distance term",
                 flush=True,
             )
-        final = self.nepochs + 1
-        self.save_checkpoints(final)
+        final = self.nepochs
         rs.write_marker(
             Path(self.train_dir) / rs.TRAIN_DONE,
             {
