@@ -10,6 +10,7 @@ Differences from upstream scripts/exp_runner.py, all explicit:
 - eval renders one test sequence at a time (`--sequences`), each with its own conf, and marks it done.
 """
 
+import contextlib
 import os
 import sys
 from collections import Counter
@@ -54,10 +55,8 @@ class NesTrainRunner(TrainRunner):
             raise _FinalCheckpointSaved()
 
     def run(self):
-        try:
+        with contextlib.suppress(_FinalCheckpointSaved):
             super().run()
-        except _FinalCheckpointSaved:
-            pass
         for epoch in sorted(set(self.nes_skipped) | set(self.nes_filter_inactive)):
             print(
                 f"[nesbench] epoch {epoch}: {self.nes_skipped[epoch]} steps skipped by the flame_distance filter, "

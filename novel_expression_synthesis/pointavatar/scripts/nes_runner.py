@@ -59,7 +59,10 @@ def evaluate(opt):
     if scope == "split" and opt.sequences:
         whole = rs.test_sequences(opt.conf, None)
         if seqs != whole:
-            print(f"[nesbench] split-wide fitting: the whole test split {whole} is fitted and rendered", flush=True)
+            print(
+                f"[nesbench] split-wide fitting: the whole test split {whole} is fitted and rendered",
+                flush=True,
+            )
         seqs = whole
     for group in rs.fitting_groups(seqs, scope):
         if fit and rs.clear_stale_test_fit(checkpoints, group, epoch):
