@@ -282,7 +282,7 @@ def eval_job(
     conf_file = confs_mod.conf_path(job.checkout, job.bench, job.protocol, job.subject, job.conf_variant)
     conf = confs_mod.ConfigFactory.parse_file(str(conf_file))
     eval_dir = job.exp_dir(conf) / "eval"
-    final = int(trained["final_epoch"]) if checkpoint is None else int(checkpoint)
+    final = tpl.final_epoch(int(trained["epochs"])) if checkpoint is None else int(checkpoint)
     shown = job.run_name if checkpoint is None else f"{job.run_name}-epoch{checkpoint}"
     seqs = [str(s) for s in conf.get_list("dataset.test.sub_dir")]
 
