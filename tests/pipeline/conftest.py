@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -43,3 +46,45 @@ def tiny_summary(tiny_run: Path) -> dict:
 def metric_values():
     """summary -> its result entries keyed without provenance (what must survive a resume unchanged)."""
     return _metric_values
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# Closed network: keep Chromium from phoning home (see the machine notes); a fresh profile every time.
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--virtual-time-budget=5000",
+]
+
+
+@pytest.fixture
+def chromium_dom(tmp_path: Path) -> Callable[[str], str]:
+    """Open an HTML text in headless Chromium and return the DOM after load (skips when Chromium is absent)."""
+    if CHROMIUM is None:
+        pytest.skip("chromium not installed (test.sh installs it as root: apt-get install chromium)")
+
+    def dump(html: str) -> str:
+        page = tmp_path / "report_probe.html"
+        page.write_text(html)
+        proc = subprocess.run(
+            [
+                CHROMIUM,
+                *CHROMIUM_FLAGS,
+                f"--user-data-dir={tmp_path / 'profile'}",
+                "--dump-dom",
+                page.as_uri(),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return proc.stdout
+
+    return dump

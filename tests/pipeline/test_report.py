@@ -2,27 +2,12 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import subprocess
 
 import pytest
 
 from nesbench.config import load_benchmark
 from nesbench.pipeline.report import leaderboards, published_table
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-# Closed network: keep Chromium from phoning home (see the machine notes); a fresh profile every time.
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--virtual-time-budget=5000",
-]
 PROBE = """<script>
 window.addEventListener('load', () => {
   const imgs = [...document.images];
@@ -53,25 +38,14 @@ def test_published_numbers_are_shown_for_renderme(tiny_summary):
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(
-    CHROMIUM is None, reason="chromium not installed (test.sh installs it as root: apt-get install chromium)"
-)
-def test_report_html_opens_in_headless_chromium_and_its_images_load(tiny_run, tmp_path):
+def test_report_html_opens_in_headless_chromium_and_its_images_load(tiny_run, chromium_dom):
     html = (tiny_run / "report.html").read_text()
     assert not re.search(r'(src|href)="(https?:)?//', html)  # self-contained: no external resources
-    page = tmp_path / "report_probe.html"
-    page.write_text(html.replace("</body>", PROBE, 1))
-    proc = subprocess.run(
-        [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    n = int(re.search(r'data-images="(\d+)"', proc.stdout).group(1))
-    ok = int(re.search(r'data-images-ok="(\d+)"', proc.stdout).group(1))
+    dom = chromium_dom(html.replace("</body>", PROBE, 1))
+    n = int(re.search(r'data-images="(\d+)"', dom).group(1))
+    ok = int(re.search(r'data-images-ok="(\d+)"', dom).group(1))
     assert n >= 5 and ok == n  # the per-subject plot and every image grid decoded
-    assert "expression · unified" in proc.stdout
+    assert "expression · unified" in dom
 
 
 def test_calculate_metric_infers_the_benchmark_and_writes_the_report(tiny_run, tmp_path, capsys):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
 
 import pytest
 
@@ -13,18 +11,6 @@ from nesbench.metrics.stats import StatsConfig
 from nesbench.pipeline.report import leaderboards
 from nesbench.pipeline.report_stats import beats_matrices, whisker
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--virtual-time-budget=5000",
-]
 PROBE = """<script>
 window.addEventListener('load', () => {
   const b = document.body, q = s => [...document.querySelectorAll(s)];
@@ -109,20 +95,9 @@ def test_report_md_has_the_matrix_and_the_interval_note(tiny_run):
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(
-    CHROMIUM is None, reason="chromium not installed (test.sh installs it as root: apt-get install chromium)"
-)
-def test_matrix_and_intervals_render_in_headless_chromium(tiny_run, tmp_path):
-    page = tmp_path / "report_probe.html"
-    page.write_text((tiny_run / "report.html").read_text().replace("</body>", PROBE, 1))
-    proc = subprocess.run(
-        [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    attr = dict(re.findall(r'data-([a-z-]+)="([^"]*)"', proc.stdout))
+def test_matrix_and_intervals_render_in_headless_chromium(tiny_run, chromium_dom):
+    dom = chromium_dom((tiny_run / "report.html").read_text().replace("</body>", PROBE, 1))
+    attr = dict(re.findall(r'data-([a-z-]+)="([^"]*)"', dom))
     assert attr["matrices"] == "2"  # one per protocol
     assert attr["win-bg"] == "rgb(227, 243, 227)"  # the stylesheet applies: a win is green
     assert "PSNR: better" in attr["win-title"] and "p_adj" in attr["win-title"]
