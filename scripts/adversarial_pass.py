@@ -145,6 +145,13 @@ def conf_with(ctx: Ctx, extra: str) -> Path:
     return path
 
 
+def score_evil_conf(ctx: Ctx) -> list[str]:
+    """calculate_metric.py in benchmark mode on the conf that :func:`conf_with` wrote."""
+    return cm(
+        "--benchmark", str(ctx.inp / "evil.conf"), "--runs", str(ctx.base / "runs"), "--out", str(ctx.out)
+    )
+
+
 def metrics(ctx: Ctx, *args: str, runs: Path | None = None, out: Path | None = None) -> list[str]:
     return cm(
         "--benchmark", BENCH, "--runs", str(runs or ctx.base / "runs"), "--out", str(out or ctx.out), "--quiet",
@@ -420,9 +427,7 @@ CASES: list[Case] = [
         "1 names",
         "benchmark conf: name = ../../x",
         "refused: names the conf",
-        lambda c: cm(
-            "--benchmark", str(c.inp / "evil.conf"), "--runs", str(c.base / "runs"), "--out", str(c.out)
-        ),
+        score_evil_conf,
         says("benchmark name", "not a valid name", "evil.conf"),
         setup=lambda c: conf_with(c, f'name = "{esc()}"'),
     ),
@@ -430,9 +435,7 @@ CASES: list[Case] = [
         "1 names",
         "benchmark conf: test-set key ../t",
         "refused",
-        lambda c: cm(
-            "--benchmark", str(c.inp / "evil.conf"), "--runs", str(c.base / "runs"), "--out", str(c.out)
-        ),
+        score_evil_conf,
         says("test set", "not a valid name"),
         setup=lambda c: conf_with(c, 'testsets { "../t" = ["9001"] }'),
     ),
@@ -440,9 +443,7 @@ CASES: list[Case] = [
         "1 names",
         "benchmark conf: protocol named a/b",
         "refused",
-        lambda c: cm(
-            "--benchmark", str(c.inp / "evil.conf"), "--runs", str(c.base / "runs"), "--out", str(c.out)
-        ),
+        score_evil_conf,
         says("protocol", "not a valid name"),
         setup=lambda c: conf_with(c, 'protocols { "a/b" { train = ["e_0"], splits { x = ["e_1"] } } }'),
     ),
@@ -450,9 +451,7 @@ CASES: list[Case] = [
         "1 names",
         "benchmark conf: split named ..",
         "refused",
-        lambda c: cm(
-            "--benchmark", str(c.inp / "evil.conf"), "--runs", str(c.base / "runs"), "--out", str(c.out)
-        ),
+        score_evil_conf,
         says("split", "not a valid name"),
         setup=lambda c: conf_with(c, 'protocols { p { train = ["e_0"], splits { ".." = ["e_1"] } } }'),
     ),
@@ -460,9 +459,7 @@ CASES: list[Case] = [
         "1 names",
         "benchmark conf: methods = [../m]",
         "refused",
-        lambda c: cm(
-            "--benchmark", str(c.inp / "evil.conf"), "--runs", str(c.base / "runs"), "--out", str(c.out)
-        ),
+        score_evil_conf,
         says("method", "not a valid name"),
         setup=lambda c: conf_with(c, f'methods = ["{esc()}"]'),
     ),
@@ -1025,9 +1022,7 @@ CASES: list[Case] = [
         "8 one line",
         "benchmark conf resolution 8",
         "one line: resolution out of range",
-        lambda c: cm(
-            "--benchmark", str(c.inp / "evil.conf"), "--runs", str(c.base / "runs"), "--out", str(c.out)
-        ),
+        score_evil_conf,
         says("outside 32..8192"),
         setup=lambda c: conf_with(c, "resolution = 8"),
     ),
