@@ -43,16 +43,7 @@ def test_score_writes_out_json(tmp_path, mx, capsys) -> None:
     assert out["n_scored"] == 2 and set(out["frames"]["1"]) >= {"l1", "mae", "mse", "psnr", "ssim", "lpips"}
     assert out["resolution"] == 512  # the legacy scorers always evaluate at 512, whatever the GT size
     capsys.readouterr()
-    base = [
-        "metrics",
-        "score",
-        "--pred",
-        str(tmp_path / "pred"),
-        "--gt",
-        str(tmp_path / "gt"),
-        "--device",
-        "cpu",
-    ]
+    base = _score_argv(tmp_path)
     base += ["--lpips-backbone", str(mx.STUB), "--json", str(tmp_path / "u.json")]
     assert main([*base, "--scorer", "renderme-imavatar", "--resolution", "64"]) == 1
     err = capsys.readouterr().err
