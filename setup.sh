@@ -99,6 +99,9 @@ fi
 
 # 3. Optional steps (upstream methods, FLAME, data) ----------------------------------------------------------------
 if [[ -n "$METHODS" ]]; then
+  # the upstream extra (pandas, scikit-image, Cython for IMavatar's libmise build) before the install builds
+  "$PY" -m pip install -q --disable-pip-version-check -e ".[upstream]" \
+    || die "could not install the upstream extra (pip install -e .[upstream]; offline? pip install --find-links WHEELS)"
   args=(upstream install --methods "$METHODS")
   [[ -n "$MIRROR" ]] && args+=(--mirror "$MIRROR")
   [[ $FORCE == 1 ]] && args+=(--force)

@@ -1,5 +1,11 @@
 #!/usr/bin/env bash
-# Set up if needed, then lint (ruff) and run the whole test suite. Extra arguments go to pytest.
+# Set up if needed, then lint (ruff) and run the tests. Extra arguments go to pytest.
+#
+#   bash test.sh          fast loop: every test not marked `slow` (about half the time of the full suite)
+#   bash test.sh --all    the FULL suite, slow tests included (what CI runs: .ci/run)
+#
+# Tests run in one process: the suite's Slurm, fault-injection and GT-cache tests share system resources and the
+# harness itself is multi-threaded, so pytest-xdist gave no gain on the 2-core machines this is developed on.
 #
 # Some tests need system tools: headless Chromium (report.html opens and its images load) and a throw-away
 # single-node Slurm (the slurm executor against a real scheduler). As root with apt-get (CI, containers) this script
@@ -7,6 +13,11 @@
 # reason. NESBENCH_SYSTEM_DEPS=0 turns the installation off, NESBENCH_TEST_SLURM=0 the Slurm start.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
+SELECT=(-m "not slow")
+if [[ "${1:-}" == "--all" ]]; then
+  SELECT=()
+  shift
+fi
 bash setup.sh --quiet
 PY=python; [[ -z "${VIRTUAL_ENV:-}" ]] && PY=.venv/bin/python
 # the optional offline keypoint metric (pyproject extra keypoints-dlib), so that its tests run; wheels: Linux x86_64
@@ -33,7 +44,8 @@ if [[ "${NESBENCH_SYSTEM_DEPS:-1}" == 1 && "$(id -u)" == 0 ]] && command -v apt-
 fi
 
 SLURM_DIR=""
-if [[ "${NESBENCH_TEST_SLURM:-1}" != 0 && "$(id -u)" == 0 ]] && have_slurm && [[ -z "${SLURM_CONF:-}" ]]; then
+# every Slurm test is marked slow: start the throw-away Slurm only for the full suite
+if ((${#SELECT[@]} == 0)) && [[ "${NESBENCH_TEST_SLURM:-1}" != 0 && "$(id -u)" == 0 ]] && have_slurm && [[ -z "${SLURM_CONF:-}" ]]; then
   SLURM_DIR=$(mktemp -d /tmp/nesbench-test-slurm.XXXXXX)
   trap 'bash scripts/start_test_slurm.sh --stop "$SLURM_DIR" || true' EXIT
   if out=$(bash scripts/start_test_slurm.sh "$SLURM_DIR" 2>&1); then
@@ -47,5 +59,9 @@ fi
 echo "[test] ruff check + ruff format --check"
 "$PY" -m ruff check .
 "$PY" -m ruff format --check .
-echo "[test] pytest"
-"$PY" -m pytest "$@"
+if ((${#SELECT[@]})); then
+  echo "[test] pytest -m 'not slow' (bash test.sh --all: the full suite)"
+else
+  echo "[test] pytest (full suite)"
+fi
+"$PY" -m pytest ${SELECT[@]+"${SELECT[@]}"} "$@"

@@ -42,10 +42,6 @@ class PngInfo:
     max_value: int | None = None  # largest pixel value (decoded images only)
 
     @property
-    def channels(self) -> int:
-        return COLOR_TYPES.get(self.color_type, (0, "?"))[0]
-
-    @property
     def kind(self) -> str:
         """e.g. 'RGB 8-bit', 'grayscale 16-bit'."""
         return f"{COLOR_TYPES.get(self.color_type, (0, f'colour type {self.color_type}'))[1]} {self.bit_depth}-bit"

@@ -29,10 +29,6 @@ def sequence_dir(root: Path, testset: str, subject: str, sequence: str) -> Path:
     return Path(root) / testset / subject / subject / sequence
 
 
-def subject_dir(root: Path, testset: str, subject: str) -> Path:
-    return Path(root) / testset / subject / subject
-
-
 def prediction_dir(runs: Path, method: str, protocol: str, subject: str, sequence: str) -> Path:
     """Canonical folder of a method's renders of one test sequence (holds <k>.png)."""
     return Path(runs) / method / protocol / subject / sequence / "rgb"

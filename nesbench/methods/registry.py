@@ -10,12 +10,12 @@ For an uninstalled development plugin, ``NESBENCH_METHODS="my-method=my_module:S
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 from importlib.metadata import entry_points
 
 from nesbench.errors import ConfigError
+from nesbench.loading import ObjectLoadError, load_object
 from nesbench.methods.spec import MethodSpec
 from nesbench.names import check_name
 
@@ -68,13 +68,11 @@ class PluginImportError(ConfigError):
 
 
 def _load_object(ref: str, origin: str) -> MethodSpec:
-    module_name, _, attr = ref.partition(":")
     try:
-        obj = getattr(importlib.import_module(module_name), attr)
-    except Exception as exc:  # a plugin may raise anything at import; it must not stop the harness
-        first = (str(exc).splitlines() or [""])[0]
+        obj = load_object(ref)
+    except ObjectLoadError as exc:  # a plugin may raise anything at import; it must not stop the harness
         raise PluginImportError(
-            f"{origin}: cannot load {ref!r} ({type(exc).__name__}: {first}); fix or uninstall the plugin"
+            f"{origin}: cannot load {ref!r} ({exc}); fix or uninstall the plugin"
         ) from None
     if not isinstance(obj, MethodSpec):
         raise ConfigError(

@@ -28,9 +28,6 @@ class SequenceData:
     def image_path(self, k: int) -> Path:
         return self.folder / "image" / f"{k}.png"
 
-    def mask_path(self, k: int) -> Path:
-        return self.folder / "mask" / f"{k}.png"
-
     def foreground(self, k: int, size: int | None = None) -> np.ndarray:
         return read_foreground(self.folder, k, size)
 

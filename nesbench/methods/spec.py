@@ -7,7 +7,6 @@ all the scorers read, so a new method only has to render.
 
 from __future__ import annotations
 
-import importlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any, Protocol
 from nesbench.config import Benchmark
 from nesbench.data.layout import prediction_dir, sequence_dir
 from nesbench.errors import ConfigError
+from nesbench.loading import ObjectLoadError, load_object
 
 
 @dataclass(frozen=True)
@@ -105,12 +105,8 @@ class MethodSpec:
 
     def create(self) -> Method:
         """Import and instantiate the implementation (a class or a zero-argument factory)."""
-        module_name, _, attr = self.target.partition(":")
         try:
-            obj = getattr(importlib.import_module(module_name), attr)
-        except Exception as exc:  # a plugin may raise anything at import
-            first = (str(exc).splitlines() or [""])[0]
-            raise ConfigError(
-                f"method {self.name!r}: cannot load {self.target!r} ({type(exc).__name__}: {first})"
-            ) from None
+            obj = load_object(self.target)
+        except ObjectLoadError as exc:
+            raise ConfigError(f"method {self.name!r}: cannot load {self.target!r} ({exc})") from None
         return obj()

@@ -70,13 +70,6 @@ def read_rgb(path: Path, out: np.ndarray | None = None) -> np.ndarray:
     return cv2.cvtColor(img, code)
 
 
-def read_mask_channel0(path: Path) -> np.ndarray:
-    """Mask channel 0 as uint8 HxW. 1-channel (grey) masks are accepted explicitly: their single channel is
-    channel 0, i.e. the value the legacy scripts read from the equivalent 3-channel mask."""
-    img = read_png(path)
-    return img if img.ndim == 2 else img[:, :, 0]
-
-
 def read_semantic(path: Path) -> np.ndarray:
     """Face-parsing labels HxW with the values of ``imageio.imread(as_gray=True)`` (PIL 'F'): the label itself for
     1-channel label maps (kept as uint8: the same values, 4x less to move), ITU-R 601-2 luma as float32 for colour

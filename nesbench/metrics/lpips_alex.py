@@ -22,7 +22,6 @@ from nesbench.metrics.precision import conv2d_split_tf32, full_float32, tf32_spl
 from nesbench.paths import cache_dir
 
 ALEXNET_FILE = "alexnet-owt-7be5be79.pth"
-ALEXNET_URL = f"https://download.pytorch.org/models/{ALEXNET_FILE}"
 ALEXNET_SHA256_PREFIX = "7be5be79"
 ENV_BACKBONE = "NESBENCH_LPIPS_BACKBONE"
 # torchvision alexnet.features indices of the convolutions, and (stride, padding) of each.

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from nesbench.errors import ConfigError
+from nesbench.loading import load_object
 
 if TYPE_CHECKING:
     from nesbench.metrics.scorers import Scorer
@@ -40,8 +40,7 @@ def get_scorer(name: str, **options: object) -> Scorer:
         target = SCORERS[name]
     except KeyError:
         raise ConfigError(f"unknown scorer {name!r}; available: {', '.join(SCORERS)}") from None
-    module, _, attr = target.partition(":")
-    return getattr(importlib.import_module(module), attr)(**options)
+    return load_object(target)(**options)
 
 
 def scorer_formulas_at(name: str, resolution: int, **options: object) -> Scorer:

@@ -100,10 +100,6 @@ class Ledger:
     def is_done(self, job: str, stage: str) -> bool:
         return self.get(job, stage).state == "done"
 
-    def reset(self, job: str, stage: str) -> None:
-        with self._locked(job, stage):
-            self._put(StageRecord(job=job, stage=stage))
-
     def records(self) -> list[StageRecord]:
         if not self.root.exists():
             return []
