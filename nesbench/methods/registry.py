@@ -17,6 +17,7 @@ from importlib.metadata import entry_points
 from nesbench.errors import ConfigError
 from nesbench.loading import ObjectLoadError, load_object
 from nesbench.methods.spec import MethodSpec
+from nesbench.methods.upstream_methods import PointAvatarOptions
 from nesbench.names import check_name
 
 ENTRY_POINT_GROUP = "nesbench.methods"
@@ -55,7 +56,7 @@ BUILTIN: tuple[MethodSpec, ...] = (
         needs_gpu=True,
         needs_assets=("flame",),
         upstream="pointavatar",
-        options={"test_time_fitting": "fits expression/pose/camera to the GT test images (configs/methods)"},
+        config=PointAvatarOptions,
     ),
 )
 

@@ -100,7 +100,8 @@ class MethodSpec:
     needs_gpu: bool = False
     needs_assets: tuple[str, ...] = ()
     upstream: str | None = None
-    options: dict[str, Any] = field(default_factory=dict)
+    # the method's own options: a dataclass whose fields become `--<name>.<field>` flags (nesbench.methods.options)
+    config: type | None = None
     deterministic: bool = False  # True: the same inputs give the same renders, so extra seeds are not run
 
     def create(self) -> Method:

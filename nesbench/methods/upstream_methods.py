@@ -4,16 +4,40 @@ The upstream runners (with the NES-Bench overlays) do the work; this module only
 upstream job. Each pipeline run keeps its own upstream experiment folder (``<run>/work/<method>/<protocol>/
 <subject>/experiments``), so runs never share checkpoints and re-running a run resumes from its own last checkpoint.
 
-Job options (``nesbench run --epochs N --set KEY=VALUE --test-time-fitting on|off``) are stored in the run's plan:
-``epochs`` (default: configs/methods/<method>.conf), ``overrides`` (conf keys), ``test_time_fitting`` (PointAvatar).
+Job options are stored in the run's plan: ``epochs`` and ``overrides`` (``nesbench run --epochs N --set
+KEY=VALUE``, every upstream method; default: configs/methods/<method>.conf) and PointAvatar's own options
+(:class:`PointAvatarOptions`: ``nesbench run --pointavatar.test-time-fitting on|off
+--pointavatar.fitting-scope split|sequence``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 from nesbench.errors import NesbenchError
 from nesbench.methods.spec import Job
+
+
+@dataclass(frozen=True)
+class PointAvatarOptions:
+    """PointAvatar's own options (None: the value in configs/methods/pointavatar.conf); recorded in
+    method_info.json."""
+
+    test_time_fitting: bool | None = field(
+        default=None,
+        metadata={
+            "help": "fit expression/pose/camera to the GT test images (default: on, "
+            "configs/methods/pointavatar.conf, as the benchmark)"
+        },
+    )
+    fitting_scope: Literal["split", "sequence"] | None = field(
+        default=None,
+        metadata={
+            "help": "split = one fitting run with one shared SparseAdam over the whole test split, as the "
+            "benchmark's scripts/test.py (default); sequence = a fresh run per test sequence"
+        },
+    )
 
 
 class UpstreamJobFailed(NesbenchError):
@@ -63,8 +87,13 @@ class UpstreamMethod:
     def render(self, job: Job) -> None:
         from nesbench.upstream.jobs import eval_job
 
-        fitting = job.options.get("test_time_fitting")
-        self._check(eval_job(self._job(job), test_time_fitting=fitting))
+        self._check(
+            eval_job(
+                self._job(job),
+                test_time_fitting=job.options.get("test_time_fitting"),
+                fitting_scope=job.options.get("fitting_scope"),
+            )
+        )
 
 
 class IMavatarMethod(UpstreamMethod):

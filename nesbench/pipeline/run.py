@@ -9,10 +9,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from nesbench.config import Benchmark, load_benchmark
 from nesbench.errors import ConfigError, DataError, NesbenchError
 from nesbench.fsutil import TEMP_PREFIX, holder_lock, sweep_temp_files
+from nesbench.methods.options import check_options, option_fields
 from nesbench.methods.registry import get_method
 from nesbench.metrics.registry import get_scorer
 from nesbench.paths import REPO_ROOT
@@ -42,6 +44,9 @@ class RunOptions:
     allow_cpu: bool = False
     epochs: int | None = None
     overrides: dict[str, str] | None = None
+    # each method's own options ({method: {option: value}}, declared by MethodSpec.config; `--<method>.<option>`)
+    method_options: dict[str, dict[str, Any]] | None = None
+    # old spelling (one release): test-time fitting for every chosen method that declares that option
     test_time_fitting: bool | None = None
     max_parallel: int | None = None
     slurm_profile: Path | None = None
@@ -114,24 +119,38 @@ def sweep_driver_files(run_dir: Path) -> int:
     return n + sum(sweep_temp_files(run_dir / d) for d in SCORING_DIRS if (run_dir / d).exists())
 
 
-def upstream_options(opts: RunOptions) -> dict[str, dict]:
-    """Per-method options for the wrapped upstream methods (recorded in plan.json, applied to every job)."""
+def method_job_options(opts: RunOptions) -> dict[str, dict]:
+    """Per-method job options (recorded in plan.json, applied to every job of the method): ``epochs`` and
+    ``overrides`` for the wrapped upstream methods, plus each method's own declared options."""
     common: dict = {}
     if opts.epochs is not None:
         common["epochs"] = opts.epochs
     if opts.overrides:
         common["overrides"] = dict(opts.overrides)
-    bench_methods = opts.methods or list(load_benchmark(opts.benchmark).methods)
-    out = {m: dict(common) for m in bench_methods if get_method(m).upstream}
-    if opts.test_time_fitting is not None:
-        fitting = [m for m in out if "test_time_fitting" in get_method(m).options]
+    chosen = opts.methods or list(load_benchmark(opts.benchmark).methods)
+    out = {m: dict(common) if get_method(m).upstream else {} for m in chosen}
+    own = {m: dict(o) for m, o in (opts.method_options or {}).items()}
+    if (
+        opts.test_time_fitting is not None
+    ):  # the old global flag: every chosen method that declares the option
+        fitting = [m for m in chosen if "test_time_fitting" in {f.name for f in _fields(m)}]
         if not fitting:
             raise ConfigError(
                 "--test-time-fitting applies to PointAvatar only; none of the chosen methods fits"
             )
         for m in fitting:
-            out[m]["test_time_fitting"] = opts.test_time_fitting
+            own.setdefault(m, {}).setdefault("test_time_fitting", opts.test_time_fitting)
+    for m, values in own.items():
+        if m not in out:
+            raise ConfigError(f"options for method {m!r}, which is not among the chosen: {', '.join(chosen)}")
+        spec = get_method(m)
+        check_options(m, spec.config, values)
+        out[m].update(values)
     return {m: o for m, o in out.items() if o}
+
+
+def _fields(method: str) -> list:
+    return option_fields(method, get_method(method).config)
 
 
 def run_pipeline(opts: RunOptions) -> Path:
@@ -170,7 +189,7 @@ def _run_locked(opts: RunOptions, run_dir: Path) -> Path:
         opts.methods,
         opts.protocols,
         opts.subjects,
-        upstream_options(opts),
+        method_job_options(opts),
         seeds=opts.seeds,
     )
     save_plan(plan)

@@ -1,4 +1,9 @@
-"""`nesbench upstream ...` (install, status, flame, train, eval) and `nesbench confs show`."""
+"""`nesbench upstream ...` (install, status, flame, train, eval, confs show).
+
+Old spellings kept for one release: `nesbench confs show` (now `nesbench upstream confs show`), `--method` and
+`--protocol` of train/eval (now `--methods`, `--protocols`), eval's `--test-time-fitting` and `--fitting-scope`
+(now PointAvatar's own `--pointavatar.test-time-fitting`, `--pointavatar.fitting-scope`).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from pathlib import Path
 
 from nesbench import cli_args
 from nesbench.errors import ConfigError
+from nesbench.methods.options import add_option_flags, chosen_options
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -48,8 +54,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         ("eval", "render test sequences and map them into the prediction layout"),
     ):
         p = ups.add_parser(action, help=helptext)
-        p.add_argument("--method", required=True)
-        p.add_argument("--protocol", required=True, help="expression | speech (or a comma list)")
+        p.add_argument(
+            "--methods", "--method", dest="methods", required=True, help="comma list, e.g. imavatar,pointavatar"
+        )
+        p.add_argument(
+            "--protocols", "--protocol", dest="protocols", required=True, help="comma list: expression, speech"
+        )
         p.add_argument(
             "--subjects",
             default="all",
@@ -77,15 +87,12 @@ def register(sub: argparse._SubParsersAction) -> None:
             p.add_argument(
                 "--test-time-fitting",
                 choices=["on", "off"],
-                help="PointAvatar only: fit expression/pose/camera to the GT test images (default from "
-                "configs/methods/pointavatar.conf); recorded in method_info.json",
+                help="old spelling of --pointavatar.test-time-fitting (kept for one release)",
             )
             p.add_argument(
                 "--fitting-scope",
                 choices=["split", "sequence"],
-                help="PointAvatar only: split = one fitting run with one shared SparseAdam over the whole test "
-                "split, as the benchmark's scripts/test.py (default, configs/methods/pointavatar.conf); sequence "
-                "= a fresh run per test sequence; recorded in method_info.json",
+                help="old spelling of --pointavatar.fitting-scope (kept for one release)",
             )
             p.add_argument(
                 "--checkpoint",
@@ -93,9 +100,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                 help="render the saved epoch N instead of the final one (e.g. 0 = untrained IMavatar); "
                 "mapped as method <method>-epoch<N> for side-by-side scoring",
             )
+            add_option_flags(p, _upstream_specs())
         p.set_defaults(func=_jobs, action=action)
 
-    c = sub.add_parser("confs", help="upstream confs generated per subject x protocol")
+    _add_confs(ups.add_parser("confs", help="upstream confs generated per subject x protocol"))
+    _add_confs(sub.add_parser("confs", help="old spelling of `nesbench upstream confs` (kept for one release)"))
+
+
+def _add_confs(c: argparse.ArgumentParser) -> None:
     cs = c.add_subparsers(dest="confs_command", metavar="ACTION")
     p = cs.add_parser("show", help="print the conf of one job")
     p.add_argument("method")
@@ -105,6 +117,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", type=Path)
     p.add_argument("--set", dest="overrides", action="append", metavar="KEY=VALUE")
     p.set_defaults(func=_confs_show)
+
+
+def _upstream_specs() -> list:
+    """The registered methods that wrap an upstream method (their declared options are eval flags)."""
+    from nesbench.methods.registry import BUILTIN
+
+    return [s for s in BUILTIN if s.upstream]
 
 
 def _install(args: argparse.Namespace) -> int:
@@ -182,45 +201,43 @@ def _jobs(args: argparse.Namespace) -> int:
     from nesbench.upstream import confs, jobs
 
     bench = load_benchmark(args.benchmark)
-    protocols = [p for p in args.protocol.split(",") if p]
+    protocols = [p for p in args.protocols.split(",") if p]
     if not protocols:
-        raise ConfigError("--protocol is empty; choose from: " + ", ".join(bench.protocols))
+        raise ConfigError("--protocols is empty; choose from: " + ", ".join(bench.protocols))
+    methods = [m for m in args.methods.split(",") if m]
+    if not methods:
+        raise ConfigError("--methods is empty; choose from: imavatar, pointavatar")
     subjects = bench.resolve_subjects(args.subjects)
-    epochs = overrides = fit = scope = None
+    epochs = overrides = None
+    own: dict[str, dict] = {}
     if args.action == "train":
         epochs = args.epochs
         overrides = confs.parse_overrides(args.overrides)
-    elif args.test_time_fitting is not None:
-        if confs.load_template(args.method.lower()).test_time_fitting is None:
-            raise ConfigError(
-                f"--test-time-fitting: only PointAvatar has test-time fitting, not {args.method}"
-            )
-        fit = args.test_time_fitting == "on"
-    if args.action == "eval" and args.fitting_scope is not None:
-        if confs.load_template(args.method.lower()).fitting_scope is None:
-            raise ConfigError(f"--fitting-scope: only PointAvatar has test-time fitting, not {args.method}")
-        scope = args.fitting_scope
+    else:
+        own = _eval_options(args, methods)
     results = []
-    for protocol in protocols:
-        for subject in subjects:
-            job = jobs.make_job(args.method, bench, subject, protocol, runs=args.runs, data_root=args.data)
-            print(f"[{args.action}] {job.pin.key}/{protocol}/{subject} ...", flush=True)
-            if args.action == "train":
-                res = jobs.train_job(job, epochs=epochs, overrides=overrides, force=args.force)
-            else:
-                res = jobs.eval_job(
-                    job,
-                    test_time_fitting=fit,
-                    force=args.force,
-                    checkpoint=args.checkpoint,
-                    fitting_scope=scope,
+    for method in methods:
+        for protocol in protocols:
+            for subject in subjects:
+                job = jobs.make_job(method, bench, subject, protocol, runs=args.runs, data_root=args.data)
+                print(f"[{args.action}] {job.pin.key}/{protocol}/{subject} ...", flush=True)
+                if args.action == "train":
+                    res = jobs.train_job(job, epochs=epochs, overrides=overrides, force=args.force)
+                else:
+                    mine = own.get(job.pin.key, {})
+                    res = jobs.eval_job(
+                        job,
+                        test_time_fitting=mine.get("test_time_fitting"),
+                        force=args.force,
+                        checkpoint=args.checkpoint,
+                        fitting_scope=mine.get("fitting_scope"),
+                    )
+                print(
+                    f"[{args.action}] {res.job}: {res.status} - {res.detail}"
+                    + (f" (log: {res.log})" if res.log else ""),
+                    flush=True,
                 )
-            print(
-                f"[{args.action}] {res.job}: {res.status} - {res.detail}"
-                + (f" (log: {res.log})" if res.log else ""),
-                flush=True,
-            )
-            results.append(res)
+                results.append(res)
     counts = {s: sum(r.status == s for r in results) for s in ("done", "skipped", "failed")}
     print(
         f"[{args.action}] summary: {len(results)} jobs, " + ", ".join(f"{v} {k}" for k, v in counts.items())
@@ -229,6 +246,35 @@ def _jobs(args: argparse.Namespace) -> int:
         if r.status == "failed":
             print(f"  failed: {r.job}: {r.detail}", file=sys.stderr)
     return 1 if counts["failed"] else 0
+
+
+def _eval_options(args: argparse.Namespace, methods: list[str]) -> dict[str, dict]:
+    """{upstream key: {option: value}} of the methods' own eval options (``--pointavatar.fitting-scope``), plus
+    the old global spellings ``--test-time-fitting``/``--fitting-scope`` for every chosen method that has them."""
+    from nesbench.methods.options import option_fields
+    from nesbench.upstream.pins import get_pin
+
+    keys = [get_pin(m).key for m in methods]
+    specs = {s.upstream: s for s in _upstream_specs()}
+    own = chosen_options(args, specs.values())
+    for name in own:
+        if specs[name].upstream not in keys:
+            raise ConfigError(f"--{name}.* options given, but {name} is not among --methods ({args.methods})")
+    own = {specs[name].upstream: values for name, values in own.items()}
+    old = {"test_time_fitting": args.test_time_fitting, "fitting_scope": args.fitting_scope}
+    for option, text in old.items():
+        if text is None:
+            continue
+        flag = "--" + option.replace("_", "-")
+        takers = [
+            k for k in keys if k in specs and option in {f.name for f in option_fields(k, specs[k].config)}
+        ]
+        if not takers:
+            raise ConfigError(f"{flag}: only PointAvatar has test-time fitting, not {args.methods}")
+        for k in takers:
+            field = next(f for f in option_fields(k, specs[k].config) if f.name == option)
+            own.setdefault(k, {}).setdefault(option, field.parse(text))
+    return own
 
 
 def _confs_show(args: argparse.Namespace) -> int:

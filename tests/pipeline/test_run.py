@@ -127,7 +127,7 @@ def test_when_every_job_fails_the_run_says_so(tmp_path, monkeypatch):
 
 def test_upstream_options_go_to_the_methods_that_take_them():
     from nesbench.errors import ConfigError
-    from nesbench.pipeline.run import upstream_options
+    from nesbench.pipeline.run import method_job_options as upstream_options
 
     opts = upstream_options(
         RunOptions(benchmark="renderme360_nes", epochs=3, test_time_fitting=False, overrides={"x.y": 1})
@@ -140,4 +140,31 @@ def test_upstream_options_go_to_the_methods_that_take_them():
     with pytest.raises(ConfigError, match="PointAvatar only"):
         upstream_options(
             RunOptions(benchmark="renderme360_nes", methods=["imavatar"], test_time_fitting=True)
+        )
+
+
+def test_a_methods_own_options_are_checked_and_recorded_for_that_method_only():
+    from nesbench.errors import ConfigError
+    from nesbench.pipeline.run import method_job_options
+
+    new = RunOptions(
+        benchmark="renderme360_nes",
+        method_options={"pointavatar": {"test_time_fitting": False, "fitting_scope": "sequence"}},
+    )
+    assert method_job_options(new) == {
+        "pointavatar": {"test_time_fitting": False, "fitting_scope": "sequence"}
+    }
+    old = RunOptions(benchmark="renderme360_nes", test_time_fitting=False)  # the old global spelling
+    assert method_job_options(old) == {"pointavatar": {"test_time_fitting": False}}
+    with pytest.raises(ConfigError, match="has no option 'test_time_fitting'"):
+        method_job_options(
+            RunOptions(benchmark="renderme360_nes", method_options={"imavatar": {"test_time_fitting": True}})
+        )
+    with pytest.raises(ConfigError, match="fitting-scope: invalid value 'all'"):
+        method_job_options(
+            RunOptions(benchmark="renderme360_nes", method_options={"pointavatar": {"fitting_scope": "all"}})
+        )
+    with pytest.raises(ConfigError, match="not among the chosen"):
+        method_job_options(
+            RunOptions(benchmark="renderme360_nes", methods=["imavatar"], method_options={"pointavatar": {}})
         )
