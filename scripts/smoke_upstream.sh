@@ -35,7 +35,8 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 [[ -n "$MIRROR" ]] || { echo "smoke_upstream.sh: error: --mirror DIR (or NESBENCH_MIRROR) is required (no GitHub here)" >&2; exit 2; }
-OUT="$RUNS/scores"
+# Scores go beside the runs folder, never inside it (every folder under --runs is scored as a method).
+OUT="${RUNS%/}-scores"
 has() { [[ ",$METHODS," == *",$1,"* ]]; }
 step() { [[ ",$STEPS," == *",$1,"* ]]; }
 t0=$SECONDS
@@ -43,7 +44,12 @@ say() { echo "[smoke +$((SECONDS - t0))s] $*"; }
 
 if [[ -n "$WHEELS" ]]; then          # offline: pip only reads the carried wheels
   export PIP_NO_INDEX=1 PIP_FIND_LINKS="$WHEELS"
-  [[ -x .venv/bin/python ]] || python3 -m venv --system-site-packages .venv   # keep the machine's CUDA torch
+  # A machine whose python3 is itself a virtual environment holding its CUDA torch (the H200 image: /opt/torch/.venv)
+  # is used as it is: a venv made from it with --system-site-packages would not see its packages.
+  if [[ -z "${VIRTUAL_ENV:-}" ]] && python3 -c 'import sys, torch; sys.exit(sys.prefix == sys.base_prefix)' 2>/dev/null; then
+    VIRTUAL_ENV=$(python3 -c 'import sys; print(sys.prefix)'); export VIRTUAL_ENV
+  fi
+  [[ -n "${VIRTUAL_ENV:-}" || -x .venv/bin/python ]] || python3 -m venv --system-site-packages .venv   # keep its torch
 fi
 PY="${VIRTUAL_ENV:+$VIRTUAL_ENV/bin/python}"; PY="${PY:-$ROOT/.venv/bin/python}"
 
@@ -75,8 +81,8 @@ if step eval; then
     bash eval.sh --method imavatar "${COMMON[@]}"
   fi
   if has pointavatar; then
-    bash eval.sh --method pointavatar "${COMMON[@]}" --test-time-fitting off --checkpoint 5
-    bash eval.sh --method pointavatar "${COMMON[@]}" --test-time-fitting off
+    bash eval.sh --method pointavatar "${COMMON[@]}" --pointavatar.test-time-fitting off --checkpoint 5
+    bash eval.sh --method pointavatar "${COMMON[@]}" --pointavatar.test-time-fitting off
   fi
 fi
 if step score; then
