@@ -84,7 +84,7 @@ def table(stats: dict) -> list[dict]:
                 "region": "full image",
                 "share_px": 1.0,
                 "mae": sum(v[1] for v in per.values()) / (3 * total_px),
-                "psnr": float(10 * np.log10(1 / full_mse)),
+                "psnr": float(10 * np.log10(1 / full_mse)) if full_mse > 0 else None,
                 "share_sq_err": 1.0,
             }
         )
@@ -97,7 +97,7 @@ def table(stats: dict) -> list[dict]:
                     "share_px": n / total_px,
                     "mae": sa / (3 * n) if n else float("nan"),
                     "psnr": float(10 * np.log10(3 * n / se)) if se > 0 else None,  # None: exact match
-                    "share_sq_err": se / total_se if total_se else float("nan"),
+                    "share_sq_err": se / total_se if total_se else None,
                 }
             )
     return rows
@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         psnr = "exact" if r["psnr"] is None else f"{r['psnr']:.2f}"
         print(
             f"| {r['method']} | {r['region']} | {r['share_px']:.1%} | {r['mae']:.4f} | {psnr} | "
-            f"{r['share_sq_err']:.1%} |"
+            f"{'-' if r['share_sq_err'] is None else format(r['share_sq_err'], '.1%')} |"
         )
     if a.json:
         a.json.write_text(json.dumps(rows, indent=1, allow_nan=False) + "\n")
