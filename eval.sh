@@ -4,7 +4,8 @@
 #   bash eval.sh --methods pointavatar --protocols speech --subjects testset1 [--pointavatar.test-time-fitting on|off]
 #                [--pointavatar.fitting-scope split|sequence] [--benchmark NAME] [--runs DIR] [--data DIR] [--force]
 # --subjects defaults to all subjects of the benchmark (21 on RenderMe-360, run one after the other);
-# --pointavatar.* are PointAvatar's own options (default: fitting on, one run over the whole split).
+# --pointavatar.* are PointAvatar's own options (default: fitting on, one run over the whole split);
+# --monogaussianavatar.test-time-fitting and --monogaussianavatar.fitting-scope the same for MonoGaussianAvatar.
 # (--method/--protocol, the benchmark's spellings, and --test-time-fitting/--fitting-scope are kept as aliases.)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"

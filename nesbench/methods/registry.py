@@ -17,7 +17,7 @@ from importlib.metadata import entry_points
 from nesbench.errors import ConfigError
 from nesbench.loading import ObjectLoadError, load_object
 from nesbench.methods.spec import MethodSpec
-from nesbench.methods.upstream_methods import PointAvatarOptions
+from nesbench.methods.upstream_methods import MonoGaussianAvatarOptions, PointAvatarOptions
 from nesbench.names import check_name
 
 ENTRY_POINT_GROUP = "nesbench.methods"
@@ -57,6 +57,16 @@ BUILTIN: tuple[MethodSpec, ...] = (
         needs_assets=("flame",),
         upstream="pointavatar",
         config=PointAvatarOptions,
+    ),
+    MethodSpec(
+        name="monogaussianavatar",
+        description="MonoGaussianAvatar (Chen et al., SIGGRAPH 2024), Gaussian points, through the upstream runner "
+        "with the NES-Bench overlay",
+        target="nesbench.methods.upstream_methods:MonoGaussianAvatarMethod",
+        needs_gpu=True,
+        needs_assets=("flame",),
+        upstream="monogaussianavatar",
+        config=MonoGaussianAvatarOptions,
     ),
 )
 

@@ -1,4 +1,4 @@
-"""IMavatar and PointAvatar as registered methods: thin adapters over nesbench.upstream.jobs.
+"""IMavatar, PointAvatar and MonoGaussianAvatar as registered methods: thin adapters over nesbench.upstream.jobs.
 
 The upstream runners (with the NES-Bench overlays) do the work; this module only maps a pipeline Job onto an
 upstream job. Each pipeline run keeps its own upstream experiment folder (``<run>/work/<method>/<protocol>/
@@ -7,7 +7,8 @@ upstream job. Each pipeline run keeps its own upstream experiment folder (``<run
 Job options are stored in the run's plan: ``epochs`` and ``overrides`` (``nesbench run --epochs N --set
 KEY=VALUE``, every upstream method; default: configs/methods/<method>.conf) and PointAvatar's own options
 (:class:`PointAvatarOptions`: ``nesbench run --pointavatar.test-time-fitting on|off
---pointavatar.fitting-scope split|sequence``).
+--pointavatar.fitting-scope split|sequence``) and MonoGaussianAvatar's (:class:`MonoGaussianAvatarOptions`, the same
+two as ``--monogaussianavatar.*``).
 """
 
 from __future__ import annotations
@@ -36,6 +37,27 @@ class PointAvatarOptions:
         metadata={
             "help": "split = one fitting run with one shared SparseAdam over the whole test split, as the "
             "benchmark's scripts/test.py (default); sequence = a fresh run per test sequence"
+        },
+    )
+
+
+@dataclass(frozen=True)
+class MonoGaussianAvatarOptions:
+    """MonoGaussianAvatar's own options (None: the value in configs/methods/monogaussianavatar.conf); it keeps
+    PointAvatar's test-time fitting. Recorded in method_info.json."""
+
+    test_time_fitting: bool | None = field(
+        default=None,
+        metadata={
+            "help": "fit expression/pose/camera to the GT test images (default: on, "
+            "configs/methods/monogaussianavatar.conf, as upstream's scripts/test.py)"
+        },
+    )
+    fitting_scope: Literal["split", "sequence"] | None = field(
+        default=None,
+        metadata={
+            "help": "split = one fitting run over the whole test split (default); sequence = a fresh run per test "
+            "sequence"
         },
     )
 
@@ -102,3 +124,7 @@ class IMavatarMethod(UpstreamMethod):
 
 class PointAvatarMethod(UpstreamMethod):
     upstream = "pointavatar"
+
+
+class MonoGaussianAvatarMethod(UpstreamMethod):
+    upstream = "monogaussianavatar"

@@ -136,7 +136,7 @@ def method_job_options(opts: RunOptions) -> dict[str, dict]:
         fitting = [m for m in chosen if "test_time_fitting" in {f.name for f in _fields(m)}]
         if not fitting:
             raise ConfigError(
-                "--test-time-fitting applies to PointAvatar only; none of the chosen methods fits"
+                "--test-time-fitting applies to PointAvatar and MonoGaussianAvatar only; none of the chosen methods fits"
             )
         for m in fitting:
             own.setdefault(m, {}).setdefault("test_time_fitting", opts.test_time_fitting)

@@ -270,7 +270,9 @@ def _eval_options(args: argparse.Namespace, methods: list[str]) -> dict[str, dic
             k for k in keys if k in specs and option in {f.name for f in option_fields(k, specs[k].config)}
         ]
         if not takers:
-            raise ConfigError(f"{flag}: only PointAvatar has test-time fitting, not {args.methods}")
+            raise ConfigError(
+                f"{flag}: only PointAvatar and MonoGaussianAvatar have test-time fitting, not {args.methods}"
+            )
         for k in takers:
             field = next(f for f in option_fields(k, specs[k].config) if f.name == option)
             own.setdefault(k, {}).setdefault(option, field.parse(text))

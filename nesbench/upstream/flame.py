@@ -21,8 +21,9 @@ FLAME_DIR = Path("flame/FLAME2020")
 MODEL = "generic_model.pkl"
 LANDMARKS = "landmark_embedding.npy"
 MARKER = "nesbench_flame.json"
-# PointAvatar reads landmark_embedding.npy (it ships the real one); IMavatar does not.
-NEEDS_LANDMARKS = {"pointavatar"}
+# PointAvatar and MonoGaussianAvatar (same FLAME.py) read landmark_embedding.npy (both ship the real one); IMavatar
+# does not.
+NEEDS_LANDMARKS = {"pointavatar", "monogaussianavatar"}
 
 
 class _NoChumpy(pickle.Unpickler):

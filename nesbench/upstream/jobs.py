@@ -269,12 +269,12 @@ def eval_job(
         )
     if test_time_fitting is not None and tpl.test_time_fitting is None:
         raise ConfigError(
-            f"--test-time-fitting: only PointAvatar has test-time fitting, not {job.pin.name}; drop the option"
+            f"--test-time-fitting: only PointAvatar and MonoGaussianAvatar have test-time fitting, not {job.pin.name}; drop the option"
         )
     fitting = tpl.test_time_fitting if test_time_fitting is None else test_time_fitting
     if fitting_scope is not None and tpl.fitting_scope is None:
         raise ConfigError(
-            f"--fitting-scope: only PointAvatar has test-time fitting, not {job.pin.name}; drop the option"
+            f"--fitting-scope: only PointAvatar and MonoGaussianAvatar have test-time fitting, not {job.pin.name}; drop the option"
         )
     if fitting_scope not in (None, *confs_mod.FITTING_SCOPES):
         raise ConfigError(f"--fitting-scope {fitting_scope!r}: give split or sequence")

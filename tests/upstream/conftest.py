@@ -14,6 +14,7 @@ from nesbench.upstream.pins import Upstream
 NAMES = {
     "imavatar": ("IMavatar", "IMavatar", "code/confs/IMavatar_supervised.conf"),
     "pointavatar": ("PointAvatar", "pointavatar", "code/confs/subject1.conf"),
+    "monogaussianavatar": ("MonoGaussianAvatar", "monogaussianavatar", "code/confs/subject1.conf"),
 }
 
 BASE_CONF = """train {

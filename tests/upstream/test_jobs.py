@@ -285,7 +285,7 @@ def test_cli_refuses_bad_epochs_and_fitting_for_imavatar(env, capsys):
         assert "a number of epochs is 1..1000000" in capsys.readouterr().err
     assert main(["upstream", "eval", "--method", "imavatar", *base, "--test-time-fitting", "on"]) == 1
     err = capsys.readouterr().err
-    assert "only PointAvatar has test-time fitting" in err and len(err.strip().splitlines()) == 1
+    assert "only PointAvatar and MonoGaussianAvatar have test-time fitting" in err and len(err.strip().splitlines()) == 1
     assert main(["upstream", "train", "--method", "pointavatar", *base, "--set", "train.nepoch=abc"]) == 1
     assert "train.nepoch takes a number" in capsys.readouterr().err
 
