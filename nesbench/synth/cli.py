@@ -17,7 +17,8 @@ def _flame(args: argparse.Namespace) -> int:
 
     out = write_synthetic_flame(Path(args.out_dir), seed=args.seed)
     print(
-        f"wrote {out / 'generic_model.pkl'} and {out / 'landmark_embedding.npy'} (synthetic stand-in, seed {args.seed})"
+        f"wrote {out / 'generic_model.pkl'}, {out / 'landmark_embedding.npy'} and {out / 'FLAME_masks.pkl'} "
+        f"(synthetic stand-in, seed {args.seed})"
     )
     return 0
 

@@ -472,12 +472,64 @@ def _landmark_embedding(
     }
 
 
+# Region names of FLAME's vertex-mask file FLAME_masks.pkl (a dict name -> vertex indices), which FlashAvatar and
+# GaussianAvatars read (FlashAvatar uses "boundary": the neck-cut ring it leaves out of its head region).
+FLAME_MASK_NAMES = (
+    "eye_region",
+    "neck",
+    "left_eyeball",
+    "right_eyeball",
+    "right_ear",
+    "right_eye_region",
+    "forehead",
+    "lips",
+    "nose",
+    "scalp",
+    "boundary",
+    "face",
+    "left_ear",
+    "left_eye_region",
+)
+
+
+def flame_masks(head: HeadModel) -> dict[str, np.ndarray]:
+    """FLAME_masks.pkl's structure for the stand-in: each region name -> sorted int64 vertex indices of this mesh
+    (from the per-vertex labels and the (height, azimuth) grid; +azimuth is the subject's left)."""
+    lab, part = head.labels, head.part
+    y, phi = head.uv[:, 0], _wrap(head.uv[:, 1])
+    surface = part == 0
+    front = surface & (np.cos(phi) > 0.2)
+    eyes = surface & (np.abs(y - EYE_Y) < 0.02) & (np.abs(phi) > 0.08) & (np.abs(phi) < 0.65)
+    rows = np.unique(np.round(y[surface], 6))
+    bottom = surface & (y <= rows[min(1, len(rows) - 1)] + 1e-9)  # the lowest rows and the neck pole
+    region = {
+        "eye_region": eyes,
+        "neck": lab == LABELS["neck"],
+        "left_eyeball": part == 2,
+        "right_eyeball": part == 1,
+        "right_ear": lab == LABELS["r_ear"],
+        "right_eye_region": eyes & (phi < 0),
+        "forehead": front & (lab == LABELS["skin"]) & (y > EYE_Y + 0.02),
+        "lips": np.isin(lab, [LABELS["u_lip"], LABELS["l_lip"]]),
+        "nose": lab == LABELS["nose"],
+        "scalp": lab == LABELS["hair"],
+        "boundary": bottom,
+        "face": front & ~np.isin(lab, [LABELS["hair"], LABELS["neck"], LABELS["l_ear"], LABELS["r_ear"]]),
+        "left_ear": lab == LABELS["l_ear"],
+        "left_eye_region": eyes & (phi > 0),
+    }
+    return {name: np.nonzero(region[name])[0].astype(np.int64) for name in FLAME_MASK_NAMES}
+
+
 def write_synthetic_flame(out_dir: Path, seed: int = 0) -> Path:
-    """Write ``generic_model.pkl`` (plain NumPy dict, FLAME keys) and ``landmark_embedding.npy`` into out_dir."""
+    """Write ``generic_model.pkl`` (plain NumPy dict, FLAME keys), ``landmark_embedding.npy`` and
+    ``FLAME_masks.pkl`` (FLAME's region masks, same structure) into out_dir."""
     out_dir = Path(out_dir)
     head = build_head(seed)
     with atomic_path(out_dir / "generic_model.pkl") as tmp, open(tmp, "wb") as f:
         pickle.dump(head.model, f, protocol=4)
+    with atomic_path(out_dir / "FLAME_masks.pkl") as tmp, open(tmp, "wb") as f:
+        pickle.dump(flame_masks(head), f, protocol=2)
     emb = {k: v for k, v in head.embedding.items() if not k.startswith("_")}
     with atomic_path(out_dir / "landmark_embedding.npy") as tmp, open(tmp, "wb") as f:
         np.save(f, np.array(emb, dtype=object), allow_pickle=True)

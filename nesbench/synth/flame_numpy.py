@@ -79,13 +79,19 @@ class FlameNumpy:
         self, shape: np.ndarray, expression: np.ndarray, pose: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """Vertices (V,3) in FLAME's x4 space and landmarks (L,3) (None without an embedding)."""
+        pose = np.asarray(pose, dtype=np.float64).reshape(15)
+        return self.forward_rotations(shape, expression, batch_rodrigues(pose.reshape(-1, 3)))
+
+    def forward_rotations(
+        self, shape: np.ndarray, expression: np.ndarray, rots: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """:meth:`forward` with the 5 joint rotations given as matrices (5,3,3) instead of axis-angle."""
         shape = np.asarray(shape, dtype=np.float64).reshape(N_SHAPE)
         expression = np.asarray(expression, dtype=np.float64).reshape(N_EXP)
-        pose = np.asarray(pose, dtype=np.float64).reshape(15)
+        rots = np.asarray(rots, dtype=np.float64).reshape(5, 3, 3)
         template = self.v_template + self.shapedirs[:, :, :N_SHAPE] @ shape
         v_shaped = template + self.shapedirs[:, :, N_SHAPE:] @ expression
         joints = self.J_regressor @ v_shaped
-        rots = batch_rodrigues(pose.reshape(-1, 3))
         pose_feature = (rots[1:] - np.eye(3)).reshape(-1)
         v_posed = v_shaped + (pose_feature @ self.posedirs).reshape(-1, 3)
         A = rigid_transforms(rots, joints, self.parents)
