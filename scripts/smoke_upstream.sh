@@ -79,7 +79,7 @@ COMMON=(--protocol expression --subjects all --benchmark "$BENCH" --runs "$RUNS"
 if step train; then
   has imavatar && { say "train IMavatar for $IM_EPOCHS epoch(s)"; bash train.sh --method imavatar "${COMMON[@]}" --epochs "$IM_EPOCHS"; }
   has pointavatar && { say "train PointAvatar for $PA_EPOCHS epoch(s)"; bash train.sh --method pointavatar "${COMMON[@]}" --epochs "$PA_EPOCHS"; }
-  has monogaussianavatar && { say "train MonoGaussianAvatar for $MGA_EPOCHS epoch(s)"; bash train.sh --method monogaussianavatar "${COMMON[@]}" --epochs "$MGA_EPOCHS"; }
+  has monogaussianavatar && { say "train MonoGaussianAvatar for $MGA_EPOCHS epoch(s)"; bash train.sh --methods monogaussianavatar "${COMMON[@]}" --epochs "$MGA_EPOCHS"; }
 fi
 if step eval; then
   # Before vs after: the earliest saved checkpoint (IMavatar 0 = untrained; PointAvatar saves from epoch 5) is
@@ -94,8 +94,8 @@ if step eval; then
     bash eval.sh --method pointavatar "${COMMON[@]}" --pointavatar.test-time-fitting off
   fi
   if has monogaussianavatar; then   # saves a full checkpoint every 5 epochs, like PointAvatar
-    bash eval.sh --method monogaussianavatar "${COMMON[@]}" --test-time-fitting off --checkpoint 5
-    bash eval.sh --method monogaussianavatar "${COMMON[@]}" --test-time-fitting off
+    bash eval.sh --methods monogaussianavatar "${COMMON[@]}" --monogaussianavatar.test-time-fitting off --checkpoint 5
+    bash eval.sh --methods monogaussianavatar "${COMMON[@]}" --monogaussianavatar.test-time-fitting off
   fi
 fi
 if step score; then

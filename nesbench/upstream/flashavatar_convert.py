@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     import sys
 
     from nesbench.config import load_benchmark
-    from nesbench.data.layout import subject_dir
+    from nesbench.data.layout import sequence_dir
     from nesbench.errors import NesbenchError
 
     p = argparse.ArgumentParser(
@@ -238,7 +238,9 @@ def main(argv: list[str] | None = None) -> int:
         bench = load_benchmark(args.benchmark)
         proto = bench.protocol(args.protocol)
         root = bench.data_root(args.data)
-        folder = subject_dir(root, bench.testset_of(args.subject), args.subject)
+        folder = sequence_dir(
+            root, bench.testset_of(args.subject), args.subject, "_"
+        ).parent  # <testset>/<id>/<id>
         manifest = convert_subject(folder, list(proto.train), list(proto.test_sequences), args.out)
     except NesbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
