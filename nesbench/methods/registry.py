@@ -68,6 +68,14 @@ BUILTIN: tuple[MethodSpec, ...] = (
         upstream="monogaussianavatar",
         config=MonoGaussianAvatarOptions,
     ),
+    MethodSpec(
+        name="nerface",
+        description="NeRFace (Gafni et al., CVPR 2021) through upstream's training script and the NES-Bench renderer",
+        target="nesbench.methods.upstream_methods:NeRFaceMethod",
+        needs_gpu=True,
+        needs_assets=("flame",),  # only for the head-pose pivots of the converter
+        upstream="nerface",
+    ),
 )
 
 

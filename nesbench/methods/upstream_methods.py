@@ -128,3 +128,43 @@ class PointAvatarMethod(UpstreamMethod):
 
 class MonoGaussianAvatarMethod(UpstreamMethod):
     upstream = "monogaussianavatar"
+
+
+class NeRFaceMethod:
+    """NeRFace (nesbench.upstream.nerface): converts the subject, trains upstream's script, renders every test
+    sequence with the NES-Bench renderer. Options: ``iterations`` (default configs/methods/nerface.conf),
+    ``overrides`` (upstream YAML keys). Its files live in the run's work folder, so runs never share checkpoints."""
+
+    def _job(self, job: Job) -> Any:
+        from nesbench.upstream.nerface.jobs import make_job
+
+        return make_job(
+            job.bench,
+            job.subject,
+            job.protocol,
+            runs=job.runs_dir,
+            data_root=job.data_root,
+            seed=job.seed,
+            work=job.work_dir,
+        )
+
+    def prepare(self, job: Job) -> None:
+        job.work_dir.mkdir(parents=True, exist_ok=True)
+        self._job(job)
+
+    def train(self, job: Job) -> None:
+        from nesbench.upstream.nerface.jobs import train_job
+
+        iterations = job.options.get("iterations") or job.options.get("epochs")
+        UpstreamMethod._check(
+            train_job(
+                self._job(job),
+                iterations=int(iterations) if iterations else None,
+                overrides=dict(job.options.get("overrides", {})),
+            )
+        )
+
+    def render(self, job: Job) -> None:
+        from nesbench.upstream.nerface.jobs import eval_job
+
+        UpstreamMethod._check(eval_job(self._job(job)))

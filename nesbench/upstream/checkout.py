@@ -73,6 +73,8 @@ def ensure_checkout(pin: Upstream, dest: Path, mirror: Path | None = None, force
         shutil.rmtree(tmp)
     try:
         repo = git.Repo.clone_from(source, tmp, no_checkout=True)
+        if pin.sparse:  # only the code: the mirror may lack the large files elsewhere (videos, pages)
+            repo.git.sparse_checkout("set", *pin.sparse)
         try:
             repo.git.checkout(pin.commit, "--detach")
         except git.GitCommandError:

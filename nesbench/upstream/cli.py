@@ -72,6 +72,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--force", action="store_true", help="redo finished jobs")
         if action == "train":
             p.add_argument(
+                "--iterations",
+                type=cli_args.bounded_int(1, 10_000_000, "a number of iterations"),
+                help="NeRFace only: training iterations (default: configs/methods/nerface.conf iterations.<protocol>)",
+            )
+            p.add_argument(
                 "--epochs",
                 type=cli_args.epochs,
                 help="positive integer (default: configs/methods/<method>.conf epochs.<protocol>)",
@@ -206,16 +211,23 @@ def _jobs(args: argparse.Namespace) -> int:
         raise ConfigError("--protocols is empty; choose from: " + ", ".join(bench.protocols))
     methods = [m for m in args.methods.split(",") if m]
     if not methods:
-        raise ConfigError("--methods is empty; choose from: imavatar, pointavatar")
+        raise ConfigError("--methods is empty; choose from: imavatar, pointavatar, nerface")
     subjects = bench.resolve_subjects(args.subjects)
+    results = []
+    if "nerface" in (m.lower() for m in methods):  # its own jobs (nesbench.upstream.nerface): iterations
+        from nesbench.upstream.nerface.cli import run_jobs
+
+        methods = [m for m in methods if m.lower() != "nerface"]
+        results += run_jobs(args, bench, protocols, subjects, alone=not methods)
+    elif getattr(args, "iterations", None) is not None:
+        raise ConfigError(f"--iterations: only NeRFace counts iterations; {args.methods} take --epochs")
     epochs = overrides = None
     own: dict[str, dict] = {}
     if args.action == "train":
         epochs = args.epochs
         overrides = confs.parse_overrides(args.overrides)
     else:
-        own = _eval_options(args, methods)
-    results = []
+        own = _eval_options(args, methods) if methods else {}
     for method in methods:
         for protocol in protocols:
             for subject in subjects:

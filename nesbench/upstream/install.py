@@ -19,7 +19,7 @@ def install(
     dest = pin.checkout_dir(root or upstream_dir())
     how = checkout.ensure_checkout(pin, dest, mirror=mirror, force=force)
     say(f"{pin.name}: checkout {how} at {pin.commit[:12]} ({dest})")
-    code = dest / "code"
+    code = pin.code_dir(root or upstream_dir())
     for name, before in patches.apply_patches(pin.key, code).items():
         say(f"{pin.name}: patch {name}: {'applied now' if before == patches.PENDING else 'already applied'}")
     written = overlays.install_overlays(pin.key, code)
@@ -41,7 +41,7 @@ def status(pin: Upstream, root: Path | None = None, python: str = sys.executable
     out["commit"] = head or "missing"
     if head is None:
         return out
-    code = dest / "code"
+    code = pin.code_dir(root or upstream_dir())
     out["patches"] = patches.patch_states(pin.key, code)
     out["overlays"] = overlays.overlay_state(pin.key, code)
     if pin.key in BUILDS:

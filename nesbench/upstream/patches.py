@@ -379,7 +379,9 @@ PATCHES += _monogaussianavatar_patches()
 
 
 def patches_for(method: str) -> list[Patch]:
-    return [p for p in PATCHES if p.method == method]
+    from nesbench.upstream.nerface.patches import PATCHES as NERFACE  # its own module; imports Edit/Patch from here
+
+    return [p for p in (*PATCHES, *NERFACE) if p.method == method]
 
 
 def apply_patches(method: str, code_dir: Path) -> dict[str, str]:

@@ -24,13 +24,15 @@ class Upstream:
     commit: str
     mirror: str
     methodname: str
+    code: str = "code"  # the folder the runners start from, relative to the checkout
+    sparse: tuple[str, ...] = ()  # check out only these folders (git sparse-checkout); empty = everything
 
     def checkout_dir(self, root: Path | None = None) -> Path:
         return (root or upstream_dir()) / self.name
 
     def code_dir(self, root: Path | None = None) -> Path:
         """The folder the upstream runners must be started from (relative FLAME paths)."""
-        return self.checkout_dir(root) / "code"
+        return self.checkout_dir(root) / self.code
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,8 @@ def load_pins(path: Path | None = None) -> dict[str, Upstream]:
                 commit=commit,
                 mirror=c.get_string("mirror"),
                 methodname=c.get_string("methodname"),
+                code=c.get_string("code", "code"),
+                sparse=tuple(str(x) for x in c.get_list("sparse", [])),
             )
     except (OSError, ConfigException) as exc:
         raise ConfigError(f"{path}: cannot read upstream pins ({exc}); restore it from git") from None

@@ -21,6 +21,7 @@ REQUIRED_MODULES: dict[str, tuple[str, ...]] = {
     "imavatar": ("torchvision",),
     "pointavatar": ("torchvision", "pytorch3d"),
     "monogaussianavatar": ("torchvision", "pytorch3d", "diff_gaussian_rasterization"),
+    "nerface": ("yaml",),  # PyYAML reads its configs; it needs no torchvision after the no-torchvision patch
 }
 # Methods whose loss.vgg_feature_weight > 0 loads ImageNet VGG16 (PointAvatar's model/vgg_feature.py).
 VGG_LOSS_METHODS = {"pointavatar", "monogaussianavatar"}

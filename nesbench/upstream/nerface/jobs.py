@@ -1,0 +1,346 @@
+"""NeRFace train / eval jobs: one job = (subject, protocol), idempotent and resumable.
+
+Folders of a job (``work`` defaults to ``<runs>/<run>/<protocol>/<subject>/work``)::
+
+    work/dataset/        the converted subject (convert.convert_subject; redone only when its inputs change)
+    work/config.yml      upstream's YAML config for this job (settings.build_config)
+    work/logs/nerface/   upstream's checkpoints checkpoint<iter>.ckpt (the newest one resumes an interrupted run)
+    work/renders/<seq>/  the renderer's frames of the final checkpoint
+
+Train runs upstream's ``train_transformed_rays.py`` (patched) and is done when ``checkpoint<iterations-1>`` exists;
+eval runs the overlay ``nes_nerface_render.py`` per test sequence and maps its frames into the canonical layout
+``<runs>/<run>/<protocol>/<subject>/<seq>/rgb/<k>.png`` with method_info.json beside them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nesbench.config import Benchmark
+from nesbench.data.layout import frame_files, prediction_dir, sequence_dir
+from nesbench.errors import AssetError, ConfigError
+from nesbench.fsutil import write_json_atomic, write_text_atomic
+from nesbench.paths import upstream_dir
+from nesbench.upstream import confs as confs_mod
+from nesbench.upstream import flame as flame_mod
+from nesbench.upstream import patches as patches_mod
+from nesbench.upstream import preflight as preflight_mod
+from nesbench.upstream.jobs import (
+    EVAL_MARKER,
+    TRAIN_MARKER,
+    JobResult,
+    _read_json,
+    _run,
+    _tail,
+    default_runs_dir,
+    map_predictions,
+)
+from nesbench.upstream.nerface import convert, settings
+from nesbench.upstream.pins import Upstream, get_pin
+
+TRAIN_SCRIPT = "train_transformed_rays.py"
+RENDERER = "nes_nerface_render.py"
+RENDER_DONE = "nes_eval_done.json"
+IDENTITY = "nesbench_identity.json"
+CKPT_RE = re.compile(r"^checkpoint(\d+)\.ckpt$")
+MODULES = ("yaml", "imageio", "cv2", "tqdm", "matplotlib")
+
+
+@dataclass(frozen=True)
+class NerfaceJob:
+    pin: Upstream
+    bench: Benchmark
+    subject: str
+    protocol: str
+    runs: Path
+    code_dir: Path
+    data_root: Path
+    seed: int | None = None
+    work: Path | None = None
+
+    @property
+    def run_name(self) -> str:
+        return self.pin.key if self.seed is None else f"{self.pin.key}-seed{self.seed}"
+
+    @property
+    def job_dir(self) -> Path:
+        return self.runs / self.run_name / self.protocol / self.subject
+
+    @property
+    def work_dir(self) -> Path:
+        return self.work or self.job_dir / "work"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.job_dir / "logs"
+
+    @property
+    def ckpt_dir(self) -> Path:
+        return self.work_dir / "logs" / "nerface"
+
+    @property
+    def name(self) -> str:
+        return f"{self.run_name}/{self.protocol}/{self.subject}"
+
+
+def make_job(
+    bench: Benchmark,
+    subject: str,
+    protocol: str,
+    runs: Path | None = None,
+    upstream_root: Path | None = None,
+    data_root: Path | None = None,
+    seed: int | None = None,
+    work: Path | None = None,
+) -> NerfaceJob:
+    pin = get_pin("nerface")
+    bench.protocol(protocol)
+    bench.testset_of(subject)
+    code = pin.code_dir(upstream_root or upstream_dir())
+    if not (code / RENDERER).is_file():
+        raise AssetError(f"{code / RENDERER}: missing; run `bash setup.sh --methods nerface` first")
+    return NerfaceJob(
+        pin,
+        bench,
+        str(subject),
+        protocol,
+        Path(runs or default_runs_dir()),
+        code,
+        Path(data_root) if data_root else bench.data_root(),
+        seed,
+        Path(work) if work else None,
+    )
+
+
+def checkpoints(folder: Path) -> dict[int, Path]:
+    """{iteration: file} of upstream's checkpoint<iter>.ckpt files (ordered numerically)."""
+    if not folder.is_dir():
+        return {}
+    found = {int(m[1]): p for p in folder.iterdir() if (m := CKPT_RE.match(p.name))}
+    return dict(sorted(found.items()))
+
+
+def _plain(overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """`nesbench run` passes --set values as text: parse them as the CLI does."""
+    return {k: confs_mod.parse_value(k, v) if isinstance(v, str) else v for k, v in (overrides or {}).items()}
+
+
+def problems(job: NerfaceJob, python: str) -> list[str]:
+    """What would make the upstream scripts fail, one line each (checkout, patches, FLAME, data, modules)."""
+    out = []
+    for rel in (TRAIN_SCRIPT, RENDERER):
+        if not (job.code_dir / rel).is_file():
+            out.append(f"{job.code_dir / rel}: missing; run `bash setup.sh --methods nerface`")
+    if not out:
+        pending = [n for n, s in patches_mod.patch_states("nerface", job.code_dir).items() if s != "applied"]
+        if pending:
+            out.append(
+                f"{job.code_dir}: patches not applied ({', '.join(pending)}); run `nesbench upstream install "
+                "--methods nerface`"
+            )
+    if flame_mod.flame_state(job.pin, job.code_dir) in ("missing", "chumpy"):
+        out.append(
+            f"{job.code_dir / flame_mod.FLAME_DIR / flame_mod.MODEL}: no chumpy-free FLAME model (the head-pose "
+            "pivots need it); run `nesbench upstream flame --from generic_model.pkl --methods nerface` (or "
+            "--synthetic for synthetic subjects)"
+        )
+    states = preflight_mod.module_states(python, MODULES)
+    out += [
+        f"{python}: cannot import {m} ({s}); pip install it"
+        for m, s in states.items()
+        if m != "torch" and s != "ok"
+    ]
+    if states.get("torch") is None:
+        out.append(f"{python}: torch is not installed")
+    return out
+
+
+def prepare(
+    job: NerfaceJob, iterations: int, overrides: dict[str, Any] | None
+) -> tuple[Path, dict[str, Any]]:
+    """Convert the subject (if needed) and write the job's YAML config; returns (config path, config)."""
+    tpl = settings.load_settings()
+    proto = job.bench.protocol(job.protocol)
+    convert.convert_subject(
+        job.data_root,
+        job.bench.testset_of(job.subject),
+        job.subject,
+        proto.train,
+        proto.test_sequences,
+        job.work_dir / "dataset",
+        job.code_dir / flame_mod.FLAME_DIR / flame_mod.MODEL,
+        tpl.convert_settings(job.bench.resolution),
+    )
+    cfg = settings.build_config(
+        job.code_dir,
+        tpl,
+        (job.work_dir / "dataset").resolve(),
+        (job.work_dir / "logs").resolve(),
+        iterations,
+        job.seed,
+        _plain(overrides),
+    )
+    path = job.work_dir / "config.yml"
+    text = settings.config_text(cfg)
+    if not path.is_file() or path.read_text(encoding="utf-8") != text:
+        write_text_atomic(path, text)
+    return path, cfg
+
+
+def train_job(
+    job: NerfaceJob,
+    iterations: int | None = None,
+    overrides: dict[str, Any] | None = None,
+    python: str = sys.executable,
+    force: bool = False,
+) -> JobResult:
+    """Train to ``iterations`` (default: configs/methods/nerface.conf per protocol); resumes from the newest
+    checkpoint of the same configuration; skips a finished job."""
+    tpl = settings.load_settings()
+    iterations = int(tpl.iterations[job.protocol] if iterations is None else iterations)
+    if iterations <= 0:
+        raise ConfigError(f"iterations must be a positive integer, got {iterations}")
+    if found := problems(job, python):
+        return JobResult(job.name, "failed", "not launched: " + "; ".join(found))
+    cfg_path, cfg = prepare(job, iterations, overrides)
+    cfg_sha = hashlib.sha256(cfg_path.read_bytes()).hexdigest()
+    identity = settings.identity_sha(cfg)
+    marker = job.job_dir / TRAIN_MARKER
+    want = {"iterations": iterations, "config_sha256": cfg_sha, "commit": job.pin.commit}
+    done = _read_json(marker)
+    if not force and done and all(done.get(k) == v for k, v in want.items()):
+        return JobResult(job.name, "skipped", f"already trained ({iterations} iterations)")
+    marker.unlink(missing_ok=True)
+    ident_file = job.ckpt_dir / IDENTITY
+    old = _read_json(ident_file)
+    if force or (old is not None and old.get("identity") != identity):
+        shutil.rmtree(
+            job.ckpt_dir, ignore_errors=True
+        )  # another configuration: its checkpoints do not resume
+    job.ckpt_dir.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(ident_file, {"identity": identity})
+    final = iterations - 1
+    ckpts = checkpoints(job.ckpt_dir)
+    usable = {i: p for i, p in ckpts.items() if i <= final}
+    latest = max(usable) if usable else None
+    log = job.log_dir / "train.log"
+    if final not in ckpts:
+        cmd = [python, TRAIN_SCRIPT, "--config", str(cfg_path.resolve())]
+        if latest is not None:
+            cmd += ["--load-checkpoint", str(usable[latest].resolve())]
+        header = f"train {job.name} iterations={iterations} resume_from={latest}"
+        rc = _run(cmd, job.code_dir, log, header, job.seed)
+        if rc != 0 or final not in checkpoints(job.ckpt_dir):
+            return JobResult(job.name, "failed", f"exit {rc}: {_tail(log)}", log)
+    write_json_atomic(
+        marker,
+        {**want, "final_checkpoint": str(checkpoints(job.ckpt_dir)[final]), "resumed_from": latest},
+    )
+    how = f" (resumed from iteration {latest})" if latest is not None else ""
+    return JobResult(job.name, "done", f"trained to iteration {final}{how}", log)
+
+
+def eval_job(job: NerfaceJob, python: str = sys.executable, force: bool = False) -> JobResult:
+    """Render every test sequence with the final checkpoint (frames already rendered are kept) and map them to
+    the canonical prediction layout; writes method_info.json."""
+    trained = _read_json(job.job_dir / TRAIN_MARKER)
+    if not trained:
+        return JobResult(
+            job.name, "failed", f"not trained yet ({job.job_dir / TRAIN_MARKER} missing): run train.sh first"
+        )
+    tpl = settings.load_settings()
+    ckpt = Path(trained["final_checkpoint"])
+    cfg_path = job.work_dir / "config.yml"
+    if not ckpt.is_file() or not cfg_path.is_file():
+        return JobResult(
+            job.name, "failed", f"{ckpt}: final checkpoint missing; re-run train.sh with --force"
+        )
+    seqs = list(job.bench.protocol(job.protocol).test_sequences)
+    ckpt_sha = hashlib.sha256(ckpt.read_bytes()).hexdigest()
+    want = {"checkpoint_sha256": ckpt_sha, "latent": tpl.test_latent_code, "seed": tpl.render_seed}
+    renders = job.work_dir / "renders"
+    log = job.log_dir / "eval.log"
+    rendered_now = 0
+    for seq in seqs:
+        out = renders / seq
+        info = _read_json(out / RENDER_DONE)
+        stamp = _read_json(out / "nesbench_render.json")
+        if force or stamp != want:
+            shutil.rmtree(out, ignore_errors=True)  # frames of another checkpoint or rule must not mix
+        elif info:
+            continue
+        out.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(out / "nesbench_render.json", want)
+        cmd = [
+            python,
+            RENDERER,
+            "--config",
+            str(cfg_path.resolve()),
+            "--checkpoint",
+            str(ckpt.resolve()),
+            "--transforms",
+            str((job.work_dir / "dataset" / f"transforms_{seq}.json").resolve()),
+            "--out",
+            str(out.resolve()),
+            "--latent",
+            tpl.test_latent_code,
+            "--seed",
+            str(tpl.render_seed),
+        ]
+        rc = _run(cmd, job.code_dir, log, f"eval {job.name} sequence={seq}", job.seed)
+        if rc != 0 or not (out / RENDER_DONE).is_file():
+            return JobResult(job.name, "failed", f"exit {rc}: {_tail(log)}", log)
+        rendered_now += 1
+    per_seq = {}
+    for seq in seqs:
+        gt = frame_files(
+            sequence_dir(job.data_root, job.bench.testset_of(job.subject), job.subject, seq) / "image"
+        )
+        n = map_predictions(
+            renders / seq, prediction_dir(job.runs, job.run_name, job.protocol, job.subject, seq), list(gt)
+        )
+        per_seq[seq] = {
+            "frames": n,
+            "source": str(renders / seq),
+            "render": _read_json(renders / seq / RENDER_DONE),
+        }
+    meta = _read_json(job.work_dir / "dataset" / convert.META) or {}
+    write_json_atomic(
+        job.job_dir / "method_info.json",
+        {
+            "method": job.run_name,
+            "seed": job.seed,
+            "upstream": job.pin.name,
+            "url": job.pin.url,
+            "commit": job.pin.commit,
+            "benchmark": job.bench.name,
+            "protocol": job.protocol,
+            "subject": job.subject,
+            "train_iterations": trained["iterations"],
+            "checkpoint": trained["final_checkpoint"],
+            "checkpoint_sha256": ckpt_sha,
+            "config": str(cfg_path),
+            "config_sha256": trained["config_sha256"],
+            "test_latent_code": tpl.test_latent_code,
+            "render_seed": tpl.render_seed,
+            "conversion": {
+                k: meta.get(k) for k in ("scale", "intrinsics", "settings", "expression", "flame_model")
+            },
+            "sequences": per_seq,
+        },
+    )
+    write_json_atomic(
+        job.job_dir / EVAL_MARKER, {"checkpoint_sha256": ckpt_sha, "sequences": sorted(per_seq)}
+    )
+    return JobResult(
+        job.name,
+        "done" if rendered_now else "skipped",
+        f"{len(per_seq)} sequences mapped ({rendered_now} rendered now)",
+        log,
+    )
