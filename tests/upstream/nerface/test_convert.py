@@ -86,7 +86,7 @@ def test_cameras_and_expressions_round_trip(converted) -> None:
         )
     cams = [
         np.linalg.norm(np.array(f["transform_matrix"])[:3, 3])
-        for f in json.load(open(out / "transforms_train.json"))["frames"]
+        for f in json.loads((out / "transforms_train.json").read_text())["frames"]
     ]
     assert np.median(cams) == pytest.approx(0.5)  # head_distance
 
