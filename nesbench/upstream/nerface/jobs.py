@@ -18,6 +18,7 @@ import hashlib
 import re
 import shutil
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -220,9 +221,8 @@ def train_job(
     ident_file = job.ckpt_dir / IDENTITY
     old = _read_json(ident_file)
     if force or (old is not None and old.get("identity") != identity):
-        shutil.rmtree(
-            job.ckpt_dir, ignore_errors=True
-        )  # another configuration: its checkpoints do not resume
+        # another configuration: its checkpoints must not resume
+        shutil.rmtree(job.ckpt_dir, ignore_errors=True)
     job.ckpt_dir.mkdir(parents=True, exist_ok=True)
     write_json_atomic(ident_file, {"identity": identity})
     final = iterations - 1
@@ -230,41 +230,60 @@ def train_job(
     usable = {i: p for i, p in ckpts.items() if i <= final}
     latest = max(usable) if usable else None
     log = job.log_dir / "train.log"
+    per_iteration = None
     if final not in ckpts:
         cmd = [python, TRAIN_SCRIPT, "--config", str(cfg_path.resolve())]
         if latest is not None:
             cmd += ["--load-checkpoint", str(usable[latest].resolve())]
         header = f"train {job.name} iterations={iterations} resume_from={latest}"
+        started = time.monotonic()
         rc = _run(cmd, job.code_dir, log, header, job.seed)
         if rc != 0 or final not in checkpoints(job.ckpt_dir):
             return JobResult(job.name, "failed", f"exit {rc}: {_tail(log)}", log)
-    write_json_atomic(
-        marker,
-        {**want, "final_checkpoint": str(checkpoints(job.ckpt_dir)[final]), "resumed_from": latest},
-    )
+        # wall time of this launch (data loading and validation logs included) over the iterations it ran
+        per_iteration = (time.monotonic() - started) / (final - (latest if latest is not None else -1))
+    record = {
+        **want,
+        "final_checkpoint": str(checkpoints(job.ckpt_dir)[final]),
+        "resumed_from": latest,
+        "seconds_per_iteration": per_iteration,
+        "work_dir": str(job.work_dir.resolve()),
+    }
+    write_json_atomic(marker, record)
     how = f" (resumed from iteration {latest})" if latest is not None else ""
     return JobResult(job.name, "done", f"trained to iteration {final}{how}", log)
 
 
-def eval_job(job: NerfaceJob, python: str = sys.executable, force: bool = False) -> JobResult:
+def eval_job(
+    job: NerfaceJob, python: str = sys.executable, force: bool = False, checkpoint: int | None = None
+) -> JobResult:
     """Render every test sequence with the final checkpoint (frames already rendered are kept) and map them to
-    the canonical prediction layout; writes method_info.json."""
+    the canonical prediction layout; writes method_info.json. ``checkpoint=N`` renders the saved
+    ``checkpoint<N>.ckpt`` instead and maps it as the method ``<run>-iter<N>`` (a before/after table)."""
     trained = _read_json(job.job_dir / TRAIN_MARKER)
     if not trained:
         return JobResult(
             job.name, "failed", f"not trained yet ({job.job_dir / TRAIN_MARKER} missing): run train.sh first"
         )
     tpl = settings.load_settings()
+    work = Path(trained.get("work_dir", job.work_dir))  # where training ran (`nesbench run` or train.sh)
     ckpt = Path(trained["final_checkpoint"])
-    cfg_path = job.work_dir / "config.yml"
+    shown, renders = job.run_name, work / "renders"
+    if checkpoint is not None:
+        saved = checkpoints(ckpt.parent)
+        if checkpoint not in saved:
+            raise ConfigError(
+                f"--checkpoint {checkpoint}: {ckpt.parent} has no checkpoint{checkpoint:05d}.ckpt; saved: "
+                f"{', '.join(map(str, saved)) or 'none'}"
+            )
+        ckpt, shown = saved[checkpoint], f"{job.run_name}-iter{checkpoint}"
+        renders = work / f"renders-iter{checkpoint}"
+    cfg_path = work / "config.yml"
     if not ckpt.is_file() or not cfg_path.is_file():
-        return JobResult(
-            job.name, "failed", f"{ckpt}: final checkpoint missing; re-run train.sh with --force"
-        )
+        return JobResult(job.name, "failed", f"{ckpt}: checkpoint missing; re-run train.sh with --force")
     seqs = list(job.bench.protocol(job.protocol).test_sequences)
     ckpt_sha = hashlib.sha256(ckpt.read_bytes()).hexdigest()
     want = {"checkpoint_sha256": ckpt_sha, "latent": tpl.test_latent_code, "seed": tpl.render_seed}
-    renders = job.work_dir / "renders"
     log = job.log_dir / "eval.log"
     rendered_now = 0
     for seq in seqs:
@@ -285,7 +304,7 @@ def eval_job(job: NerfaceJob, python: str = sys.executable, force: bool = False)
             "--checkpoint",
             str(ckpt.resolve()),
             "--transforms",
-            str((job.work_dir / "dataset" / f"transforms_{seq}.json").resolve()),
+            str((work / "dataset" / f"transforms_{seq}.json").resolve()),
             "--out",
             str(out.resolve()),
             "--latent",
@@ -293,51 +312,51 @@ def eval_job(job: NerfaceJob, python: str = sys.executable, force: bool = False)
             "--seed",
             str(tpl.render_seed),
         ]
-        rc = _run(cmd, job.code_dir, log, f"eval {job.name} sequence={seq}", job.seed)
+        rc = _run(
+            cmd, job.code_dir, log, f"eval {shown}/{job.protocol}/{job.subject} sequence={seq}", job.seed
+        )
         if rc != 0 or not (out / RENDER_DONE).is_file():
             return JobResult(job.name, "failed", f"exit {rc}: {_tail(log)}", log)
         rendered_now += 1
     per_seq = {}
+    testset = job.bench.testset_of(job.subject)
     for seq in seqs:
-        gt = frame_files(
-            sequence_dir(job.data_root, job.bench.testset_of(job.subject), job.subject, seq) / "image"
-        )
-        n = map_predictions(
-            renders / seq, prediction_dir(job.runs, job.run_name, job.protocol, job.subject, seq), list(gt)
-        )
+        gt = frame_files(sequence_dir(job.data_root, testset, job.subject, seq) / "image")
+        dst = prediction_dir(job.runs, shown, job.protocol, job.subject, seq)
         per_seq[seq] = {
-            "frames": n,
+            "frames": map_predictions(renders / seq, dst, list(gt)),
             "source": str(renders / seq),
             "render": _read_json(renders / seq / RENDER_DONE),
         }
-    meta = _read_json(job.work_dir / "dataset" / convert.META) or {}
-    write_json_atomic(
-        job.job_dir / "method_info.json",
-        {
-            "method": job.run_name,
-            "seed": job.seed,
-            "upstream": job.pin.name,
-            "url": job.pin.url,
-            "commit": job.pin.commit,
-            "benchmark": job.bench.name,
-            "protocol": job.protocol,
-            "subject": job.subject,
-            "train_iterations": trained["iterations"],
-            "checkpoint": trained["final_checkpoint"],
-            "checkpoint_sha256": ckpt_sha,
-            "config": str(cfg_path),
-            "config_sha256": trained["config_sha256"],
-            "test_latent_code": tpl.test_latent_code,
-            "render_seed": tpl.render_seed,
-            "conversion": {
-                k: meta.get(k) for k in ("scale", "intrinsics", "settings", "expression", "flame_model")
-            },
-            "sequences": per_seq,
+    meta = _read_json(work / "dataset" / convert.META) or {}
+    info = {
+        "method": shown,
+        "seed": job.seed,
+        "upstream": job.pin.name,
+        "url": job.pin.url,
+        "commit": job.pin.commit,
+        "benchmark": job.bench.name,
+        "protocol": job.protocol,
+        "subject": job.subject,
+        "train_iterations": trained["iterations"],
+        "checkpoint": str(ckpt),
+        "checkpoint_iteration": int(CKPT_RE.match(ckpt.name)[1]),  # type: ignore[index]
+        "checkpoint_sha256": ckpt_sha,
+        "train_seconds_per_iteration": trained.get("seconds_per_iteration"),
+        "config": str(cfg_path),
+        "config_sha256": trained["config_sha256"],
+        "test_latent_code": tpl.test_latent_code,
+        "render_seed": tpl.render_seed,
+        "conversion": {
+            k: meta.get(k) for k in ("scale", "intrinsics", "settings", "expression", "flame_model")
         },
-    )
-    write_json_atomic(
-        job.job_dir / EVAL_MARKER, {"checkpoint_sha256": ckpt_sha, "sequences": sorted(per_seq)}
-    )
+        "sequences": per_seq,
+    }
+    write_json_atomic(job.runs / shown / job.protocol / job.subject / "method_info.json", info)
+    if checkpoint is None:
+        write_json_atomic(
+            job.job_dir / EVAL_MARKER, {"checkpoint_sha256": ckpt_sha, "sequences": sorted(per_seq)}
+        )
     return JobResult(
         job.name,
         "done" if rendered_now else "skipped",

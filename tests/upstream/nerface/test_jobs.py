@@ -11,6 +11,7 @@ import pytest
 
 from nesbench.config import load_benchmark
 from nesbench.data.layout import frame_files, prediction_dir
+from nesbench.errors import ConfigError
 from nesbench.synth.subject import SEQUENCES, render_subject
 from nesbench.upstream import flame
 from nesbench.upstream.install import install
@@ -171,3 +172,20 @@ def test_registered_method() -> None:
     spec = get_method("nerface")
     assert spec.upstream == "nerface" and spec.needs_gpu
     assert type(spec.create()).__name__ == "NeRFaceMethod"
+
+
+def test_eval_of_an_earlier_checkpoint_is_its_own_method(setup) -> None:
+    job, tmp = setup
+    assert jobs.train_job(job, iterations=3, overrides={"experiment.save_every": 2}).status == "done"
+    marker = json.loads((job.job_dir / "train.done.json").read_text())
+    assert marker["seconds_per_iteration"] > 0
+    with pytest.raises(ConfigError, match="no checkpoint00001.ckpt; saved: 0, 2"):
+        jobs.eval_job(job, checkpoint=1)
+    assert jobs.eval_job(job, checkpoint=0).status == "done"
+    info = json.loads(
+        (tmp / "runs" / "nerface-iter0" / "expression" / "9001" / "method_info.json").read_text()
+    )
+    assert info["method"] == "nerface-iter0" and info["checkpoint_iteration"] == 0
+    assert frame_files(prediction_dir(tmp / "runs", "nerface-iter0", "expression", "9001", "e_6"))
+    assert not (job.job_dir / "eval.done.json").exists()  # the final render is still owed
+    assert not prediction_dir(tmp / "runs", "nerface", "expression", "9001", "e_6").exists()
