@@ -148,7 +148,7 @@ def test_cli_drives_nerface_and_refuses_foreign_options(setup, capsys) -> None:
     from nesbench.cli import main
 
     job, tmp = setup
-    base = ["--method", "nerface", "--protocol", "expression", "--subjects", "9001"]
+    base = ["--methods", "nerface", "--protocols", "expression", "--subjects", "9001"]
     base += ["--benchmark", "synthetic_tiny", "--runs", str(tmp / "runs"), "--data", str(tmp / "data")]
     assert main(["upstream", "train", *base, "--iterations", "2", "--set", "experiment.save_every=1"]) == 0
     assert main(["upstream", "eval", *base]) == 0
@@ -156,6 +156,9 @@ def test_cli_drives_nerface_and_refuses_foreign_options(setup, capsys) -> None:
     assert main(["upstream", "train", *base, "--epochs", "2"]) == 1
     assert "--iterations" in capsys.readouterr().err
     assert main(["upstream", "eval", *base, "--test-time-fitting", "on"]) == 1
+    other = [a if a != "nerface" else "imavatar" for a in base]
+    assert main(["upstream", "train", *other, "--iterations", "2"]) == 1
+    assert "only NeRFace counts iterations" in capsys.readouterr().err
 
 
 def test_missing_flame_refuses_to_launch(setup) -> None:
