@@ -8,6 +8,7 @@ from tabulate import tabulate
 
 from nesbench.config import DEFAULT_BENCHMARK, Benchmark, list_benchmarks, load_benchmark
 from nesbench.fsutil import dumps_strict
+from nesbench.metrics.spec import METRICS, PUBLISHED_COMPARED
 
 
 def render_benchmark(bench: Benchmark) -> str:
@@ -36,14 +37,14 @@ def render_benchmark(bench: Benchmark) -> str:
     )
     if bench.published:
         lines.append(f"\npublished: {bench.published_source}")
-        keys = ["l1", "psnr", "ssim", "lpips"]
+        keys = list(PUBLISHED_COMPARED)
         lines.append(
             tabulate(
                 [
                     [r.display, r.protocol, r.split, r.scorer, *[r.values.get(k, "") for k in keys]]
                     for r in bench.published
                 ],
-                headers=["method", "protocol", "split", "scorer", "L1", "PSNR", "SSIM", "LPIPS"],
+                headers=["method", "protocol", "split", "scorer", *(METRICS[k].label for k in keys)],
                 tablefmt="github",
             )
         )

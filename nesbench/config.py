@@ -17,6 +17,7 @@ from pyhocon import ConfigFactory, ConfigTree
 from pyhocon.exceptions import ConfigException
 
 from nesbench.errors import ConfigError
+from nesbench.metrics.spec import PUBLISHED
 from nesbench.names import RULE, is_valid_name
 from nesbench.paths import CONFIGS_DIR, REPO_ROOT, cache_dir
 
@@ -251,7 +252,7 @@ def load_benchmark(name_or_path: str | Path = DEFAULT_BENCHMARK) -> Benchmark:
     if pub:
         default_protocol = pub.get_string("protocol", "")
         for row in pub.get_list("rows", []):
-            vals = {k: float(v) for k, v in row.items() if k in ("l1", "psnr", "ssim", "lpips", "keypoint")}
+            vals = {k: float(v) for k, v in row.items() if k in PUBLISHED}
             published.append(
                 PublishedRow(
                     method=str(row["method"]),

@@ -107,6 +107,35 @@ def run_once(eng: Engine, gt: Path, preds: dict[str, PredSource], profile: bool)
     return secs
 
 
+def trunk_floor(eng: Engine, frames: int, res: int, repeat: int) -> float:
+    """The physical floor of exact LPIPS scoring: frames/s of the AlexNet trunk alone (``LpipsAlex.features``) on
+    a prediction and a GT image per frame, in the engine's batches, on the same device and weights; best of
+    ``repeat`` after a warm-up. Nothing else (decode, SSIM, distances, bookkeeping) is included."""
+    assert eng.lpips is not None
+    b = eng.batch_size
+    x = (
+        torch.rand((b, 3, res, res), generator=torch.Generator().manual_seed(1))
+        .mul_(2)
+        .sub_(1)
+        .to(eng.device)
+    )
+    batches = -(-2 * frames // b)  # the prediction and the GT of every frame
+
+    def once() -> float:
+        if eng.device.type == "cuda":
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        with torch.inference_mode():
+            for _ in range(batches):
+                eng.lpips.features(x)
+        if eng.device.type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - t
+
+    once()
+    return frames / min(once() for _ in range(repeat))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--frames", type=int, default=48)
@@ -123,6 +152,12 @@ def main() -> int:
     )
     ap.add_argument("--scorers", default=",".join(list_scorers()),
                     help="comma-separated; 'all' scores every scorer in one engine (shared decode)")  # fmt: skip
+    ap.add_argument("--floor", action="store_true",
+                    help="also measure the floor (the AlexNet trunk alone on prediction + GT, same batches) right "
+                    "after each LPIPS row, and print each row's share of it")  # fmt: skip
+    ap.add_argument("--no-keypoints", action="store_true",
+                    help="leave out the keypoint detectors (FAN, dlib) even when installed: their per-frame face "
+                    "detection is not part of the LPIPS floor")  # fmt: skip
     ap.add_argument("--no-lpips-rows", action="store_true", help="skip the reference rows without LPIPS")
     ap.add_argument("--gt-cache", action="store_true",
                     help="also time each scorer with a GT cache (--gt-cache of calculate_metric.py): one first "
@@ -145,6 +180,7 @@ def main() -> int:
         torch.set_num_threads(args.threads)
     load_before = os.getloadavg()
     rows = []
+    floors: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         backbone = make_data(root, args.frames, args.res, args.methods)
@@ -163,6 +199,8 @@ def main() -> int:
                                  lpips_backbone=backbone, lpips_linear=linear_layers(root),
                                  batch_size=args.batch_size, workers=args.workers, prefetch=args.prefetch,
                                  cuda_graphs=not args.no_cuda_graphs, decode_processes=procs)  # fmt: skip
+                    if args.no_keypoints:
+                        eng.detector = eng.dlib = None
                     if not lpips:
                         eng.lpips = None  # the scorers skip LPIPS without a network
                     run_once(
@@ -182,6 +220,8 @@ def main() -> int:
                     rows.append(
                         (label, eng.decode_processes_for(cached), eng.batch_size, n / best, st, other)
                     )
+                    if args.floor and lpips:
+                        floors[label] = trunk_floor(eng, n, args.res, args.repeat)
                     eng.close()
     dev = describe_device(eng.device)
     print(f"command: python scripts/bench_metrics.py {' '.join(sys.argv[1:])}")
@@ -206,6 +246,14 @@ def main() -> int:
             continue
         print(f"| {name} | {where} | {short} | {batch} | {fps:.1f} | {st.get('decode', 0):.1f} | "
               f"{st.get('wait', 0):.1f} | {st.get('ssim', 0):.1f} | {st.get('lpips', 0):.1f} | {other:.1f} |")  # fmt: skip
+    if floors:
+        print(
+            "\n| scorer | frames/s | floor: AlexNet trunk on prediction + GT, frames/s | share of the floor |"
+        )
+        print("|---|---|---|---|")
+        for name, _, _, fps, _, _ in rows:
+            if name in floors:
+                print(f"| {name} | {fps:.1f} | {floors[name]:.1f} | {fps / floors[name]:.2f} |")
     return 0
 
 

@@ -22,10 +22,12 @@ from nesbench import cli_args
 from nesbench.config import DEFAULT_BENCHMARK, Benchmark, load_benchmark
 from nesbench.errors import AssetError, ConfigError, DataError
 from nesbench.fsutil import holder_lock, read_json_strict, write_json_atomic
-from nesbench.metrics.registry import list_scorers
+from nesbench.metrics.options import ScoringOptions, add_scoring_arguments
 
 
 def _score(args: argparse.Namespace) -> int:
+    from nesbench.metrics.registry import list_scorers
+
     scorers = list(dict.fromkeys(s.strip() for s in args.scorers.split(",") if s.strip()))
     if not scorers:
         raise ConfigError(f"--scorers is empty; choose from: {', '.join(list_scorers())}")
@@ -61,13 +63,8 @@ def _score_one(args: argparse.Namespace, scorer: str) -> dict[str, Any]:
             args.gt,
             scorer,
             resolution=args.resolution,
-            device=args.device,
-            lpips_backbone=args.lpips_backbone,
-            batch_size=args.batch_size,
             missing_lpips="unavailable" if args.allow_missing_lpips else "error",
-            gt_cache=args.gt_cache,
-            decode_processes=args.decode_processes,
-            fan_weights=args.fan_weights,
+            **ScoringOptions.from_args(args).as_kwargs(),
         )
     except AssetError as exc:  # only the LPIPS weights can be missing here
         raise AssetError(f"{exc}; or pass --allow-missing-lpips to score without LPIPS") from None
@@ -147,13 +144,8 @@ def _benchmark_locked(args: argparse.Namespace, bench: Benchmark, out: Path, sta
         protocols=args.protocols,
         subjects=args.subjects,
         scorers=args.scorers,
-        device=args.device,
-        lpips_backbone=args.lpips_backbone,
+        options=ScoringOptions.from_args(args),
         progress=not args.quiet,
-        batch_size=args.batch_size,
-        gt_cache=args.gt_cache,
-        decode_processes=args.decode_processes,
-        fan_weights=args.fan_weights,
         stats=stats,
     )
     print((out / "results.md").read_text(encoding="utf-8"), end="")
@@ -192,7 +184,7 @@ def _fetch_weights(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
-    from nesbench.metrics.registry import get_scorer
+    from nesbench.metrics.registry import get_scorer, list_scorers
 
     rows = []
     for name in list_scorers():
@@ -223,38 +215,6 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (default: GPU when present)")
-    p.add_argument(
-        "--lpips-backbone", help="AlexNet weights file (default: the one `nesbench fetch-weights` installed)"
-    )
-    p.add_argument(
-        "--fan-weights",
-        metavar="DIR",
-        help="folder with face-alignment's FAN weight files for the keypoint metric (default: "
-        "$NESBENCH_FAN_WEIGHTS, else <cache>/weights/face-alignment/ when present, else face-alignment's download)",
-    )
-    p.add_argument(
-        "--batch-size",
-        type=cli_args.batch_size,
-        default=None,
-        help="frames per batch (default 8 on CPU, 32 on GPU)",
-    )
-    p.add_argument(
-        "--gt-cache",
-        metavar="DIR",
-        help="keep decoded ground truth here and reuse it in later runs (~1.3 MB per 512px frame; "
-        "default: $NESBENCH_GT_CACHE, else off; see docs/PERFORMANCE.md)",
-    )
-    p.add_argument(
-        "--decode-processes",
-        type=cli_args.processes,
-        metavar="N",
-        help="decode predictions in N worker processes (0: in threads; default: one per core for GT read from "
-        "--gt-cache on a GPU host with 8+ cores, else threads; see docs/PERFORMANCE.md)",
-    )
-
-
 def add_benchmark_arguments(p: argparse.ArgumentParser) -> None:
     """Options of `metrics benchmark` (also taken by a bare `metrics`, the old spelling)."""
     p.add_argument(
@@ -270,7 +230,9 @@ def add_benchmark_arguments(p: argparse.ArgumentParser) -> None:
         "--protocols", "--protocol", dest="protocols", help="comma list of protocols (default: all)"
     )
     p.add_argument("--subjects", help="comma list of subjects and/or test sets (default: all)")
-    p.add_argument("--scorers", help=f"comma list of {', '.join(list_scorers())} (default: the benchmark's)")
+    p.add_argument(
+        "--scorers", help="comma list of scorers (`nesbench metrics list`; default: the benchmark's)"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--no-report", action="store_true", help="skip report.md/report.html")
     p.add_argument(
@@ -292,7 +254,7 @@ def add_benchmark_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="exit 0 (with a warning) even when expected frames or ground-truth sequences failed",
     )
-    _common(p)
+    add_scoring_arguments(p)
     p.set_defaults(func=_benchmark)
 
 
@@ -316,7 +278,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         dest="scorers",
         required=True,
         metavar="LIST",
-        help=f"comma list of {', '.join(list_scorers())} (--json: one scorer writes its record, several a list)",
+        help="comma list of scorers (`nesbench metrics list`; --json: one scorer writes its record, several a list)",
     )
     s.add_argument(
         "--resolution",
@@ -336,7 +298,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="without the LPIPS AlexNet weights, score the rest and write lpips as null (reason in 'unavailable')",
     )
-    _common(s)
+    add_scoring_arguments(s)
     s.set_defaults(func=_score)
     fw = sub.add_parser(
         "fetch-weights",

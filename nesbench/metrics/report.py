@@ -6,10 +6,11 @@ from typing import Any
 
 from tabulate import tabulate
 
+from nesbench.metrics.spec import HEADLINE, METRICS
 from nesbench.metrics.summary_stats import SYMBOL, half_width
 
-COLUMNS = ("l1", "psnr", "ssim", "lpips", "keypoint", "keypoint_dlib")
-DIGITS = {"l1": 4, "psnr": 2, "ssim": 4, "lpips": 4, "keypoint": 2, "keypoint_dlib": 2}
+COLUMNS = HEADLINE
+DIGITS = {n: s.digits for n, s in METRICS.items()}
 
 
 def short_reason(reason: str) -> str:

@@ -19,7 +19,8 @@ from nesbench.metrics.frames import CLOTH_LABELS, RawGt
 from nesbench.metrics.images import FrameError, legacy_resize_255, resize_to_255
 from nesbench.metrics.lpips_alex import LpipsAlex
 from nesbench.metrics.precision import batch_sum, quantise, unit
-from nesbench.metrics.registry import MetricSpec
+from nesbench.metrics.registry import register_scorer
+from nesbench.metrics.spec import MetricSpec, metric_specs
 from nesbench.metrics.ssim import legacy_filter2d_ssim, ssim, ssim_map
 from nesbench.metrics.timing import NO_TIMER, StageTimer
 
@@ -31,10 +32,6 @@ def cloth_free(labels: torch.Tensor) -> torch.Tensor:
     """True where the face-parsing label is not cloth (15/16), the ``~np.isin(labels, (15, 16))`` of PointAvatar's
     no_cloth mask; exact equality on the (float or integer) label values, computed on the scoring device."""
     return (labels != CLOTH_LABELS[0]) & (labels != CLOTH_LABELS[1])
-
-
-def _spec(name: str, up: bool, text: str) -> tuple[str, MetricSpec]:
-    return name, MetricSpec(name, up, "mean", text)
 
 
 class Scorer:
@@ -114,22 +111,87 @@ class Scorer:
             return lpips.distance(lpips.features(pred_img()), gt_cache[key])
 
 
-KEYPOINT = _spec(
-    "keypoint",
-    False,
+KEYPOINT = (
     "mean distance in pixels at the evaluation resolution between FAN 2D landmarks detected on the prediction "
-    "and the first 68 FLAME keypoints of flame_params.json",
+    "and the first 68 FLAME keypoints of flame_params.json"
 )
 
 
-KEYPOINT_DLIB = _spec(
-    "keypoint_dlib",
-    False,
+KEYPOINT_DLIB = (
     "like keypoint, but with dlib's HOG face detector and 68-point shape predictor (offline; not FAN's values, "
-    "never mixed with them)",
+    "never mixed with them)"
 )
 
 
+@register_scorer
+class UnifiedScorer(Scorer):
+    """One definition for every method (docs/METRICS.md): head mask = soft GT mask without cloth labels 15/16;
+    both prediction and GT composited on white with it; errors averaged over the mask area; SSIM averaged over
+    the mask; LPIPS-alex on the composites; no quantisation; evaluation at the benchmark resolution."""
+
+    name = "unified"
+    version = "1.1"  # 1.1: + keypoint_dlib (the other values are those of 1.0)
+    needs_semantic = True
+    metrics = metric_specs(
+        l1="masked MAE: sum(m*|P-G|) / (3*sum(m)) on the composites, [0,1] units",
+        mae="same as l1",
+        mse="sum(m*(P-G)^2) / (3*sum(m)) on the composites",
+        psnr="10*log10(1/mse), mse over the head mask",
+        ssim="Gaussian 11/1.5 valid SSIM (L=1) of the composites, mask-weighted mean of the map",
+        lpips="LPIPS v0.1 alex on the composites in [-1, 1]",
+        keypoint=KEYPOINT,
+        keypoint_dlib=KEYPOINT_DLIB,
+    )
+
+    def prepare_gt(self, raw: RawGt) -> dict[str, np.ndarray]:
+        res = self.resolution
+        if raw.semantic is None:
+            raise FrameError(f"{raw.semantic_error}; the unified head mask needs semantic/<k>.png")
+        gt = resize_to_255(raw.image, res, raw.paths["image"])
+        mask = resize_to_255(raw.mask[:, :, 0], res, raw.paths["mask"])
+        sem = raw.semantic
+        if sem.shape != raw.image.shape[:2]:
+            raise FrameError(
+                f"semantic map of frame {raw.k} is {sem.shape[1]}x{sem.shape[0]}, not the image size"
+            )
+        if sem.shape[0] != res:
+            sem = cv2.resize(sem, (res, res), interpolation=cv2.INTER_NEAREST)
+        return self.select_gt(gt, mask[:, :, None], sem)
+
+    def select_gt(self, image: Array, mask: Array, labels: Array | None) -> dict[str, Array]:
+        return {"gt": image, "mask": mask[..., :1], "labels": labels[..., None]}
+
+    def prepare_pred(self, rgb: np.ndarray, path: object) -> dict[str, np.ndarray]:
+        return {"pred": resize_to_255(rgb, self.resolution, path)}
+
+    def score(
+        self,
+        gt: Tensors,
+        pred: Tensors,
+        lpips: LpipsAlex | None,
+        gt_cache: dict,
+        timer: StageTimer = NO_TIMER,
+    ) -> Tensors:
+        m = unit(gt["mask"]) * cloth_free(gt["labels"])  # head mask: soft matte without cloth labels
+        g = unit(gt["gt"]) * m + (1 - m)
+        p = unit(pred["pred"]) * m + (1 - m)
+        area = batch_sum(m) * 3
+        d = p - g
+        mae = batch_sum(d.abs().mul_(m)) / area
+        mse = batch_sum(d.square_().mul_(m)) / area
+        out = {"l1": mae, "mae": mae, "mse": mse, "psnr": 10 * torch.log10(1.0 / mse)}
+        with timer("ssim"):
+            w = m[:, :, 5:-5, 5:-5]
+            smap = ssim_map(p, g, 1.0, self.ssim_backend).mean(dim=1, keepdim=True)
+            out["ssim"] = batch_sum(smap * w) / batch_sum(w)
+        if lpips is not None:
+            out["lpips"] = self._lpips_cached(
+                lpips, gt_cache, "lpips", lambda: g * 2 - 1, lambda: p * 2 - 1, timer
+            )
+        return out
+
+
+@register_scorer
 class RenderMeIMavatarScorer(Scorer):
     """RenderMe-360 IMavatar overlay metrics.py: GT composited on white with mask channel 0 (soft), masked MAE over
     the mask area reported as L1; PSNR/SSIM(MATLAB-style)/LPIPS-alex on the full image after uint8 truncation."""
@@ -138,25 +200,14 @@ class RenderMeIMavatarScorer(Scorer):
     version = "1.1"  # 1.1: always 512 px, SSIM with cv2.filter2D, frames without a FAN face dropped
     fixed_resolution = 512
     drops_frames_without_face = True
-    metrics = dict(
-        [
-            _spec("l1", False, "reported 'L1' = mae: masked MAE / (3 x mask area), GT composited on white"),
-            _spec("mae", False, "sum(mask*|pred-gt|) / (3*sum(mask)), [0,1] units"),
-            _spec("mse", False, "sum(mask*(pred-gt)^2) / (3*sum(mask))"),
-            _spec(
-                "psnr",
-                True,
-                "10*log10(1/MSE) over the full uint8-truncated image (white background included)",
-            ),
-            _spec(
-                "ssim",
-                True,
-                "MATLAB-style SSIM, Gaussian 11/1.5 (cv2.filter2D), constants on 0..255, 5-px valid crop, "
-                "full image",
-            ),
-            _spec("lpips", False, "LPIPS v0.1 alex on the full uint8 image mapped to [-1, 1]"),
-            KEYPOINT,
-        ]
+    metrics = metric_specs(
+        l1="reported 'L1' = mae: masked MAE / (3 x mask area), GT composited on white",
+        mae="sum(mask*|pred-gt|) / (3*sum(mask)), [0,1] units",
+        mse="sum(mask*(pred-gt)^2) / (3*sum(mask))",
+        psnr="10*log10(1/MSE) over the full uint8-truncated image (white background included)",
+        ssim="MATLAB-style SSIM, Gaussian 11/1.5 (cv2.filter2D), constants on 0..255, 5-px valid crop, full image",
+        lpips="LPIPS v0.1 alex on the full uint8 image mapped to [-1, 1]",
+        keypoint=KEYPOINT,
     )
 
     SSIM_FILTERS = ("filter2d", "separable")
@@ -225,6 +276,7 @@ class RenderMeIMavatarScorer(Scorer):
         return p, unit(gt["gt"]) * m + 1.0 * (1 - m), m
 
 
+@register_scorer
 class RenderMePointAvatarScorer(Scorer):
     """PointAvatar utils/metrics.py with no_cloth=True on rgb_erode_dilate renders: mask channel 0 with semantic
     labels 15/16 removed, errors summed over the mask but divided by ALL pixels, reported 'L1' = squared error."""
@@ -233,19 +285,13 @@ class RenderMePointAvatarScorer(Scorer):
     version = "1.1"  # 1.1: always 512 px, as PointAvatar's utils/metrics.py
     needs_semantic = True
     fixed_resolution = 512
-    metrics = dict(
-        [
-            _spec(
-                "l1",
-                False,
-                "reported 'L1' = l1_l: sum(mask*(pred-gt)^2) / (3*H*W) (squared error, all pixels)",
-            ),
-            _spec("mae", False, "sum(mask*|pred-gt|) / (3*H*W)"),
-            _spec("mse", False, "sum(mask*(pred-gt)^2) / (3*H*W) (equal to l1)"),
-            _spec("psnr", True, "20*log10(1/(sqrt(mse)+1e-8)), mse over all pixels"),
-            _spec("ssim", True, "Gaussian 11/1.5 valid SSIM, L=1, both images zeroed where mask==0"),
-            _spec("lpips", False, "LPIPS v0.1 alex, normalize=True, on pred*mask and gt*mask"),
-        ]
+    metrics = metric_specs(
+        l1="reported 'L1' = l1_l: sum(mask*(pred-gt)^2) / (3*H*W) (squared error, all pixels)",
+        mae="sum(mask*|pred-gt|) / (3*H*W)",
+        mse="sum(mask*(pred-gt)^2) / (3*H*W) (equal to l1)",
+        psnr="20*log10(1/(sqrt(mse)+1e-8)), mse over all pixels",
+        ssim="Gaussian 11/1.5 valid SSIM, L=1, both images zeroed where mask==0",
+        lpips="LPIPS v0.1 alex, normalize=True, on pred*mask and gt*mask",
     )
 
     def prepare_gt(self, raw: RawGt) -> dict[str, np.ndarray]:
@@ -294,78 +340,5 @@ class RenderMePointAvatarScorer(Scorer):
         if lpips is not None:
             out["lpips"] = self._lpips_cached(
                 lpips, gt_cache, "lpips", lambda: g * m * 2 - 1, lambda: p * m * 2 - 1, timer
-            )
-        return out
-
-
-class UnifiedScorer(Scorer):
-    """One definition for every method (docs/METRICS.md): head mask = soft GT mask without cloth labels 15/16;
-    both prediction and GT composited on white with it; errors averaged over the mask area; SSIM averaged over
-    the mask; LPIPS-alex on the composites; no quantisation; evaluation at the benchmark resolution."""
-
-    name = "unified"
-    version = "1.1"  # 1.1: + keypoint_dlib (the other values are those of 1.0)
-    needs_semantic = True
-    metrics = dict(
-        [
-            _spec("l1", False, "masked MAE: sum(m*|P-G|) / (3*sum(m)) on the composites, [0,1] units"),
-            _spec("mae", False, "same as l1"),
-            _spec("mse", False, "sum(m*(P-G)^2) / (3*sum(m)) on the composites"),
-            _spec("psnr", True, "10*log10(1/mse), mse over the head mask"),
-            _spec(
-                "ssim",
-                True,
-                "Gaussian 11/1.5 valid SSIM (L=1) of the composites, mask-weighted mean of the map",
-            ),
-            _spec("lpips", False, "LPIPS v0.1 alex on the composites in [-1, 1]"),
-            KEYPOINT,
-            KEYPOINT_DLIB,
-        ]
-    )
-
-    def prepare_gt(self, raw: RawGt) -> dict[str, np.ndarray]:
-        res = self.resolution
-        if raw.semantic is None:
-            raise FrameError(f"{raw.semantic_error}; the unified head mask needs semantic/<k>.png")
-        gt = resize_to_255(raw.image, res, raw.paths["image"])
-        mask = resize_to_255(raw.mask[:, :, 0], res, raw.paths["mask"])
-        sem = raw.semantic
-        if sem.shape != raw.image.shape[:2]:
-            raise FrameError(
-                f"semantic map of frame {raw.k} is {sem.shape[1]}x{sem.shape[0]}, not the image size"
-            )
-        if sem.shape[0] != res:
-            sem = cv2.resize(sem, (res, res), interpolation=cv2.INTER_NEAREST)
-        return self.select_gt(gt, mask[:, :, None], sem)
-
-    def select_gt(self, image: Array, mask: Array, labels: Array | None) -> dict[str, Array]:
-        return {"gt": image, "mask": mask[..., :1], "labels": labels[..., None]}
-
-    def prepare_pred(self, rgb: np.ndarray, path: object) -> dict[str, np.ndarray]:
-        return {"pred": resize_to_255(rgb, self.resolution, path)}
-
-    def score(
-        self,
-        gt: Tensors,
-        pred: Tensors,
-        lpips: LpipsAlex | None,
-        gt_cache: dict,
-        timer: StageTimer = NO_TIMER,
-    ) -> Tensors:
-        m = unit(gt["mask"]) * cloth_free(gt["labels"])  # head mask: soft matte without cloth labels
-        g = unit(gt["gt"]) * m + (1 - m)
-        p = unit(pred["pred"]) * m + (1 - m)
-        area = batch_sum(m) * 3
-        d = p - g
-        mae = batch_sum(d.abs().mul_(m)) / area
-        mse = batch_sum(d.square_().mul_(m)) / area
-        out = {"l1": mae, "mae": mae, "mse": mse, "psnr": 10 * torch.log10(1.0 / mse)}
-        with timer("ssim"):
-            w = m[:, :, 5:-5, 5:-5]
-            smap = ssim_map(p, g, 1.0, self.ssim_backend).mean(dim=1, keepdim=True)
-            out["ssim"] = batch_sum(smap * w) / batch_sum(w)
-        if lpips is not None:
-            out["lpips"] = self._lpips_cached(
-                lpips, gt_cache, "lpips", lambda: g * 2 - 1, lambda: p * 2 - 1, timer
             )
         return out

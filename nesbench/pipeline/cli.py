@@ -9,6 +9,7 @@ from nesbench import cli_args
 from nesbench.config import DEFAULT_BENCHMARK, load_benchmark
 from nesbench.fsutil import dumps_strict
 from nesbench.methods.options import add_option_flags
+from nesbench.metrics.options import ScoringOptions, add_scoring_arguments
 from nesbench.pipeline.executors import EXECUTORS
 
 
@@ -43,8 +44,7 @@ def _run(args: argparse.Namespace) -> int:
             subjects=args.subjects,
             scorers=args.scorers,
             executor=args.executor,
-            device=args.device,
-            lpips_backbone=args.lpips_backbone,
+            scoring=ScoringOptions.from_args(args),
             allow_cpu=args.allow_cpu,
             epochs=args.epochs,
             overrides=parse_overrides(args.set) if args.set else None,
@@ -134,10 +134,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--subjects", help="comma list of subject ids and/or test sets (default: all)")
     p.add_argument("--scorers", type=_csv, help="comma list (default: the benchmark's scorers)")
     p.add_argument("--executor", choices=EXECUTORS, default="inline")
-    p.add_argument("--device", default="auto", help="scoring device: auto, cpu or cuda")
-    p.add_argument(
-        "--lpips-backbone", type=Path, help="AlexNet weights file for LPIPS (see nesbench fetch-weights)"
-    )
+    add_scoring_arguments(p.add_argument_group("scoring (as `nesbench metrics`)"))
     p.add_argument(
         "--allow-cpu", action="store_true", help="let GPU methods run on the CPU (tiny smoke runs only)"
     )

@@ -25,6 +25,7 @@ from nesbench.fsutil import dumps_strict, read_json_strict, write_text_atomic
 from nesbench.metrics.images import FrameError, read_rgb
 from nesbench.metrics.psnr import PSNR_CAP_DB
 from nesbench.metrics.report import na_cell
+from nesbench.metrics.spec import METRICS, ORDER, PUBLISHED_COMPARED, format_value, label
 from nesbench.pipeline.report_stats import (
     beats_matrices,
     comparison_rows,
@@ -34,16 +35,8 @@ from nesbench.pipeline.report_stats import (
     whisker,
 )
 
-METRIC_ORDER = ("l1", "mae", "mse", "psnr", "ssim", "lpips", "keypoint")
-METRIC_LABEL = {
-    "l1": "L1",
-    "mae": "MAE",
-    "mse": "MSE",
-    "psnr": "PSNR",
-    "ssim": "SSIM",
-    "lpips": "LPIPS",
-    "keypoint": "KP err",
-}
+METRIC_ORDER = ORDER
+METRIC_LABEL = {n: label(n) for n in METRICS}
 GRID_FRAMES = 2
 MATRIX_NOTE = (
     "Row method against column method over the whole protocol, paired on the same sequences; one mark per metric "
@@ -97,13 +90,7 @@ class Table:
 
 
 def _fmt(v: float | None, metric: str) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "n/a"
-    if metric == "psnr":
-        return f"{v:.2f}"
-    if metric in ("keypoint", "keypoint_dlib"):
-        return f"{v:.2f}"
-    return f"{v:.4f}" if abs(v) >= 1e-3 or v == 0 else f"{v:.2e}"
+    return format_value(v, metric, small_as_exponent=True)
 
 
 def _metric_columns(summary: dict, scorer: str) -> list[str]:
@@ -247,7 +234,7 @@ def published_table(summary: dict, bench: Benchmark) -> Table | None:
     """The published numbers next to ours for the same (method, protocol, split, scorer)."""
     if not bench.published:
         return None
-    rows, metrics = [], ["l1", "psnr", "ssim", "lpips"]
+    rows, metrics = [], list(PUBLISHED_COMPARED)
     for r in bench.published:
         ours = _entries(
             summary, method=r.method, protocol=r.protocol, split=r.split, scorer=r.scorer, level="split"

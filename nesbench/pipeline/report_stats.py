@@ -10,11 +10,12 @@ from typing import Any
 
 from tabulate import tabulate
 
+from nesbench.metrics.spec import MATRIX, METRICS, short_label
 from nesbench.metrics.stats import StatsConfig, describe
 from nesbench.metrics.summary_stats import SYMBOL, half_width, verdicts
 
-MATRIX_METRICS = ("l1", "psnr", "ssim", "lpips", "keypoint")
-LABEL = {"l1": "L1", "psnr": "PSNR", "ssim": "SSIM", "lpips": "LPIPS", "keypoint": "KP"}
+MATRIX_METRICS = MATRIX
+LABEL = {n: short_label(n) for n in METRICS}
 
 
 def plus_minus(entry: dict[str, Any], metric: str, value_text: str) -> str:

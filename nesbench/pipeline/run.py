@@ -7,7 +7,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from nesbench.errors import ConfigError, DataError, NesbenchError
 from nesbench.fsutil import TEMP_PREFIX, holder_lock, sweep_temp_files
 from nesbench.methods.options import check_options, option_fields
 from nesbench.methods.registry import get_method
+from nesbench.metrics.options import ScoringOptions
 from nesbench.metrics.registry import get_scorer
 from nesbench.paths import REPO_ROOT
 from nesbench.pipeline.executors import execute
@@ -39,8 +40,9 @@ class RunOptions:
     subjects: str | None = None
     scorers: list[str] | None = None
     executor: str = "inline"
-    device: str = "auto"
-    lpips_backbone: Path | None = None
+    scoring: ScoringOptions = field(
+        default_factory=ScoringOptions
+    )  # device, weights, batch, GT cache, decode
     allow_cpu: bool = False
     epochs: int | None = None
     overrides: dict[str, str] | None = None
@@ -176,7 +178,7 @@ def _run_locked(opts: RunOptions, run_dir: Path) -> Path:
     from nesbench.metrics.engine import resolve_device
     from nesbench.pipeline.report import write_report
 
-    resolve_device(opts.device)  # an unknown device is an error now, not after training
+    resolve_device(opts.scoring.device)  # an unknown device is an error now, not after training
     bench = load_benchmark(opts.benchmark)
     for scorer in opts.scorers or bench.scorers:
         get_scorer(scorer)  # an unknown scorer is an error now, not after hours of training
@@ -230,8 +232,7 @@ def _run_locked(opts: RunOptions, run_dir: Path) -> Path:
         protocols=list(plan.protocols),
         subjects=list(plan.subjects),
         scorers=opts.scorers,
-        device=opts.device,
-        lpips_backbone=opts.lpips_backbone,
+        options=opts.scoring,
         progress=True,
         seeds=list(plan.seeds) or None,
     )
