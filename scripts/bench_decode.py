@@ -33,8 +33,8 @@ import numpy as np  # noqa: E402
 from bench_metrics import make_data  # noqa: E402
 
 from nesbench.metrics.engine import Engine, PredSource  # noqa: E402
+from nesbench.metrics.engine.gt_cache import GtCache  # noqa: E402
 from nesbench.metrics.frames import load_gt_sequence, read_gt_frame  # noqa: E402
-from nesbench.metrics.gt_cache import GtCache  # noqa: E402
 from nesbench.metrics.images import read_rgb  # noqa: E402
 from nesbench.metrics.registry import get_scorer  # noqa: E402
 

@@ -38,7 +38,8 @@ sys.path.insert(0, str(REPO))
 
 from nesbench.errors import AssetError  # noqa: E402
 from nesbench.metrics.engine import Engine, PredSource, describe_device  # noqa: E402
-from nesbench.metrics.gt_cache import GtCache  # noqa: E402
+from nesbench.metrics.engine.gt_cache import GtCache  # noqa: E402
+from nesbench.metrics.engine.memory import reuse_freed_memory  # noqa: E402
 from nesbench.metrics.lpips_alex import linear_weights_path  # noqa: E402
 from nesbench.metrics.registry import get_scorer, list_scorers  # noqa: E402
 
@@ -155,6 +156,8 @@ def main() -> int:
     ap.add_argument("--floor", action="store_true",
                     help="also measure the floor (the AlexNet trunk alone on prediction + GT, same batches) right "
                     "after each LPIPS row, and print each row's share of it")  # fmt: skip
+    ap.add_argument("--default-malloc", action="store_true",
+                    help="leave glibc's malloc settings as they are (reference for nesbench.metrics.engine.memory)")  # fmt: skip
     ap.add_argument("--no-keypoints", action="store_true",
                     help="leave out the keypoint detectors (FAN, dlib) even when installed: their per-frame face "
                     "detection is not part of the LPIPS floor")  # fmt: skip
@@ -178,6 +181,7 @@ def main() -> int:
         sys.setswitchinterval(args.switch_interval)
     if args.threads:
         torch.set_num_threads(args.threads)
+    malloc = "default glibc malloc" if args.default_malloc else f"reuse_freed_memory: {reuse_freed_memory()}"
     load_before = os.getloadavg()
     rows = []
     floors: dict[str, float] = {}
@@ -230,7 +234,7 @@ def main() -> int:
           f"{eng.prefetch} batch(es) ahead; "
           f"{args.res}x{args.res}; {args.frames} frames x {args.methods} method(s) per GT")  # fmt: skip
     print(
-        f"GIL switch interval {sys.getswitchinterval()} s; CUDA graphs {'on' if eng.graphs.enabled else 'off'}"
+        f"{malloc}; GIL switch interval {sys.getswitchinterval()} s; CUDA graphs {'on' if eng.graphs.enabled else 'off'}"
     )
     print(f"load average (1/5/15 min): before {load_before[0]:.2f}/{load_before[1]:.2f}/{load_before[2]:.2f}, "
           "after {:.2f}/{:.2f}/{:.2f}".format(*os.getloadavg()))  # fmt: skip

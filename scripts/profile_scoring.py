@@ -32,6 +32,7 @@ from nesbench.metrics.frames import RawGt  # noqa: E402
 from nesbench.metrics.lpips_alex import LpipsAlex  # noqa: E402
 from nesbench.metrics.precision import full_float32, unit  # noqa: E402
 from nesbench.metrics.registry import get_scorer, list_scorers  # noqa: E402
+from nesbench.metrics.scorers import ScoreContext  # noqa: E402
 from nesbench.metrics.ssim import ssim_map  # noqa: E402
 
 
@@ -112,7 +113,7 @@ def main() -> int:
         sc = get_scorer(sname, resolution=res)
         gt = {n: frames(a, b, pin).to(dev) for n, a in sc.prepare_gt(raw).items()}  # the scorer's own inputs
         pred = {"pred": d["pred"]}
-        fn = lambda sc=sc, gt=gt, pred=pred: sc.score(gt, pred, lpips, {})  # noqa: E731
+        fn = lambda sc=sc, gt=gt, pred=pred: sc.score(gt, pred, ScoreContext(lpips))  # noqa: E731
         with torch.inference_mode():
             total = timed(dev, fn, it)
             print(

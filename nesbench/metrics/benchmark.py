@@ -19,8 +19,9 @@ from nesbench.data.layout import prediction_dir, sequence_dir
 from nesbench.errors import DataError
 from nesbench.metrics.aggregate import Record, Records, aggregate
 from nesbench.metrics.engine import Engine, PredSource, SequenceResult, describe_device
+from nesbench.metrics.engine.gt_cache import gt_cache_from
+from nesbench.metrics.engine.memory import reuse_freed_memory
 from nesbench.metrics.frames import load_gt_sequence
-from nesbench.metrics.gt_cache import gt_cache_from
 from nesbench.metrics.options import ScoringOptions
 from nesbench.metrics.predictions import prediction_source
 from nesbench.metrics.results_cache import ResultsCache, gt_contents
@@ -114,6 +115,7 @@ def score_benchmark(
 def _engine(scorers: list[Scorer], opts: ScoringOptions) -> Engine:
     """The engine for ``scorers``; warns about unavailable metrics and rules (recorded in the results too)."""
     cache = gt_cache_from(opts.gt_cache)  # a bad folder fails here, before the networks load
+    reuse_freed_memory()  # process-wide, values unaffected (nesbench.metrics.engine.memory)
     engine = Engine(
         scorers,
         device=opts.device,

@@ -133,7 +133,7 @@ def scoring_lock(out: Path) -> Iterator[None]:
 
 def _benchmark_locked(args: argparse.Namespace, bench: Benchmark, out: Path, stats: Any) -> int:
     from nesbench.metrics.benchmark import incomplete_reason, score_benchmark
-    from nesbench.pipeline.report import write_report
+    from nesbench.report.document import write_report
 
     summary = score_benchmark(
         bench,

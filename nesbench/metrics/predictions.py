@@ -3,10 +3,30 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from nesbench.data.layout import FRAME_RE, frame_files
-from nesbench.metrics.engine import PredSource
+
+
+@dataclass
+class PredSource:
+    """A method's predictions for one sequence: frame number -> PNG, or the reason there are none."""
+
+    files: dict[int, Path]
+    error: str | None = None
+    misnamed: dict[int, str] = field(
+        default_factory=dict
+    )  # frame -> a file that looks like it, wrongly named
+
+    def missing_reason(self, k: int) -> str:
+        """Why expected frame k has no prediction: missing, or present under a name the scorers do not read."""
+        if k in self.misnamed:
+            return (
+                f"missing prediction {k}.png (found {self.misnamed[k]}: name predictions <k>.png, k unpadded)"
+            )
+        return f"missing prediction {k}.png"
+
 
 EPOCH_RE = re.compile(r"^epoch_(\d+)$")
 LOOKS_LIKE_FRAME = re.compile(r"^(\d+)\.[A-Za-z0-9]{2,5}$")

@@ -2,7 +2,7 @@
 
 A sequence's records are reused only when everything they depend on is unchanged: the prediction and GT files
 (names and content hashes), the scorer versions, the resolution, the LPIPS backbone and which metrics were
-unavailable. Not to be confused with the GT cache (:mod:`nesbench.metrics.gt_cache`: decoded ground truth kept
+unavailable. Not to be confused with the GT cache (:mod:`nesbench.metrics.engine.gt_cache`: decoded ground truth kept
 between runs, for speed) or the per-batch LPIPS feature memo of the engine.
 """
 

@@ -9,8 +9,9 @@ from typing import Any
 
 from nesbench.errors import ConfigError, DataError
 from nesbench.metrics.engine import Engine, SequenceResult, describe_device, frame_means
+from nesbench.metrics.engine.gt_cache import gt_cache_from
+from nesbench.metrics.engine.memory import reuse_freed_memory
 from nesbench.metrics.frames import gt_resolution, load_gt_sequence
-from nesbench.metrics.gt_cache import gt_cache_from
 from nesbench.metrics.predictions import prediction_source
 from nesbench.metrics.registry import get_scorer
 from nesbench.metrics.scorers import Scorer
@@ -87,6 +88,7 @@ def score_sequence(
     if src.error:
         raise DataError(f"{folder}: prediction folder not found; pass the folder holding <k>.png (or rgb/)")
     cache = gt_cache_from(gt_cache)
+    reuse_freed_memory()  # process-wide, values unaffected (nesbench.metrics.engine.memory)
     with Engine(
         [sc],
         device=device,

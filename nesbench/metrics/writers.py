@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from nesbench.fsutil import write_json_atomic, write_text_atomic
 from nesbench.metrics.aggregate import Records
-from nesbench.metrics.report import markdown_table
+from nesbench.metrics.results_md import markdown_table
 from nesbench.metrics.spec import ORDER
 
 if TYPE_CHECKING:

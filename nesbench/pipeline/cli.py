@@ -62,7 +62,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _report(args: argparse.Namespace) -> int:
     from nesbench.errors import DataError
-    from nesbench.pipeline.report import load_summary, write_report
+    from nesbench.report.document import load_summary, write_report
 
     summary = load_summary(Path(args.run_dir))
     recorded = summary.get("provenance", {}).get("config_path")

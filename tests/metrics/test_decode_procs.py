@@ -12,10 +12,9 @@ import pytest
 import torch
 
 from nesbench.errors import NesbenchError
-from nesbench.metrics import decode_procs
-from nesbench.metrics.decode_procs import ProcessDecoder
-from nesbench.metrics.engine import Engine, PredSource, usable_cores
-from nesbench.metrics.gt_cache import GtCache
+from nesbench.metrics.engine import Engine, PredSource, decode_procs, usable_cores
+from nesbench.metrics.engine.decode_procs import ProcessDecoder
+from nesbench.metrics.engine.gt_cache import GtCache
 from nesbench.metrics.images import FrameError
 from nesbench.metrics.registry import get_scorer, list_scorers, scorer_formulas_at
 

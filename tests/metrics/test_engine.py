@@ -11,6 +11,7 @@ import torch
 from nesbench.metrics.engine import Engine, PredSource
 from nesbench.metrics.lpips_alex import LpipsAlex
 from nesbench.metrics.registry import list_scorers, scorer_formulas_at
+from nesbench.metrics.scorers import ScoreContext
 
 
 def _preds(folder, n: int) -> PredSource:
@@ -85,11 +86,11 @@ def test_scoring_a_batch_on_cuda_never_waits_for_the_gpu(stub) -> None:
         }
         pred = {"pred": batch(3).permute(0, 3, 1, 2)}
         with torch.inference_mode():
-            s.score(gt, pred, lpips, {})  # warm-up: cuDNN set-up, constants made on the device once
+            s.score(gt, pred, ScoreContext(lpips))  # warm-up: cuDNN set-up, constants made on the device once
             torch.cuda.synchronize()
             torch.cuda.set_sync_debug_mode("error")
             try:
-                out = s.score(gt, pred, lpips, {})
+                out = s.score(gt, pred, ScoreContext(lpips))
             finally:
                 torch.cuda.set_sync_debug_mode("default")
         assert {"l1", "psnr", "ssim", "lpips"} <= set(out), name

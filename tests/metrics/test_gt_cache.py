@@ -11,8 +11,8 @@ import pytest
 
 from nesbench.cli import main
 from nesbench.metrics.engine import Engine, PredSource
+from nesbench.metrics.engine.gt_cache import ENV, GtCache, gt_cache_from
 from nesbench.metrics.frames import load_gt_sequence, read_gt_frame
-from nesbench.metrics.gt_cache import ENV, GtCache, gt_cache_from
 from nesbench.metrics.registry import list_scorers, scorer_formulas_at
 
 
@@ -183,7 +183,7 @@ def test_full_disk_while_writing_scores_from_pngs_with_a_note(
 ) -> None:
     import errno  # noqa: PLC0415
 
-    from nesbench.metrics import gt_cache  # noqa: PLC0415
+    from nesbench.metrics.engine import gt_cache  # noqa: PLC0415
 
     imgs = mx.make_sequence(tmp_path / "gt", n=3)
     for k, img in imgs.items():

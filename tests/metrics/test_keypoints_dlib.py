@@ -14,7 +14,7 @@ from skimage import data
 
 from nesbench.metrics.keypoints import NoFaceDetected
 from nesbench.metrics.keypoints_dlib import load_dlib_detector
-from nesbench.metrics.report import markdown_table, na_cell
+from nesbench.metrics.results_md import markdown_table, na_cell
 from nesbench.metrics.score import score_sequence
 
 pytest.importorskip("dlib", reason="pip install -e .[keypoints-dlib]")

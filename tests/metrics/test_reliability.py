@@ -15,8 +15,8 @@ from nesbench.config import Benchmark, Protocol, Split
 from nesbench.data.layout import prediction_dir, sequence_dir
 from nesbench.errors import ConfigError
 from nesbench.metrics.benchmark import score_benchmark
+from nesbench.metrics.engine.gt_cache import GtCache
 from nesbench.metrics.frames import load_gt_sequence
-from nesbench.metrics.gt_cache import GtCache
 from nesbench.metrics.psnr import PSNR_CAP_DB
 from nesbench.metrics.score import score_sequence
 

@@ -8,10 +8,10 @@ from nesbench.cli import build_parser
 from nesbench.metrics import registry
 from nesbench.metrics.benchmark import CSV_METRICS
 from nesbench.metrics.options import ScoringOptions
-from nesbench.metrics.report import COLUMNS, DIGITS
+from nesbench.metrics.results_md import COLUMNS, DIGITS
 from nesbench.metrics.spec import HEADLINE, METRICS, ORDER, MetricSpec, format_value, metric_specs
-from nesbench.pipeline.report import METRIC_ORDER
-from nesbench.pipeline.report_stats import MATRIX_METRICS
+from nesbench.report.document import METRIC_ORDER
+from nesbench.report.stats import MATRIX_METRICS
 
 
 @pytest.mark.parametrize("name", registry.list_scorers())

@@ -6,7 +6,7 @@ import re
 import pytest
 
 from nesbench.config import load_benchmark
-from nesbench.pipeline.report import leaderboards, published_table
+from nesbench.report.document import leaderboards, published_table
 
 PROBE = """<script>
 window.addEventListener('load', () => {

@@ -8,8 +8,8 @@ import pytest
 
 from nesbench.config import load_benchmark
 from nesbench.metrics.stats import StatsConfig
-from nesbench.pipeline.report import leaderboards
-from nesbench.pipeline.report_stats import beats_matrices, whisker
+from nesbench.report.document import leaderboards
+from nesbench.report.stats import beats_matrices, whisker
 
 PROBE = """<script>
 window.addEventListener('load', () => {
@@ -105,7 +105,7 @@ def test_matrix_and_intervals_render_in_headless_chromium(tiny_run, chromium_dom
 
 
 def test_per_split_comparisons_are_in_both_reports(tiny_run, tiny_summary):
-    from nesbench.pipeline.report import comparison_tables
+    from nesbench.report.document import comparison_tables
 
     (expr, _) = comparison_tables(tiny_summary, load_benchmark("synthetic_tiny"))
     assert expr.title == "expression · unified · paired comparisons per split"

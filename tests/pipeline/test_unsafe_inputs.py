@@ -12,7 +12,7 @@ import pytest
 from nesbench.cli import main
 from nesbench.config import load_benchmark
 from nesbench.data.layout import frame_files
-from nesbench.pipeline.report import leaderboards
+from nesbench.report.document import leaderboards
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 
 from nesbench.metrics.lpips_alex import LpipsAlex
-from nesbench.metrics.scorers import Scorer
+from nesbench.metrics.scorers import ScoreContext, Scorer
 
 Tensors = dict[str, torch.Tensor]
 
@@ -78,11 +78,11 @@ class GraphedScoring:
         side.wait_stream(torch.cuda.current_stream(self.device))
         with torch.cuda.stream(side):  # warm-up outside the capture (cuDNN set-up, lazily made constants)
             for _ in range(2):
-                scorer.score(sgt, spred, lpips, {})
+                scorer.score(sgt, spred, ScoreContext(lpips))
         torch.cuda.current_stream(self.device).wait_stream(side)
         graph = torch.cuda.CUDAGraph()
         # thread_local: the engine's read-ahead thread may allocate pinned host memory meanwhile (not captured;
         # the default 'global' mode would make that allocation fail)
         with torch.cuda.graph(graph, capture_error_mode="thread_local"):
-            out = scorer.score(sgt, spred, lpips, {})
+            out = scorer.score(sgt, spred, ScoreContext(lpips))
         return _Captured(graph, sgt, spred, out)

@@ -24,9 +24,9 @@ from nesbench.errors import DataError, NesbenchError
 from nesbench.fsutil import dumps_strict, read_json_strict, write_text_atomic
 from nesbench.metrics.images import FrameError, read_rgb
 from nesbench.metrics.psnr import PSNR_CAP_DB
-from nesbench.metrics.report import na_cell
+from nesbench.metrics.results_md import na_cell
 from nesbench.metrics.spec import METRICS, ORDER, PUBLISHED_COMPARED, format_value, label
-from nesbench.pipeline.report_stats import (
+from nesbench.report.stats import (
     beats_matrices,
     comparison_rows,
     plus_minus,
@@ -529,7 +529,7 @@ def write_report(run_dir: Path, bench: Benchmark, summary: dict | None = None) -
     write_text_atomic(run_dir / "report.md", "\n".join(md))
 
     env = Environment(
-        loader=PackageLoader("nesbench.pipeline", "templates"), autoescape=select_autoescape(["html"])
+        loader=PackageLoader("nesbench.report", "templates"), autoescape=select_autoescape(["html"])
     )
     html = env.get_template("report.html.j2").render(
         title=prov.get("benchmark_title", bench.title),

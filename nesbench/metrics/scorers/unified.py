@@ -1,0 +1,80 @@
+"""``unified``: one documented definition for every method (docs/METRICS.md)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+
+from nesbench.metrics.frames import RawGt
+from nesbench.metrics.images import FrameError
+from nesbench.metrics.precision import batch_sum, unit
+from nesbench.metrics.registry import register_scorer
+from nesbench.metrics.scorers.base import (
+    KEYPOINT,
+    KEYPOINT_DLIB,
+    Array,
+    ScoreContext,
+    Scorer,
+    Tensors,
+    cloth_free,
+)
+from nesbench.metrics.spec import metric_specs
+from nesbench.metrics.ssim import ssim_map
+
+
+@register_scorer
+class UnifiedScorer(Scorer):
+    """One definition for every method (docs/METRICS.md): head mask = soft GT mask without cloth labels 15/16;
+    both prediction and GT composited on white with it; errors averaged over the mask area; SSIM averaged over
+    the mask; LPIPS-alex on the composites; no quantisation; evaluation at the benchmark resolution."""
+
+    name = "unified"
+    version = "1.1"  # 1.1: + keypoint_dlib (the other values are those of 1.0)
+    needs_semantic = True
+    resize = "area"
+    metrics = metric_specs(
+        l1="masked MAE: sum(m*|P-G|) / (3*sum(m)) on the composites, [0,1] units",
+        mae="same as l1",
+        mse="sum(m*(P-G)^2) / (3*sum(m)) on the composites",
+        psnr="10*log10(1/mse), mse over the head mask",
+        ssim="Gaussian 11/1.5 valid SSIM (L=1) of the composites, mask-weighted mean of the map",
+        lpips="LPIPS v0.1 alex on the composites in [-1, 1]",
+        keypoint=KEYPOINT,
+        keypoint_dlib=KEYPOINT_DLIB,
+    )
+
+    def prepare_gt(self, raw: RawGt) -> dict[str, np.ndarray]:
+        res = self.resolution
+        if raw.semantic is None:
+            raise FrameError(f"{raw.semantic_error}; the unified head mask needs semantic/<k>.png")
+        gt = self.resized(raw.image, raw.paths["image"])
+        mask = self.resized(raw.mask[:, :, 0], raw.paths["mask"])
+        sem = raw.semantic
+        if sem.shape != raw.image.shape[:2]:
+            raise FrameError(
+                f"semantic map of frame {raw.k} is {sem.shape[1]}x{sem.shape[0]}, not the image size"
+            )
+        if sem.shape[0] != res:
+            sem = cv2.resize(sem, (res, res), interpolation=cv2.INTER_NEAREST)
+        return self.select_gt(gt, mask[:, :, None], sem)
+
+    def select_gt(self, image: Array, mask: Array, labels: Array | None) -> dict[str, Array]:
+        return {"gt": image, "mask": mask[..., :1], "labels": labels[..., None]}
+
+    def score(self, gt: Tensors, pred: Tensors, ctx: ScoreContext) -> Tensors:
+        m = unit(gt["mask"]) * cloth_free(gt["labels"])  # head mask: soft matte without cloth labels
+        g = unit(gt["gt"]) * m + (1 - m)
+        p = unit(pred["pred"]) * m + (1 - m)
+        area = batch_sum(m) * 3
+        d = p - g
+        mae = batch_sum(d.abs().mul_(m)) / area
+        mse = batch_sum(d.square_().mul_(m)) / area
+        out = {"l1": mae, "mae": mae, "mse": mse, "psnr": 10 * torch.log10(1.0 / mse)}
+        with ctx.timer("ssim"):
+            w = m[:, :, 5:-5, 5:-5]
+            smap = ssim_map(p, g, 1.0, self.ssim_backend).mean(dim=1, keepdim=True)
+            out["ssim"] = batch_sum(smap * w) / batch_sum(w)
+        if ctx.lpips is not None:
+            out["lpips"] = ctx.lpips_distance("lpips", lambda: g * 2 - 1, lambda: p * 2 - 1)
+        return out
