@@ -27,6 +27,7 @@ import os
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import cv2
@@ -38,8 +39,17 @@ sys.path.insert(0, str(REPO))
 
 from nesbench.errors import AssetError  # noqa: E402
 from nesbench.metrics.engine import Engine, PredSource, describe_device  # noqa: E402
-from nesbench.metrics.engine.gt_cache import GtCache  # noqa: E402
-from nesbench.metrics.engine.memory import reuse_freed_memory  # noqa: E402
+
+try:
+    from nesbench.metrics.engine.gt_cache import GtCache
+    from nesbench.metrics.engine.memory import reuse_freed_memory
+except ImportError:  # the layout before issue 14: this script also measures a checkout of it (before/after)
+    from nesbench.metrics.gt_cache import GtCache
+
+    def reuse_freed_memory() -> bool:
+        return False
+
+
 from nesbench.metrics.lpips_alex import linear_weights_path  # noqa: E402
 from nesbench.metrics.registry import get_scorer, list_scorers  # noqa: E402
 
@@ -93,25 +103,33 @@ def linear_layers(root: Path) -> Path | None:
         return root / "lpips_lin_random.pth"
 
 
+CPU: dict[int, list[float]] = defaultdict(list)  # engine -> CPU seconds (every thread) of each run
+
+
 def run_once(eng: Engine, gt: Path, preds: dict[str, PredSource], profile: bool) -> float:
     eng.timer.enabled = profile
     eng.timer.reset()
     if eng.device.type == "cuda":
         torch.cuda.synchronize()
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     res = eng.score(gt, preds)
     if eng.device.type == "cuda":
         torch.cuda.synchronize()
     secs = time.perf_counter() - t
+    CPU[id(eng)].append(time.process_time() - cpu)
     n = len(next(iter(preds.values())).files)
     assert all(len(r.frames) == n for r in res.values()), "not every frame was scored"
     return secs
 
 
-def trunk_floor(eng: Engine, frames: int, res: int, repeat: int) -> float:
+FLOOR_CPU: list[float] = []
+
+
+def trunk_floor(eng: Engine, frames: int, res: int, repeat: int) -> tuple[float, float]:
     """The physical floor of exact LPIPS scoring: frames/s of the AlexNet trunk alone (``LpipsAlex.features``) on
     a prediction and a GT image per frame, in the engine's batches, on the same device and weights; best of
-    ``repeat`` after a warm-up. Nothing else (decode, SSIM, distances, bookkeeping) is included."""
+    ``repeat`` after a warm-up. Nothing else (decode, SSIM, distances, bookkeeping) is included. Returns
+    (frames/s, CPU ms per frame of the best run)."""
     assert eng.lpips is not None
     b = eng.batch_size
     x = (
@@ -125,16 +143,19 @@ def trunk_floor(eng: Engine, frames: int, res: int, repeat: int) -> float:
     def once() -> float:
         if eng.device.type == "cuda":
             torch.cuda.synchronize()
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         with torch.inference_mode():
             for _ in range(batches):
                 eng.lpips.features(x)
         if eng.device.type == "cuda":
             torch.cuda.synchronize()
+        FLOOR_CPU.append(time.process_time() - cpu)
         return time.perf_counter() - t
 
     once()
-    return frames / min(once() for _ in range(repeat))
+    FLOOR_CPU.clear()
+    fps = frames / min(once() for _ in range(repeat))
+    return fps, min(FLOOR_CPU) * 1000 / frames
 
 
 def main() -> int:
@@ -184,7 +205,7 @@ def main() -> int:
     malloc = "default glibc malloc" if args.default_malloc else f"reuse_freed_memory: {reuse_freed_memory()}"
     load_before = os.getloadavg()
     rows = []
-    floors: dict[str, float] = {}
+    floors: dict[str, tuple[float, float, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         backbone = make_data(root, args.frames, args.res, args.methods)
@@ -217,7 +238,9 @@ def main() -> int:
                         used = eng.decode_processes_for(True)  # the GT cache is read once it is built
                         rows.append((f"{name} gt-cache first run", used, eng.batch_size, first, {}, None))
                         label = f"{name} gt-cache"
+                    CPU[id(eng)].clear()
                     best = min(run_once(eng, root / "gt", preds, False) for _ in range(args.repeat))
+                    cpu_ms = min(CPU[id(eng)]) * 1000 / n
                     wall = run_once(eng, root / "gt", preds, True)
                     st = {k: v * 1000 / n for k, v in eng.timer.seconds.items()}
                     other = wall * 1000 / n - st.get("wait", 0) - st.get("ssim", 0) - st.get("lpips", 0)
@@ -225,7 +248,7 @@ def main() -> int:
                         (label, eng.decode_processes_for(cached), eng.batch_size, n / best, st, other)
                     )
                     if args.floor and lpips:
-                        floors[label] = trunk_floor(eng, n, args.res, args.repeat)
+                        floors[label] = (*trunk_floor(eng, n, args.res, args.repeat), cpu_ms)
                     eng.close()
     dev = describe_device(eng.device)
     print(f"command: python scripts/bench_metrics.py {' '.join(sys.argv[1:])}")
@@ -252,12 +275,15 @@ def main() -> int:
               f"{st.get('wait', 0):.1f} | {st.get('ssim', 0):.1f} | {st.get('lpips', 0):.1f} | {other:.1f} |")  # fmt: skip
     if floors:
         print(
-            "\n| scorer | frames/s | floor: AlexNet trunk on prediction + GT, frames/s | share of the floor |"
+            "\n| scorer | frames/s | floor: AlexNet trunk on prediction + GT, frames/s | share of the floor "
+            "| CPU ms/frame | floor CPU ms/frame | CPU share |"
         )
-        print("|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|")
         for name, _, _, fps, _, _ in rows:
             if name in floors:
-                print(f"| {name} | {fps:.1f} | {floors[name]:.1f} | {fps / floors[name]:.2f} |")
+                f_fps, f_cpu, cpu_ms = floors[name]
+                print(f"| {name} | {fps:.1f} | {f_fps:.1f} | {fps / f_fps:.2f} | {cpu_ms:.0f} | {f_cpu:.0f} | "
+                      f"{f_cpu / cpu_ms:.2f} |")  # fmt: skip
     return 0
 
 
