@@ -15,6 +15,7 @@ from pathlib import Path
 from nesbench import cli_args
 from nesbench.errors import ConfigError
 from nesbench.methods.options import add_option_flags, chosen_options
+from nesbench.upstream.tarball_confs import CONF_CHOICES
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -55,10 +56,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     ):
         p = ups.add_parser(action, help=helptext)
         p.add_argument(
-            "--methods", "--method", dest="methods", required=True, help="comma list, e.g. imavatar,pointavatar"
+            "--methods",
+            "--method",
+            dest="methods",
+            required=True,
+            help="comma list, e.g. imavatar,pointavatar",
         )
         p.add_argument(
-            "--protocols", "--protocol", dest="protocols", required=True, help="comma list: expression, speech"
+            "--protocols",
+            "--protocol",
+            dest="protocols",
+            required=True,
+            help="comma list: expression, speech",
         )
         p.add_argument(
             "--subjects",
@@ -70,7 +79,21 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--runs", type=Path, help="runs folder (default $NESBENCH_RUNS or <repo>/runs)")
         p.add_argument("--data", type=Path, help="dataset root override (folder holding testsetK/)")
         p.add_argument("--force", action="store_true", help="redo finished jobs")
+        p.add_argument(
+            "--strict",
+            action="store_true",
+            help="refuse data the benchmark's loaders accept (frames not numbered 1..N, shape_params/intrinsics "
+            "differing across a split's sequences) instead of warning; warnings are recorded in method_info.json",
+        )
         if action == "train":
+            p.add_argument(
+                "--confs",
+                choices=CONF_CHOICES,
+                default="auto",
+                help="the conf's base: auto (default) = the benchmark tarball's conf of the subject when the data "
+                "has one (data/conf/audio_audio_multiflame/ next to datasets/), else generated from the upstream "
+                "example; tarball = require it; generated = ignore it (departs from the benchmark)",
+            )
             p.add_argument(
                 "--iterations",
                 type=cli_args.bounded_int(1, 10_000_000, "a number of iterations"),
@@ -108,19 +131,27 @@ def register(sub: argparse._SubParsersAction) -> None:
             add_option_flags(p, _upstream_specs())
         p.set_defaults(func=_jobs, action=action)
 
-    _add_confs(ups.add_parser("confs", help="upstream confs generated per subject x protocol"))
-    _add_confs(sub.add_parser("confs", help="old spelling of `nesbench upstream confs` (kept for one release)"))
+    _add_confs(
+        ups.add_parser("confs", help="upstream confs per subject x protocol (benchmark tarball or generated)")
+    )
+    _add_confs(
+        sub.add_parser("confs", help="old spelling of `nesbench upstream confs` (kept for one release)")
+    )
 
 
 def _add_confs(c: argparse.ArgumentParser) -> None:
     cs = c.add_subparsers(dest="confs_command", metavar="ACTION")
-    p = cs.add_parser("show", help="print the conf of one job")
+    p = cs.add_parser(
+        "show",
+        help="print the conf of one job; a benchmark tarball conf is followed by its diff against the generated one",
+    )
     p.add_argument("method")
     p.add_argument("subject")
     p.add_argument("protocol")
     p.add_argument("--benchmark", default="renderme360_nes")
     p.add_argument("--data", type=Path)
     p.add_argument("--set", dest="overrides", action="append", metavar="KEY=VALUE")
+    p.add_argument("--confs", choices=CONF_CHOICES, default="auto", help="as for `upstream train --confs`")
     p.set_defaults(func=_confs_show)
 
 
@@ -234,7 +265,14 @@ def _jobs(args: argparse.Namespace) -> int:
                 job = jobs.make_job(method, bench, subject, protocol, runs=args.runs, data_root=args.data)
                 print(f"[{args.action}] {job.pin.key}/{protocol}/{subject} ...", flush=True)
                 if args.action == "train":
-                    res = jobs.train_job(job, epochs=epochs, overrides=overrides, force=args.force)
+                    res = jobs.train_job(
+                        job,
+                        epochs=epochs,
+                        overrides=overrides,
+                        force=args.force,
+                        strict=args.strict,
+                        confs=args.confs,
+                    )
                 else:
                     mine = own.get(job.pin.key, {})
                     res = jobs.eval_job(
@@ -243,7 +281,10 @@ def _jobs(args: argparse.Namespace) -> int:
                         force=args.force,
                         checkpoint=args.checkpoint,
                         fitting_scope=mine.get("fitting_scope"),
+                        strict=args.strict,
                     )
+                for warning in res.warnings:
+                    print(f"[{args.action}] warning: {warning}", file=sys.stderr, flush=True)
                 print(
                     f"[{args.action}] {res.job}: {res.status} - {res.detail}"
                     + (f" (log: {res.log})" if res.log else ""),
@@ -299,7 +340,7 @@ def _confs_show(args: argparse.Namespace) -> int:
 
     bench = load_benchmark(args.benchmark)
     pin = get_pin(args.method)
-    conf = confs.build_conf(
+    job_conf = confs.build_job_conf(
         pin,
         pin.checkout_dir(upstream_dir()),
         bench,
@@ -307,6 +348,8 @@ def _confs_show(args: argparse.Namespace) -> int:
         args.protocol,
         confs.parse_overrides(args.overrides),
         args.data,
+        args.confs,
     )
-    sys.stdout.write(confs.render_conf(conf))
+    sys.stdout.write(confs.render_conf(job_conf.conf))
+    sys.stdout.write(confs.describe(job_conf))
     return 0

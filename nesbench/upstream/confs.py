@@ -16,6 +16,7 @@ from nesbench.config import Benchmark
 from nesbench.errors import AssetError, ConfigError
 from nesbench.fsutil import write_text_atomic
 from nesbench.paths import CONFIGS_DIR
+from nesbench.upstream import tarball_confs
 from nesbench.upstream.pins import Upstream
 
 
@@ -37,6 +38,8 @@ class MethodTemplate:
     source: Path
     final_epoch_offset: int = 0
     fitting_scope: str | None = None
+    # `set` keys that also go into a conf based on the benchmark tarball's (the harness's runner machinery)
+    benchmark_conf_keys: tuple[str, ...] = ()
 
     def final_epoch(self, epochs: int) -> int:
         """The epoch of the checkpoint evaluated after training ``epochs`` epochs (what the benchmark rendered)."""
@@ -55,18 +58,23 @@ def load_template(method: str, configs: Path | None = None) -> MethodTemplate:
         scope = c.get_string("test_time_fitting_scope", None)
         if scope not in (None, *FITTING_SCOPES):
             raise ConfigError(f"{path}: test_time_fitting_scope must be split or sequence, got {scope!r}")
+        settings = {k.strip('"'): v for k, v in _flatten(c.get_config("set"))}
+        keep = tuple(str(k) for k in c.get_list("benchmark_conf_keys", []))
+        if unknown := [k for k in keep if k not in settings]:
+            raise ConfigError(f"{path}: benchmark_conf_keys {unknown} are not keys of its set block")
         return MethodTemplate(
             method=method,
             base=c.get_string("base"),
             exps_folder={k: str(v) for k, v in c.get_config("exps_folder").items()},
             epochs={k: int(v) for k, v in c.get_config("epochs").items()},
             img_res=c.get("img_res", "benchmark"),
-            settings={k.strip('"'): v for k, v in _flatten(c.get_config("set"))},
+            settings=settings,
             prediction=c.get_string("prediction"),
             test_time_fitting=None if fitting is None else fitting == "on",
             source=path,
             final_epoch_offset=c.get_int("final_epoch_offset", 0),
             fitting_scope=scope,
+            benchmark_conf_keys=keep,
         )
     except ConfigException as exc:
         raise ConfigError(f"{path}: {exc}") from None
@@ -153,6 +161,23 @@ def _check_types(base: ConfigTree, overrides: dict[str, Any], source: Path) -> N
             raise ConfigError(f"--set {key}={value!r}: {source} has a number there ({old}); give a number")
 
 
+def _job_values(
+    pin: Upstream, checkout: Path, bench: Benchmark, subject: str, protocol: str, tpl: MethodTemplate, root: Path
+) -> dict[str, Any]:
+    """What every job conf sets whatever its base: this machine's paths, the method name, the protocol's splits."""
+    if protocol not in tpl.exps_folder:
+        raise ConfigError(f"{tpl.source}: exps_folder has no entry for protocol {protocol!r}")
+    proto = bench.protocol(protocol)
+    return {
+        "train.exps_folder": str((checkout / tpl.exps_folder[protocol]).resolve()),
+        "train.methodname": pin.methodname,
+        "dataset.data_folder": str((root / bench.testset_of(subject)).resolve()),
+        "dataset.subject_name": str(subject),
+        "dataset.train.sub_dir": list(proto.train),
+        "dataset.test.sub_dir": list(proto.test_sequences),
+    }
+
+
 def build_conf(
     pin: Upstream,
     checkout: Path,
@@ -162,25 +187,18 @@ def build_conf(
     overrides: dict[str, Any] | None = None,
     data_root: Path | None = None,
 ) -> ConfigTree:
-    """The upstream conf for one job: base conf + template settings + benchmark split + ``overrides``."""
+    """The conf generated from upstream's example: base conf + template settings + benchmark split + ``overrides``."""
     tpl = load_template(pin.key)
     base = checkout / tpl.base
     if not base.is_file():
         raise AssetError(f"{base}: base conf missing; run `nesbench upstream install --methods {pin.key}`")
-    proto = bench.protocol(protocol)
-    if protocol not in tpl.exps_folder:
-        raise ConfigError(f"{tpl.source}: exps_folder has no entry for protocol {protocol!r}")
+    root = Path(data_root) if data_root is not None else bench.data_root()
+    job = _job_values(pin, checkout, bench, subject, protocol, tpl, root)
     conf = ConfigFactory.parse_file(str(base))
     _check_types(conf, overrides or {}, base)
     res = bench.resolution if tpl.img_res == "benchmark" else int(tpl.img_res)
-    root = Path(data_root) if data_root is not None else bench.data_root()
     values: dict[str, Any] = {
-        "train.exps_folder": str((checkout / tpl.exps_folder[protocol]).resolve()),
-        "train.methodname": pin.methodname,
-        "dataset.data_folder": str((root / bench.testset_of(subject)).resolve()),
-        "dataset.subject_name": str(subject),
-        "dataset.train.sub_dir": list(proto.train),
-        "dataset.test.sub_dir": list(proto.test_sequences),
+        **job,
         "dataset.train.img_res": [res, res],
         "dataset.test.img_res": [res, res],
         **tpl.settings,
@@ -189,6 +207,74 @@ def build_conf(
     for key, value in values.items():
         conf.put(key, value)
     return conf
+
+
+@dataclass
+class JobConf:
+    """A job's conf, where it came from (``choice.source``: benchmark tarball or generated) and, for a tarball
+    conf, its diff against the conf the harness would have generated (:func:`tarball_confs.diff`)."""
+
+    conf: ConfigTree
+    choice: tarball_confs.ConfChoice
+    diff: list[str]
+
+    def provenance(self) -> dict[str, Any]:
+        """What method_info.json and the train marker record about the conf's origin."""
+        return {
+            "confs": self.choice.source,
+            "conf_base": str(self.choice.path) if self.choice.path else None,
+            "conf_note": self.choice.note or None,
+            "conf_rewritten": sorted(self.choice.rewritten),
+            "conf_diff": self.diff,
+        }
+
+
+def build_job_conf(
+    pin: Upstream,
+    checkout: Path,
+    bench: Benchmark,
+    subject: str,
+    protocol: str,
+    overrides: dict[str, Any] | None = None,
+    data_root: Path | None = None,
+    confs: str = "auto",
+) -> JobConf:
+    """The job's conf: the benchmark tarball's conf of (method, subject) when the data has one (``confs`` = auto or
+    tarball), rebased onto this machine, else the generated one (:func:`build_conf`)."""
+    root = Path(data_root) if data_root is not None else bench.data_root()
+    choice = tarball_confs.choose(root, pin.key, str(subject), confs)
+    generated = build_conf(pin, checkout, bench, subject, protocol, overrides, root)
+    if choice.source != tarball_confs.SOURCE_TARBALL or choice.path is None:
+        return JobConf(generated, choice, [])
+    tpl = load_template(pin.key)
+    base = tarball_confs.parse_conf(choice.path)
+    _check_types(base, overrides or {}, choice.path)
+    values = {
+        **_job_values(pin, checkout, bench, subject, protocol, tpl, root),
+        **{k: tpl.settings[k] for k in tpl.benchmark_conf_keys},
+        # the harness scores every test frame (its scorers need a prediction for each GT frame): docs/FIDELITY.md R14
+        "dataset.test.subsample": 1,
+    }
+    conf, choice.rewritten = tarball_confs.rebase(
+        base, choice.path, values, list(bench.protocol(protocol).test_sequences)
+    )
+    for key, value in (overrides or {}).items():
+        conf.put(key, value)
+    return JobConf(conf, choice, tarball_confs.diff(generated, conf))
+
+
+def describe(job_conf: JobConf) -> str:
+    """HOCON comment lines saying where a job's conf came from and, for a tarball conf, its diff against the conf
+    generated from the upstream example (what `nesbench confs show` prints after the conf)."""
+    choice = job_conf.choice
+    lines = [f"confs: {choice.source}" + (f" ({choice.path})" if choice.path else "")]
+    if choice.note:
+        lines.append(f"note: {choice.note}")
+    if choice.path:
+        lines.append("rewritten for this machine: " + (", ".join(sorted(choice.rewritten)) or "nothing"))
+        lines.append("diff against the conf generated from upstream examples (- generated, + this conf):")
+        lines += [f"  {d}" for d in job_conf.diff] or ["  (none)"]
+    return "".join(f"# {line}\n" for line in lines)
 
 
 def render_conf(conf: ConfigTree) -> str:
@@ -211,10 +297,13 @@ def write_conf(
     overrides: dict[str, Any] | None = None,
     data_root: Path | None = None,
     variant: str = "",
-) -> tuple[Path, str]:
-    """Write (if changed) the job's conf (``variant``: see :func:`conf_path`); returns (path, sha256 of its text)."""
-    text = render_conf(build_conf(pin, checkout, bench, subject, protocol, overrides, data_root))
+    confs: str = "auto",
+) -> tuple[Path, str, JobConf]:
+    """Write (if changed) the job's conf (``variant``: see :func:`conf_path`; ``confs``: see
+    :func:`build_job_conf`); returns (path, sha256 of its text, the JobConf)."""
+    job_conf = build_job_conf(pin, checkout, bench, subject, protocol, overrides, data_root, confs)
+    text = render_conf(job_conf.conf)
     path = conf_path(checkout, bench, protocol, subject, variant)
     if not path.is_file() or path.read_text(encoding="utf-8") != text:
         write_text_atomic(path, text)
-    return path, hashlib.sha256(text.encode()).hexdigest()
+    return path, hashlib.sha256(text.encode()).hexdigest(), job_conf

@@ -1,7 +1,14 @@
-"""Checks the upstream loaders skip (they `assert` or silently misread); used by the NES dataset overlays."""
+"""Checks the upstream loaders skip (they `assert` or silently misread); used by the NES dataset overlays and by the
+jobs before they launch a runner.
+
+Where the benchmark's loaders have a rule, the checks are no stricter than it (issue 15 item 6): frames not numbered
+1..N, and shape_params/intrinsics differing across the sequences of one dataset, are *warnings* (the run goes on with
+the benchmark's behaviour and the warning is recorded in method_info.json); ``strict=True`` (`--strict`) refuses them.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -9,16 +16,42 @@ import numpy as np
 from nesbench.data.layout import frame_number_of, read_flame_json
 from nesbench.errors import DataError
 
+# The runners' dataset overlays refuse the warnings below when this is "1" (set by the jobs for --strict).
+STRICT_ENV = "NESBENCH_STRICT_DATA"
 
-def check_subject_sequences(data_folder: str, subject: str, json_name: str, sub_dirs: list[str]) -> None:
-    """Raise DataError (one line, naming the file) for what would make IMavatar/PointAvatar fail or misread.
 
-    - a missing sequence folder or json (upstream: bare AssertionError);
-    - 'image' in another path component (upstream derives mask/semantic paths by replacing 'image' in the whole path);
-    - frames not numbered 1..N in order (metrics pair k.png with frames[k-1]);
-    - shape_params / intrinsics differing across sequences (the loaders keep only the last sequence's values).
+def strict_from_env() -> bool:
+    return os.environ.get(STRICT_ENV) == "1"
+
+
+def _numbering_problem(numbers: list[int]) -> str | None:
+    """What is wrong with the json's frame numbers, or None when they are 1..N in order."""
+    if numbers == list(range(1, len(numbers) + 1)):
+        return None
+    if len(set(numbers)) != len(numbers):
+        return "some frame numbers are listed twice"
+    if numbers != sorted(numbers):
+        return "frames are not in increasing order"
+    if numbers and numbers[0] != 1:
+        return f"frames start at {numbers[0]}, not 1"
+    return "frame numbers have gaps"
+
+
+def check_subject_sequences(
+    data_folder: str, subject: str, json_name: str, sub_dirs: list[str], strict: bool = False
+) -> list[str]:
+    """Check the sequences of one dataset instance (a train or a test split); returns the warnings, one line each.
+
+    Always an error (DataError, one line naming the file): a missing sequence folder or json (upstream: bare
+    AssertionError); 'image' in another path component (upstream derives mask/semantic paths by replacing 'image' in
+    the whole path); a frame ``file_path`` without a number (upstream: ValueError).
+
+    A warning, an error with ``strict``: frames not numbered 1..N in json order (the benchmark's loaders accept them:
+    each frame keeps its own number); shape_params / intrinsics differing across the sequences (the loaders keep the
+    last sequence's values, as the benchmark's did).
     """
-    ref: tuple[str, np.ndarray, np.ndarray] | None = None
+    warnings: list[str] = []
+    arrays: list[tuple[str, Path, np.ndarray, np.ndarray]] = []
     for seq in sub_dirs:
         inst = Path(data_folder) / subject / subject / str(seq)
         if not inst.is_dir():
@@ -34,20 +67,32 @@ def check_subject_sequences(data_folder: str, subject: str, json_name: str, sub_
             )
         js = read_flame_json(inst / json_name)
         numbers = [frame_number_of(f.get("file_path", "")) for f in js["frames"]]
-        if numbers != list(range(1, len(numbers) + 1)):
+        if None in numbers:
             raise DataError(
-                f"{inst / json_name}: frames must be ./image/1, ./image/2, ... in order (1-based)"
+                f"{inst / json_name}: a frame's file_path has no frame number (expected ./image/<k>); "
+                "the upstream loaders need int(<k>)"
+            )
+        if problem := _numbering_problem(numbers):  # type: ignore[arg-type]
+            warnings.append(
+                f"{inst / json_name}: {problem} (not 1..N in order); the benchmark's loaders accept this "
+                "(every frame keeps its own number)"
             )
         shape = np.asarray(js.get("shape_params", []), dtype=float)
         intr = np.asarray(js.get("intrinsics", []), dtype=float)
-        if ref is None:
-            ref = (seq, shape, intr)
-        elif (
-            shape.shape != ref[1].shape
-            or intr.shape != ref[2].shape
-            or not (np.allclose(shape, ref[1]) and np.allclose(intr, ref[2]))
-        ):
-            raise DataError(
-                f"{inst / json_name}: shape_params/intrinsics differ from sequence {ref[0]}; upstream methods keep "
-                "one per subject, so make them identical across the subject's sequences"
-            )
+        arrays.append((str(seq), inst / json_name, shape, intr))
+    if arrays:
+        last, _, last_shape, last_intr = arrays[-1]
+        for seq, path, shape, intr in arrays[:-1]:
+            differ = [
+                name
+                for name, a, b in (("shape_params", shape, last_shape), ("intrinsics", intr, last_intr))
+                if a.shape != b.shape or not np.allclose(a, b)
+            ]
+            if differ:
+                warnings.append(
+                    f"{path}: {'/'.join(differ)} differ from sequence {last}'s; the loaders keep the last "
+                    f"sequence's ({last}) values for the whole split, as the benchmark's did"
+                )
+    if strict and warnings:
+        raise DataError(f"{warnings[0]}; refused because of --strict: fix the data or run without --strict")
+    return [f"{w}; the run goes on (--strict refuses it)" for w in warnings]

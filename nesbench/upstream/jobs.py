@@ -27,6 +27,7 @@ from nesbench.errors import AssetError, ConfigError, DataError
 from nesbench.fsutil import write_json_atomic
 from nesbench.paths import REPO_ROOT, upstream_dir
 from nesbench.upstream import confs as confs_mod
+from nesbench.upstream import dataset_checks
 from nesbench.upstream import preflight as preflight_mod
 from nesbench.upstream.pins import Upstream, get_pin
 
@@ -88,6 +89,7 @@ class JobResult:
     status: str  # done | skipped | failed
     detail: str
     log: Path | None = None
+    warnings: tuple[str, ...] = ()  # data warnings (recorded in the markers and method_info.json)
 
 
 def make_job(
@@ -127,13 +129,19 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def _run(cmd: list[str], cwd: Path, log: Path, header: str, seed: int | None = None) -> int:
+def _run(
+    cmd: list[str], cwd: Path, log: Path, header: str, seed: int | None = None, strict: bool = False
+) -> int:
     """Run ``cmd`` appending stdout+stderr to ``log`` (one log per job, one section per attempt); ``seed`` goes to
-    the runner as $NESBENCH_SEED (runner_support.seed_everything)."""
+    the runner as $NESBENCH_SEED (runner_support.seed_everything), ``strict`` as $NESBENCH_STRICT_DATA=1 (the
+    dataset overlays then refuse what they otherwise only warn about)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "WANDB_MODE": "disabled"}
+    env.pop(dataset_checks.STRICT_ENV, None)
     if seed is not None:
         env["NESBENCH_SEED"] = str(seed)
+    if strict:
+        env[dataset_checks.STRICT_ENV] = "1"
     with open(log, "a", encoding="utf-8") as f:
         f.write(f"\n===== {time.strftime('%Y-%m-%d %H:%M:%S')} {header}\n$ {' '.join(cmd)}\n")
         f.flush()
@@ -173,6 +181,22 @@ def preflight(job: Job, conf: Any, sequences: list[str], python: str) -> list[st
     return problems + preflight_mod.module_problems(job.pin, python)
 
 
+def data_warnings(conf: Any, splits: tuple[str, ...], strict: bool = False) -> list[str]:
+    """What the dataset overlays will warn about for each split's dataset (one dataset per split, as the upstream
+    runners build them): frames not numbered 1..N, shape_params/intrinsics differing across its sequences
+    (:func:`~nesbench.upstream.dataset_checks.check_subject_sequences`); DataError instead with ``strict``."""
+    out: list[str] = []
+    for split in splits:
+        out += dataset_checks.check_subject_sequences(
+            conf.get_string("dataset.data_folder"),
+            conf.get_string("dataset.subject_name"),
+            conf.get_string("dataset.json_name", "flame_params.json"),
+            [str(s) for s in conf.get_list(f"dataset.{split}.sub_dir")],
+            strict=strict,
+        )
+    return list(dict.fromkeys(out))
+
+
 def _refused(name: str, problems: list[str]) -> JobResult:
     return JobResult(name, "failed", "not launched: " + "; ".join(problems))
 
@@ -183,26 +207,50 @@ def train_job(
     overrides: dict[str, Any] | None = None,
     python: str = sys.executable,
     force: bool = False,
+    strict: bool = False,
+    confs: str = "auto",
 ) -> JobResult:
-    """Train one job to ``epochs`` (default: the template's per-protocol value). Skips a finished job."""
+    """Train one job to ``epochs`` (default: the template's per-protocol value). Skips a finished job.
+
+    ``confs``: the conf's base (:func:`~nesbench.upstream.confs.build_job_conf`: auto = the benchmark tarball's conf
+    when the data has one). ``strict``: refuse data the benchmark's loaders accept (frames not numbered 1..N,
+    shape_params/intrinsics differing across a split's sequences) instead of warning; the warnings of a run are
+    recorded in its train marker and method_info.json."""
     name = f"{job.run_name}/{job.protocol}/{job.subject}"
     tpl = confs_mod.load_template(job.pin.key)
     epochs = int(tpl.epochs[job.protocol] if epochs is None else epochs)
     if epochs <= 0:
         raise ConfigError(f"epochs must be a positive integer, got {epochs}")
-    conf_file, conf_sha = confs_mod.write_conf(
-        job.pin, job.checkout, job.bench, job.subject, job.protocol, overrides, job.data_root, job.conf_variant
+    conf_file, conf_sha, job_conf = confs_mod.write_conf(
+        job.pin,
+        job.checkout,
+        job.bench,
+        job.subject,
+        job.protocol,
+        overrides,
+        job.data_root,
+        job.conf_variant,
+        confs,
     )
     conf = confs_mod.ConfigFactory.parse_file(str(conf_file))
     train_dir = job.exp_dir(conf) / "train"
     marker = job.job_dir / TRAIN_MARKER
     want = {"epochs": epochs, "conf_sha256": conf_sha, "commit": job.pin.commit}
     done = _read_json(marker)
-    if not force and done and all(done.get(k) == v for k, v in want.items()):
+    if (
+        not force
+        and done
+        and all(done.get(k) == v for k, v in want.items())
+        and not (strict and done.get("data_warnings"))
+    ):
         return JobResult(name, "skipped", f"already trained ({epochs} epochs)")
     seqs = [str(s) for s in conf.get_list("dataset.train.sub_dir") + conf.get_list("dataset.test.sub_dir")]
     if problems := preflight(job, conf, list(dict.fromkeys(seqs)), python):
         return _refused(name, problems)
+    try:
+        warned = data_warnings(conf, ("train", "test"), strict)
+    except DataError as exc:
+        return _refused(name, [str(exc)])
     latest = train_dir / "checkpoints" / "ModelParameters" / "latest.pth"
     resume = latest.is_file() and not force
     if force and train_dir.exists():
@@ -212,13 +260,40 @@ def train_job(
         ["--is_continue"] if resume else []
     )
     log = job.log_dir / "train.log"
-    rc = _run(cmd, job.checkout / "code", log, f"train {name} epochs={epochs} resume={resume}", job.seed)
+    rc = _run(
+        cmd, job.checkout / "code", log, f"train {name} epochs={epochs} resume={resume}", job.seed, strict
+    )
     info = _read_json(train_dir / RUNNER_TRAIN_DONE)
     final = tpl.final_epoch(epochs)
     if rc != 0 or not info or info.get("final_epoch") != final:
-        return JobResult(name, "failed", f"exit {rc}: {_tail(log)}", log)
-    write_json_atomic(marker, {**want, "final_epoch": final, "train_dir": str(train_dir), "runner": info})
-    return JobResult(name, "done", f"trained to epoch {final}" + (" (resumed)" if resume else ""), log)
+        return JobResult(name, "failed", f"exit {rc}: {_tail(log)}", log, tuple(warned))
+    write_json_atomic(
+        marker,
+        {
+            **want,
+            "final_epoch": final,
+            "train_dir": str(train_dir),
+            "runner": info,
+            **job_conf.provenance(),
+            "flame_distance_filter": flame_distance_filter(conf, info),
+            "data_warnings": warned,
+        },
+    )
+    detail = f"trained to epoch {final}" + (" (resumed)" if resume else "") + f"; confs: {job_conf.choice.source}"
+    return JobResult(name, "done", detail, log, tuple(warned))
+
+
+def flame_distance_filter(conf: Any, runner: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The IMavatar flame-distance step filter of a run (None for a method without one): the threshold from the
+    conf (``nes.flame_distance_skip``; 0 = off) and, once trained, how many steps it skipped."""
+    value = conf.get("nes.flame_distance_skip", None)
+    if value is None:
+        return None
+    threshold = float(value)
+    out: dict[str, Any] = {"on": threshold > 0, "threshold": threshold}
+    if runner and isinstance(runner.get("skipped_steps"), dict):
+        out["skipped_steps"] = int(sum(int(v) for v in runner["skipped_steps"].values()))
+    return out
 
 
 def map_predictions(src: Path, dst: Path, expected: list[int]) -> int:
@@ -250,6 +325,7 @@ def eval_job(
     force: bool = False,
     checkpoint: int | None = None,
     fitting_scope: str | None = None,
+    strict: bool = False,
 ) -> JobResult:
     """Render every test sequence (skipping those already rendered at the final epoch) and map them to
     <runs>/<method>/<protocol>/<subject>/<seq>/rgb/<k>.png; writes method_info.json next to them.
@@ -259,7 +335,7 @@ def eval_job(
     renders the saved epoch N instead (e.g. 0 = IMavatar untrained) and maps it as the method
     ``<method>-epoch<N>``, so a before/after comparison is scored side by side in one table. ``fitting_scope``
     (PointAvatar): 'split' = one test-time fitting run over the whole test split (the benchmark), 'sequence' = one
-    per sequence; None = the template's."""
+    per sequence; None = the template's. ``strict``: as for :func:`train_job` (for the test split's dataset)."""
     name = f"{job.run_name}/{job.protocol}/{job.subject}"
     tpl = confs_mod.load_template(job.pin.key)
     trained = _read_json(job.job_dir / TRAIN_MARKER)
@@ -300,6 +376,10 @@ def eval_job(
     log = job.log_dir / "eval.log"
     if pending and (problems := preflight(job, conf, seqs, python)):
         return _refused(name, problems)
+    try:
+        warned = data_warnings(conf, ("test",), strict)
+    except DataError as exc:
+        return _refused(name, [str(exc)])
     if pending:
         cmd = [
             python,
@@ -318,9 +398,11 @@ def eval_job(
             cmd += ["--fitting-scope", scope]
         cmd += ["--checkpoint", str(final)]
         (job.job_dir / "confs").mkdir(parents=True, exist_ok=True)
-        rc = _run(cmd, job.checkout / "code", log, f"eval {name} sequences={','.join(pending)}", job.seed)
+        rc = _run(
+            cmd, job.checkout / "code", log, f"eval {name} sequences={','.join(pending)}", job.seed, strict
+        )
         if rc != 0:
-            return JobResult(name, "failed", f"exit {rc}: {_tail(log)}", log)
+            return JobResult(name, "failed", f"exit {rc}: {_tail(log)}", log, tuple(warned))
     per_seq: dict[str, Any] = {}
     for seq in seqs:
         epoch_dir = eval_dir / seq / f"epoch_{final}"  # exactly the evaluated epoch, never another folder
@@ -358,6 +440,13 @@ def eval_job(
         "prediction": tpl.prediction,
         "test_time_fitting": fitting,
         "test_time_fitting_scope": scope,
+        # where the conf came from ("benchmark tarball" | "generated from upstream examples"), its diff against the
+        # generated one; a training from before these records says "unknown"
+        "confs": trained.get("confs", "unknown"),
+        **{k: trained.get(k) for k in ("conf_base", "conf_note", "conf_rewritten", "conf_diff")},
+        "flame_distance_filter": flame_distance_filter(conf, trained.get("runner")),
+        "data_warnings": list(dict.fromkeys([*trained.get("data_warnings", []), *warned])),
+        "strict": strict,
         "sequences": per_seq,
     }
     if checkpoint is None:
@@ -370,4 +459,5 @@ def eval_job(
         "done" if pending else "skipped",
         f"{len(per_seq)} sequences mapped ({len(pending)} rendered now)",
         log,
+        tuple(info["data_warnings"]),
     )

@@ -24,7 +24,7 @@ def test_confs_for_every_subject_and_protocol(checkouts, tmp_path, method):
     pin, checkout = checkouts[method]
     for protocol, proto in bench.protocols.items():
         for subject in bench.subjects:
-            path, _sha = write_conf(pin, checkout, bench, subject, protocol, data_root=tmp_path / "data")
+            path, _sha, _ = write_conf(pin, checkout, bench, subject, protocol, data_root=tmp_path / "data")
             c = ConfigFactory.parse_file(str(path))
             assert c.get("dataset.subject_name") == subject  # quoted: "0026" stays "0026"
             assert c.get_list("dataset.train.sub_dir") == list(proto.train)
@@ -85,7 +85,7 @@ def test_set_values_keep_subject_ids_and_refuse_words_for_numbers(checkouts, tmp
             parse_overrides([bad])
     pin, checkout = checkouts["imavatar"]
     bench = load_benchmark("renderme360_nes")
-    path, _ = write_conf(pin, checkout, bench, "0026", "speech", got, tmp_path / "data")
+    path, _, _ = write_conf(pin, checkout, bench, "0026", "speech", got, tmp_path / "data")
     assert ConfigFactory.parse_file(str(path)).get("dataset.subject_name") == "0026"
     # a word where the base conf has a number (or a flag) is refused with the file named
     for key, value in (("loss.flame_distance_weight", "lots"), ("loss.gt_w_seg", "maybe")):

@@ -52,6 +52,14 @@ FAKE_RUNNER = textwrap.dedent("""
 """)
 
 
+def write_json(folder, numbers, shape=0.0):
+    """A minimal flame_params.json listing frames ``numbers`` (what the jobs' data checks read)."""
+    frames = [{"file_path": f"./image/{k}"} for k in numbers]
+    (folder / "flame_params.json").write_text(
+        json.dumps({"frames": frames, "shape_params": [shape] * 100, "intrinsics": [1, 1, 0.5, 0.5]})
+    )
+
+
 def fake_modules(folder, broken=()):
     """A folder for $PYTHONPATH with importable torchvision/pytorch3d stand-ins (``broken`` ones raise)."""
     for name in ("torchvision", "pytorch3d"):
@@ -85,7 +93,7 @@ def env(tmp_path, monkeypatch):
     for seq in bench.sequences:
         img = data / "testset1" / "9001" / "9001" / seq / "image"
         img.mkdir(parents=True)
-        (img.parent / "flame_params.json").write_text("{}")
+        write_json(img.parent, [1, 2, 3])
         for k in (1, 2, 3):
             (img / f"{k}.png").write_bytes(b"")
     monkeypatch.setenv("NESBENCH_UPSTREAM", str(tmp_path / "upstream"))

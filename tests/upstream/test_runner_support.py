@@ -42,23 +42,50 @@ def write_seq(root, seq, shape=0.0, names=(1, 2)):
     )
 
 
-def test_dataset_checks(tmp_path):
+def test_dataset_checks_refuse_what_upstream_cannot_load(tmp_path):
     root = tmp_path / "testset1"
     write_seq(root, "e_0")
     write_seq(root, "e_1")
-    check_subject_sequences(str(root), "0100", "flame_params.json", ["e_0", "e_1"])
+    assert check_subject_sequences(str(root), "0100", "flame_params.json", ["e_0", "e_1"]) == []
     with pytest.raises(DataError, match="sequence folder missing"):
         check_subject_sequences(str(root), "0100", "flame_params.json", ["e_2"])
-    write_seq(root, "e_3", shape=1.0)
-    with pytest.raises(DataError, match="differ from sequence e_0"):
-        check_subject_sequences(str(root), "0100", "flame_params.json", ["e_0", "e_3"])
-    write_seq(root, "e_4", names=(2, 1))
-    with pytest.raises(DataError, match="in order"):
-        check_subject_sequences(str(root), "0100", "flame_params.json", ["e_4"])
     bad = tmp_path / "images" / "testset1"
     write_seq(bad, "e_0")
     with pytest.raises(DataError, match="'image'"):
         check_subject_sequences(str(bad), "0100", "flame_params.json", ["e_0"])
+    (root / "0100" / "0100" / "e_1" / "flame_params.json").write_text(
+        json.dumps({"frames": [{"file_path": "./image/one"}], "shape_params": [0.0] * 100, "intrinsics": [1] * 4})
+    )
+    with pytest.raises(DataError, match="no frame number"):
+        check_subject_sequences(str(root), "0100", "flame_params.json", ["e_1"])
+
+
+@pytest.mark.parametrize(
+    ("names", "what"),
+    [((2, 1), "not in increasing order"), ((2, 3), "start at 2"), ((1, 3), "gaps"), ((1, 1), "twice")],
+)
+def test_frames_not_numbered_1_to_n_warn_and_strict_refuses(tmp_path, names, what):
+    root = tmp_path / "testset1"
+    write_seq(root, "e_4", names=names)
+    (warning,) = check_subject_sequences(str(root), "0100", "flame_params.json", ["e_4"])
+    assert what in warning and "e_4/flame_params.json" in warning and "--strict" in warning
+    with pytest.raises(DataError, match=f"{what}.*refused because of --strict"):
+        check_subject_sequences(str(root), "0100", "flame_params.json", ["e_4"], strict=True)
+
+
+def test_shape_or_intrinsics_differing_warn_naming_the_kept_sequence(tmp_path):
+    root = tmp_path / "testset1"
+    write_seq(root, "e_0")
+    write_seq(root, "e_3", shape=1.0)
+    write_seq(root, "e_5")
+    warnings = check_subject_sequences(str(root), "0100", "flame_params.json", ["e_0", "e_3", "e_5"])
+    # the loaders keep the LAST sequence's values (benchmark real_dataset.py:100): e_3 differs from e_5's
+    assert len(warnings) == 1 and "e_3/flame_params.json: shape_params differ from sequence e_5's" in warnings[0]
+    assert "keep the last sequence's (e_5) values" in warnings[0]
+    warnings = check_subject_sequences(str(root), "0100", "flame_params.json", ["e_3", "e_0", "e_5"])
+    assert len(warnings) == 1 and "e_3/" in warnings[0]
+    with pytest.raises(DataError, match="refused because of --strict"):
+        check_subject_sequences(str(root), "0100", "flame_params.json", ["e_0", "e_3"], strict=True)
 
 
 def test_runner_parser_keeps_the_upstream_flags():
