@@ -243,7 +243,9 @@ def train_job(
         and all(done.get(k) == v for k, v in want.items())
         and not (strict and done.get("data_warnings"))
     ):
-        return JobResult(name, "skipped", f"already trained ({epochs} epochs)")
+        return JobResult(
+            name, "skipped", f"already trained ({epochs} epochs)", warnings=tuple(done.get("data_warnings") or ())
+        )
     seqs = [str(s) for s in conf.get_list("dataset.train.sub_dir") + conf.get_list("dataset.test.sub_dir")]
     if problems := preflight(job, conf, list(dict.fromkeys(seqs)), python):
         return _refused(name, problems)

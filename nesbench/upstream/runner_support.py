@@ -34,9 +34,16 @@ def sequence_conf(
     conf_path: str | Path, seq: str | list[str], out: Path, overrides: dict[str, Any] | None = None
 ) -> Path:
     """Copy of the job conf whose test split is the sequence ``seq`` (the explicit per-sequence eval loop), or the
-    list of sequences ``seq`` (one split-wide test-time fitting run)."""
+    list of sequences ``seq`` (one split-wide test-time fitting run).
+
+    A part of the split gets ``dataset.test.nes_values_from`` = the split's last sequence: the NES dataset overlay
+    then uses that sequence's shape_params/intrinsics, as the benchmark's one dataset over the whole split did."""
     conf = load_conf(conf_path)
-    conf.put("dataset.test.sub_dir", [seq] if isinstance(seq, str) else list(seq))
+    whole = [str(s) for s in conf.get_list("dataset.test.sub_dir")]
+    part = [seq] if isinstance(seq, str) else [str(s) for s in seq]
+    conf.put("dataset.test.sub_dir", part)
+    if part != whole and whole:
+        conf.put("dataset.test.nes_values_from", whole[-1])
     for key, value in (overrides or {}).items():
         conf.put(key, value)
     return dump_conf(conf, out)

@@ -331,3 +331,67 @@ def test_a_seeded_job_has_its_own_conf_and_results_and_the_runner_gets_the_seed(
     # an unseeded job leaves $NESBENCH_SEED to the caller's environment (the runner's default: 0)
     jobs.train_job(job, epochs=1)
     assert (job.checkout / "data/experiments/9001/pointavatar/e_0+e_1+e_2+e_3+e_4+e_5/seed.txt").read_text() == "unset"
+
+
+def test_a_tarball_conf_is_used_and_recorded_in_method_info(env):
+    job, tmp_path = env
+    folder = tmp_path / "conf" / "audio_audio_multiflame"  # next to the data root <tmp>/datasets, as in the tarball
+    folder.mkdir(parents=True)
+    (folder / "9001.conf").write_text(
+        'train { exps_folder = ../x, methodname = pointavatar, max_points_training = 1000, plot_freq = 9 }\n'
+        'model { point_cloud { n_init_points = 10 } }\n'
+        'dataset { subject_name = "9001", json_name = flame_params.json,'
+        " train { sub_dir = [e_0], img_res = [256, 256], subsample = 1 },"
+        " test { sub_dir = [e_6], img_res = [256, 256], subsample = 50 } }\n"
+    )
+    res = jobs.train_job(job, epochs=3)
+    assert res.status == "done" and "confs: benchmark tarball" in res.detail, res.detail
+    assert jobs.eval_job(job, test_time_fitting=False).status == "done"
+    info = json.loads((job.job_dir / "method_info.json").read_text())
+    assert info["confs"] == "benchmark tarball" and info["conf_base"] == str(folder / "9001.conf")
+    assert "+ train.plot_freq = 9" in info["conf_diff"] and "dataset.test.subsample" in info["conf_rewritten"]
+    assert info["flame_distance_filter"] is None  # PointAvatar has no such filter
+    assert info["data_warnings"] == [] and info["strict"] is False
+    res = jobs.train_job(job, epochs=3, confs="generated")  # another conf: retrained, recorded
+    assert res.status == "done" and "confs: generated from upstream examples" in res.detail
+    jobs.eval_job(job, test_time_fitting=False)
+    info = json.loads((job.job_dir / "method_info.json").read_text())
+    assert info["confs"] == "generated from upstream examples" and info["conf_diff"] == []
+
+
+def test_data_the_benchmark_accepts_warns_is_recorded_and_strict_refuses(env, capsys):
+    job, tmp_path = env
+    subject = tmp_path / "datasets" / "testset1" / "9001" / "9001"
+    write_json(subject / "e_0", [1, 2, 3], shape=0.5)  # shape_params differ from e_5's (the last train sequence)
+    write_json(subject / "e_6", [3, 2, 1])  # frames not in order (a test sequence)
+    res = jobs.train_job(job, epochs=3)
+    assert res.status == "done", res.detail
+    assert any("e_0/flame_params.json: shape_params differ from sequence e_5's" in w for w in res.warnings)
+    assert any("e_6/flame_params.json: frames are not in increasing order" in w for w in res.warnings)
+    marker = json.loads((job.job_dir / "train.done.json").read_text())
+    assert marker["data_warnings"] == list(res.warnings)
+    res = jobs.eval_job(job, test_time_fitting=False)
+    assert res.status == "done"
+    info = json.loads((job.job_dir / "method_info.json").read_text())
+    assert len(info["data_warnings"]) == 2 and info["strict"] is False
+    refused = jobs.train_job(job, epochs=3, strict=True)  # even a finished job is not skipped under --strict
+    assert refused.status == "failed" and refused.detail.startswith("not launched: ")
+    assert "refused because of --strict: fix the data or run without --strict" in refused.detail
+    assert jobs.eval_job(job, test_time_fitting=False, strict=True).status == "failed"
+    argv = ["upstream", "train", "--method", "pointavatar", "--protocol", "expression", "--subjects", "9001"]
+    argv += ["--benchmark", "synthetic", "--data", str(tmp_path / "datasets"), "--epochs", "3"]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "[train] warning: " in err and "shape_params differ" in err
+    assert main([*argv, "--strict"]) == 1
+
+
+def test_the_flame_distance_filter_setting_of_a_run():
+    from pyhocon import ConfigFactory
+
+    conf = ConfigFactory.parse_string("nes { flame_distance_skip = 5e-5 }")
+    runner = {"skipped_steps": {"1": 3, "2": 4}}
+    assert jobs.flame_distance_filter(conf, runner) == {"on": True, "threshold": 5e-5, "skipped_steps": 7}
+    off = ConfigFactory.parse_string("nes { flame_distance_skip = 0 }")
+    assert jobs.flame_distance_filter(off) == {"on": False, "threshold": 0.0}
+    assert jobs.flame_distance_filter(ConfigFactory.parse_string("a = 1")) is None
