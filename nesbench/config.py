@@ -92,6 +92,8 @@ class Benchmark:
     data_root_spec: str
     published: tuple[PublishedRow, ...] = ()
     published_source: str = ""
+    # what is inferred, not read from the benchmark's code, about the published rows (shown next to them)
+    published_inferences: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
     source: Path | None = None
     config_hash: str = ""
@@ -264,6 +266,10 @@ def load_benchmark(name_or_path: str | Path = DEFAULT_BENCHMARK) -> Benchmark:
                 )
             )
 
+    inferences = pub.get_list("inferences", []) if pub else []
+    if not all(isinstance(x, str) and x.strip() for x in inferences):
+        raise ConfigError(f"{path}: published.inferences must be a list of non-empty strings")
+
     plain = _plain(conf)
     digest = hashlib.sha256(json.dumps(plain, sort_keys=True, default=str).encode()).hexdigest()[:16]
     known = {
@@ -292,6 +298,7 @@ def load_benchmark(name_or_path: str | Path = DEFAULT_BENCHMARK) -> Benchmark:
         data_root_spec=conf.get_string("data_root", f"benchmark_data/{path.stem}"),
         published=tuple(published),
         published_source=pub.get_string("source", "") if pub else "",
+        published_inferences=tuple(inferences),
         extra={k: v for k, v in plain.items() if k not in known},
         source=path,
         config_hash=digest,

@@ -32,6 +32,7 @@ from nesbench.metrics.stats import StatsConfig
 from nesbench.metrics.summary_stats import seed_summary
 from nesbench.metrics.writers import CSV_METRICS, write_results
 from nesbench.paths import REPO_ROOT
+from nesbench.upstream.run_settings import run_settings
 
 __all__ = ["CSV_METRICS", "FORMAT", "incomplete_reason", "score_benchmark", "unavailable_warnings"]
 
@@ -204,6 +205,8 @@ def _provenance(bench: Benchmark, sel: Selection, engine: Engine, root: Path, ru
         "runs_dir": str(runs.resolve()),
         "lpips_backbone": engine.lpips_provenance(),
         "face_drop_rule": engine.face_drop_rule,
+        # per scored job: conf source, flame-distance filter, test-time fitting, data warnings (method_info.json)
+        "runs": run_settings(runs, method_list, [p.name for p in proto_list]),
     }
     if engine.dlib is not None:
         prov["keypoint_dlib_model"] = engine.dlib.provenance()

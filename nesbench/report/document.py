@@ -34,6 +34,7 @@ from nesbench.report.stats import (
     stats_config,
     whisker,
 )
+from nesbench.upstream.run_settings import SETTINGS_HEADERS, settings_rows
 
 METRIC_ORDER = ORDER
 METRIC_LABEL = {n: label(n) for n in METRICS}
@@ -251,6 +252,21 @@ def published_table(summary: dict, bench: Benchmark) -> Table | None:
         f"{METRIC_LABEL[m]} published / ours" for m in metrics
     ]
     return Table(f"Published: {bench.published_source}", headers, rows, set(), 4)
+
+
+RUN_SETTINGS_NOTE = (
+    "What each scored run recorded in its method_info.json (provenance.runs in summary.json): where its conf came "
+    "from, the IMavatar flame-distance step filter (threshold, skipped steps), PointAvatar's test-time fitting, and "
+    "how many data warnings (frames not numbered 1..N, shape_params/intrinsics differing across sequences) it ran with."
+)
+
+
+def run_settings_table(summary: dict) -> Table | None:
+    """The scored runs' recorded settings per (method, protocol) (:mod:`nesbench.upstream.run_settings`)."""
+    runs = summary.get("provenance", {}).get("runs")
+    if not isinstance(runs, dict) or not runs:
+        return None
+    return Table("Run settings", list(SETTINGS_HEADERS), settings_rows(runs), set(), 2)
 
 
 def seed_tables(summary: dict, bench: Benchmark) -> list[Table]:
@@ -478,6 +494,7 @@ def write_report(run_dir: Path, bench: Benchmark, summary: dict | None = None) -
     subjects = subject_tables(summary, bench)
     sequences = sequence_tables(summary, bench)
     published = published_table(summary, bench)
+    settings = run_settings_table(summary)
     counts = counts_table(summary)
     seeds = seed_tables(summary, bench)
     pairs = comparison_tables(summary, bench)
@@ -505,6 +522,11 @@ def write_report(run_dir: Path, bench: Benchmark, summary: dict | None = None) -
         md += [x for t in seeds for x in (f"### {t.title}", "", t.markdown(), "")]
     if published:
         md += ["## Published numbers side by side", "", published.title, "", published.markdown(), ""]
+        md += [f"- {note}" for note in bench.published_inferences] + (
+            [""] if bench.published_inferences else []
+        )
+    if settings:
+        md += ["## Run settings", "", RUN_SETTINGS_NOTE, "", settings.markdown(), ""]
     md += ["## Per subject", ""] + [x for t in subjects for x in (f"### {t.title}", "", t.markdown(), "")]
     md += ["## Per sequence", ""] + [x for t in sequences for x in (f"### {t.title}", "", t.markdown(), "")]
     md += ["## Frame counts", "", counts.markdown(), ""]
@@ -537,6 +559,9 @@ def write_report(run_dir: Path, bench: Benchmark, summary: dict | None = None) -
         prov_json=dumps_strict(prov),
         boards=boards,
         published=published,
+        published_inferences=bench.published_inferences,
+        settings=settings,
+        settings_note=RUN_SETTINGS_NOTE,
         subjects=subjects,
         sequences=sequences,
         counts=counts,

@@ -281,3 +281,20 @@ def test_benchmark_cli_without_ground_truth_exits_1_naming_the_data_root(layout,
     assert err.startswith(f"error: no ground truth under data root {tmp / 'empty'}")
     assert "nesbench data check" in err and "benchmark_data/README.md" in err
     assert (tmp / "o" / "summary.json").is_file()
+
+
+def test_provenance_records_every_run_s_settings(layout, mx) -> None:
+    """Issue 15 item 7: the conf source and flame-distance filter each job recorded in method_info.json."""
+    tmp, data, runs = layout
+    info = {"confs": "benchmark tarball", "flame_distance_filter": {"on": True, "threshold": 5e-5}}
+    (runs / "good" / "p" / "0001" / "method_info.json").write_text(json.dumps(info))
+    s = score_benchmark(
+        _bench(data),
+        runs,
+        tmp / "out",
+        scorers="unified",
+        device="cpu",
+        lpips_backbone=mx.STUB,
+        progress=False,
+    )
+    assert s["provenance"]["runs"] == {"good": {"p/0001": info}}

@@ -55,3 +55,38 @@ def test_calculate_metric_infers_the_benchmark_and_writes_the_report(tiny_run, t
     assert "benchmark: synthetic_tiny" in capsys.readouterr().err
     assert (tmp_path / "report.html").is_file() and (tmp_path / "report.md").is_file()
     assert json.loads((tmp_path / "summary.json").read_text())["provenance"]["benchmark"] == "synthetic_tiny"
+
+
+def test_report_states_the_inferences_and_every_run_s_settings(tiny_summary, tmp_path):
+    import copy
+
+    from nesbench.pipeline.report import write_report
+
+    bench = load_benchmark("renderme360_nes")
+    summary = copy.deepcopy(tiny_summary)
+    summary["provenance"]["runs"] = {
+        "imavatar": {
+            "speech/0100": {
+                "confs": "benchmark tarball",
+                "flame_distance_filter": {"on": True, "threshold": 5e-5, "skipped_steps": 3},
+                "data_warnings": ["x"],
+            }
+        }
+    }
+    write_report(tmp_path, bench, summary)
+    md = (tmp_path / "report.md").read_text()
+    published = md.index("## Published numbers side by side")
+    for note in bench.published_inferences:
+        assert f"- {note}" in md and md.index(note) > published  # next to the published numbers
+    assert "Protocol (inference)" in md and "IMavatar flame-distance filter (inference)" in md
+    settings = md[md.index("## Run settings") :]
+    cells = [
+        [c.strip() for c in line.strip("|").split("|")]
+        for line in settings.splitlines()
+        if "| imavatar" in line
+    ]
+    assert cells == [
+        ["imavatar", "speech", "1", "benchmark tarball", "on (> 5e-05), 3 steps skipped", "—", "1"]
+    ]
+    html = (tmp_path / "report.html").read_text()
+    assert "<h2>Run settings</h2>" in html and "IMavatar flame-distance filter (inference)" in html
