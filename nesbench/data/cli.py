@@ -95,7 +95,12 @@ def _fix_masks(args: argparse.Namespace) -> int:
 def _add_check_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--subjects", help="comma list of subject ids and/or test sets (default: all)")
     p.add_argument("--json", action="store_true", help="machine-readable report on stdout")
-    p.add_argument("--strict", action="store_true", help="1-channel masks are errors, not warnings")
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="errors, not warnings: 1-channel masks, frames not numbered 1..N in order, shape_params/intrinsics "
+        "differing across a subject's sequences (the benchmark's loaders accept the last two)",
+    )
     p.add_argument("--skip-images", action="store_true", help="only check that image files exist (fast)")
     p.add_argument("--no-decode", action="store_true", help="read PNG headers only, do not decode the pixels")
     p.add_argument(

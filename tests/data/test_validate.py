@@ -94,8 +94,8 @@ BREAKAGES: list[tuple[str, Callable[[Path], None], str, str, str]] = [
     ("zero-based", lambda r: shutil.copy(seq(r) / "image" / "1.png", seq(r) / "image" / "0.png"), "error", "frame-name", "loaders expect 1.png, 2.png"),
     ("extra-frame", lambda r: shutil.copy(seq(r) / "image" / "1.png", seq(r) / "image" / "4.png"), "error", "extra-frame", "frame(s) 4 in image/ are not in flame_params.json"),
     ("json-count", lambda r: edit_json(seq(r), lambda d: d["frames"].pop()), "error", "extra-frame", "(json: 2 frames, image/: 3 files)"),
-    ("json-order", lambda r: edit_json(seq(r), lambda d: d["frames"].reverse()), "error", "json-frame-order", "not in increasing order"),
-    ("json-start", lambda r: edit_json(seq(r), lambda d: d["frames"].pop(0)), "error", "json-frame-order", "frames start at 2, not 1"),
+    ("json-order", lambda r: edit_json(seq(r), lambda d: d["frames"].reverse()), "warning", "json-frame-order", "not in increasing order"),
+    ("json-start", lambda r: edit_json(seq(r), lambda d: d["frames"].pop(0)), "warning", "json-frame-order", "frames start at 2, not 1"),
     ("rgba", lambda r: _save(seq(r) / "image" / "2.png", np.zeros((16, 16, 4), np.uint8)), "error", "image-rgba", "alpha channel"),
     ("grayscale", lambda r: _save(seq(r) / "image" / "2.png", np.zeros((16, 16), np.uint8)), "error", "image-grayscale", "is grayscale"),
     ("16-bit", _break_16bit, "error", "image-16bit", "is 16-bit"),
@@ -120,8 +120,8 @@ BREAKAGES: list[tuple[str, Callable[[Path], None], str, str, str]] = [
     ("keypoints", _set_frame_key("flame_keypoints", np.zeros((68, 3)).tolist()), "error", "json-flame_keypoints", "shape 68x3, expected 68x2 or 70x2"),
     ("missing-key", lambda r: edit_json(seq(r), lambda d: d["frames"][2].pop("pose")), "error", "json-missing-key", "frames[2]: has no 'pose'"),
     ("file-path", _set_frame_key("file_path", "./image/frame_2"), "error", "json-file-path", "file_path './image/frame_2' does not end in an unpadded frame number"),
-    ("shape-differs", _set_top_key("shape_params", [0.5] * 100), "error", "shape-differs", "shape_params differ from e_0's"),
-    ("intrinsics-differ", _set_top_key("intrinsics", [-1.4, 1.4, 0.5, 0.5]), "error", "intrinsics-differs", "intrinsics differ from e_0's"),
+    ("shape-differs", _set_top_key("shape_params", [0.5] * 100), "warning", "shape-differs", "shape_params differ from e_0's"),
+    ("intrinsics-differ", _set_top_key("intrinsics", [-1.4, 1.4, 0.5, 0.5]), "warning", "intrinsics-differs", "intrinsics differ from e_0's"),
     ("intrinsics-pixels", lambda r: [edit_json(seq(r, s), lambda d: d.__setitem__("intrinsics", [-700.0, 700.0, 256.0, 256.0])) for s in ("e_0", "e_1")], "warning", "json-intrinsics-pixels", "look like pixels"),
     ("json-missing", lambda r: (seq(r) / "flame_params.json").unlink(), "error", "json-missing", "missing"),
     ("json-invalid", lambda r: (seq(r) / "flame_params.json").write_text("{frames: "), "error", "json-invalid", "not valid JSON"),
@@ -165,6 +165,20 @@ def test_one_channel_mask_is_an_error_when_strict(dataset: Path) -> None:
     _save(seq(dataset) / "mask" / "1.png", np.zeros((16, 16), np.uint8))
     issue = only(validate_dataset(dataset, strict=True).issues, "mask-1channel")
     assert issue.severity == "error" and "nesbench data fix-masks" in issue.fix
+
+
+def test_what_the_benchmark_loaders_accept_is_an_error_when_strict(dataset: Path) -> None:
+    edit_json(seq(dataset), lambda d: d["frames"].reverse())
+    _set_top_key("shape_params", [0.5] * 100)(dataset)
+    issues = validate_dataset(dataset, strict=True).issues
+    assert only(issues, "json-frame-order", "e_1").severity == "error"
+    assert only(issues, "shape-differs", "e_1").severity == "error"
+
+
+def test_frames_listed_twice_stay_an_error(dataset: Path) -> None:
+    edit_json(seq(dataset), lambda d: d["frames"].__setitem__(1, d["frames"][0]))
+    issue = only(validate_dataset(dataset).issues, "json-frame-order", "e_1")
+    assert issue.severity == "error" and "listed twice" in issue.message
 
 
 def test_root_path_with_the_frame_folder_word_is_an_error(make_dataset: Callable[..., Path]) -> None:
