@@ -265,7 +265,7 @@ def build_job_conf(
 
 def describe(job_conf: JobConf) -> str:
     """HOCON comment lines saying where a job's conf came from and, for a tarball conf, its diff against the conf
-    generated from the upstream example (what `nesbench confs show` prints after the conf)."""
+    generated from the upstream example (what `nesbench upstream confs show` prints after the conf)."""
     choice = job_conf.choice
     lines = [f"confs: {choice.source}" + (f" ({choice.path})" if choice.path else "")]
     if choice.note:

@@ -207,7 +207,7 @@ def test_confs_show_prints_the_source_and_the_diff(checkouts, tmp_path, monkeypa
     monkeypatch.setenv("NESBENCH_UPSTREAM", str(checkout.parent))
     data = tmp_path / "data" / "datasets"
     src = write_tarball_conf(data, "imavatar", "0026")
-    assert main(["confs", "show", "imavatar", "0026", "speech", "--data", str(data)]) == 0
+    assert main(["upstream", "confs", "show", "imavatar", "0026", "speech", "--data", str(data)]) == 0
     out = capsys.readouterr().out
     c = ConfigFactory.parse_string(out)  # still one HOCON conf: the provenance lines are comments
     assert c.get_list("dataset.test.img_res") == [256, 256]
@@ -218,6 +218,6 @@ def test_confs_show_prints_the_source_and_the_diff(checkouts, tmp_path, monkeypa
     out = capsys.readouterr().out
     assert "# confs: generated from upstream examples" in out and "diff against" not in out
     write_tarball_conf(data, "imavatar", "0026", text="x = [", name="zz.conf")
-    assert main(["confs", "show", "imavatar", "0026", "speech", "--data", str(data)]) == 1
+    assert main(["upstream", "confs", "show", "imavatar", "0026", "speech", "--data", str(data)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "zz.conf: not a valid HOCON conf" in err[0]
