@@ -146,6 +146,10 @@ def choose(data_root: Path, method: str, subject: str, mode: str = "auto") -> Co
     folder = confs_dir(data_root)
     if mode == "generated":
         return ConfChoice(SOURCE_GENERATED, note="--confs generated")
+    if method not in METHOD_KEYS:  # the benchmark ran IMavatar and PointAvatar only
+        if mode == "tarball":
+            raise ConfigError(f"--confs tarball: the benchmark's tarball has confs for {', '.join(METHOD_KEYS)} only")
+        return ConfChoice(SOURCE_GENERATED, note=f"the benchmark's tarball has no confs for {method}")
     path = find(folder, method, subject)
     if path is not None:
         return ConfChoice(SOURCE_TARBALL, path)

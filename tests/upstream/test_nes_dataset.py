@@ -36,7 +36,7 @@ def write_seq(root, seq, fx, names=(1, 2)):
     )
 
 
-@pytest.fixture(params=["imavatar", "pointavatar"])
+@pytest.fixture(params=["imavatar", "pointavatar", "monogaussianavatar"])
 def overlay(request, tmp_path, monkeypatch):
     """The method's NesFaceDataset class, importing the stand-in as datasets.real_dataset."""
     pkg = tmp_path / "code" / "datasets"
@@ -137,6 +137,7 @@ def test_real_upstream_loaders_take_the_split_s_last_values(tmp_path):
     kwargs = {
         "imavatar": {"sample_size": -1, "use_semantics": True, "only_json": False},
         "pointavatar": {"only_json": False, "use_background": False, "is_eval": True, "load_images": False},
+        "monogaussianavatar": {"only_json": False, "use_background": False, "is_eval": True, "load_images": False},
     }
     for pin in load_pins().values():
         install(pin, mirror=Path(root), root=tmp_path / "up", say=lambda m: None)

@@ -115,6 +115,15 @@ def test_a_bad_conf_in_the_folder_is_one_line_naming_it(tmp_path, text, match):
     assert str(e.value).startswith(str(bad)) and "\n" not in str(e.value)
 
 
+def test_a_method_the_benchmark_did_not_run_gets_generated_confs(tmp_path):
+    data = tmp_path / "data" / "datasets"
+    write_tarball_conf(data, "pointavatar", "0100", text="broken = [")  # not even read for such a method
+    choice = tarball_confs.choose(data, "monogaussianavatar", "0100")
+    assert choice.source == "generated from upstream examples" and "no confs for monogaussianavatar" in choice.note
+    with pytest.raises(ConfigError, match="confs for imavatar, pointavatar only"):
+        tarball_confs.choose(data, "monogaussianavatar", "0100", "tarball")
+
+
 def test_two_confs_for_one_subject_are_refused(tmp_path):
     data = tmp_path / "data" / "datasets"
     write_tarball_conf(data, "imavatar", "0100", name="a.conf")
