@@ -95,7 +95,7 @@ def test_confs_per_subject_and_protocol_with_the_explicit_schedule(mga, tmp_path
     bench = load_benchmark("renderme360_nes")
     for protocol, proto in bench.protocols.items():
         for subject in bench.subjects:
-            path, _ = confs.write_conf(pin, checkout, bench, subject, protocol, data_root=tmp_path / "data")
+            path, _, _ = confs.write_conf(pin, checkout, bench, subject, protocol, data_root=tmp_path / "data")
             c = ConfigFactory.parse_file(str(path))
             assert c.get("dataset.subject_name") == subject
             assert c.get_list("dataset.train.sub_dir") == list(proto.train)
