@@ -206,7 +206,7 @@ def _provenance(bench: Benchmark, sel: Selection, engine: Engine, root: Path, ru
         "lpips_backbone": engine.lpips_provenance(),
         "face_drop_rule": engine.face_drop_rule,
         # per scored job: conf source, flame-distance filter, test-time fitting, data warnings (method_info.json)
-        "runs": run_settings(runs, method_list, [p.name for p in proto_list]),
+        "runs": run_settings(runs, sel.methods, [p.name for p in sel.protocols]),
     }
     if engine.dlib is not None:
         prov["keypoint_dlib_model"] = engine.dlib.provenance()

@@ -60,7 +60,7 @@ def test_calculate_metric_infers_the_benchmark_and_writes_the_report(tiny_run, t
 def test_report_states_the_inferences_and_every_run_s_settings(tiny_summary, tmp_path):
     import copy
 
-    from nesbench.pipeline.report import write_report
+    from nesbench.report.document import write_report
 
     bench = load_benchmark("renderme360_nes")
     summary = copy.deepcopy(tiny_summary)
