@@ -11,14 +11,16 @@ For an uninstalled development plugin, ``NESBENCH_METHODS="my-method=my_module:S
 from __future__ import annotations
 
 import os
-import sys
 from importlib.metadata import entry_points
 
 from nesbench.errors import ConfigError
 from nesbench.loading import ObjectLoadError, load_object
+from nesbench.log import get_logger
 from nesbench.methods.spec import MethodSpec
 from nesbench.methods.upstream_methods import MonoGaussianAvatarOptions, PointAvatarOptions
 from nesbench.names import check_name
+
+log = get_logger(__name__)
 
 ENTRY_POINT_GROUP = "nesbench.methods"
 
@@ -154,7 +156,7 @@ def _warn(failed: dict[str, str]) -> None:
     for name, reason in failed.items():
         if name not in _WARNED:
             _WARNED.add(name)
-            print(f"warning: method plugin {name!r} skipped: {reason}", file=sys.stderr)
+            log.warning(f"method plugin {name!r} skipped: {reason}")
 
 
 def get_method(name: str) -> MethodSpec:

@@ -30,11 +30,14 @@ from tqdm import tqdm
 
 from nesbench.errors import ConfigError
 from nesbench.fsutil import write_json_atomic
+from nesbench.log import get_logger, tag
 from nesbench.methods.spec import Job
 from nesbench.paths import CONFIGS_DIR
 from nesbench.pipeline.ledger import STAGES, Ledger
 from nesbench.pipeline.plan import Plan, load_plan
 from nesbench.pipeline.stages import run_job
+
+log = get_logger(__name__)
 
 EXECUTORS = ("inline", "local", "slurm")
 SLURM_JOBS_FILE = "slurm_jobs.json"
@@ -259,9 +262,9 @@ def run_slurm(
             f"{record.get('cluster')!r} cluster; wait for them or `nesbench jobs cancel {plan.run_dir}`"
         )
     if queued:
-        print(
-            f"[slurm] {len(queued)} job(s) still queued from an earlier submission: waiting for them",
-            file=sys.stderr,
+        log.info(
+            f"{len(queued)} job(s) still queued from an earlier submission: waiting for them",
+            extra=tag("slurm"),
         )
     handles: dict[str, Any] = {}
     if to_submit:
@@ -283,9 +286,9 @@ def run_slurm(
             "history": history,
         }
         write_json_atomic(plan.run_dir / SLURM_JOBS_FILE, record)
-        print(
-            f"[slurm] submitted {len(to_submit)} job(s) as {submitted[0].job_id.split('_')[0]} ({executor.cluster})",
-            file=sys.stderr,
+        log.info(
+            f"submitted {len(to_submit)} job(s) as {submitted[0].job_id.split('_')[0]} ({executor.cluster})",
+            extra=tag("slurm"),
         )
     if not wait:
         return {**results, **dict.fromkeys(pending, False)}
@@ -304,7 +307,7 @@ def _result_or_report(sj: Any) -> None:
         sj.result()
     except Exception as exc:  # a failed task: its reason is in the ledger and the submitit log
         msg = str(exc).strip().splitlines()
-        print(f"[slurm] job {sj.job_id}: {type(exc).__name__}: {msg[-1] if msg else ''}", file=sys.stderr)
+        log.info(f"job {sj.job_id}: {type(exc).__name__}: {msg[-1] if msg else ''}", extra=tag("slurm"))
 
 
 def _wait_for(
@@ -324,10 +327,10 @@ def _wait_for(
     for key in keys:
         if not _job_done(ledger, key) and not any(r.state == "failed" for r in ledger.job_records(key)):
             job_id = record["jobs"][key]
-            print(
-                f"[slurm] {key}: job {job_id} left the queue unfinished; see "
+            log.info(
+                f"{key}: job {job_id} left the queue unfinished; see "
                 f"{plan.run_dir / SUBMITIT_DIR / job_id} (logs) and re-run to resume",
-                file=sys.stderr,
+                extra=tag("slurm"),
             )
 
 
@@ -355,10 +358,7 @@ def cancel_run(run_dir: Path) -> list[tuple[str, str]]:
     while (left := active_jobs({**record, "jobs": active})) and time.time() < deadline:
         time.sleep(0.2)
     if left:
-        print(
-            f"warning: still listed after 30 s (the cluster may be slow): {', '.join(left.values())}",
-            file=sys.stderr,
-        )
+        log.warning(f"still listed after 30 s (the cluster may be slow): {', '.join(left.values())}")
     ledger = Ledger(run_dir)
     for key in active:
         for rec in ledger.job_records(key):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +13,7 @@ from typing import Any
 from nesbench.config import Benchmark, load_benchmark
 from nesbench.errors import ConfigError, DataError, NesbenchError
 from nesbench.fsutil import TEMP_PREFIX, holder_lock, sweep_temp_files
+from nesbench.log import get_logger, tag
 from nesbench.methods.options import check_options, option_fields
 from nesbench.methods.registry import get_method
 from nesbench.metrics.options import ScoringOptions
@@ -21,6 +21,8 @@ from nesbench.metrics.registry import get_scorer
 from nesbench.paths import REPO_ROOT
 from nesbench.pipeline.executors import execute
 from nesbench.pipeline.plan import PLAN_FILE, make_plan, save_plan
+
+log = get_logger(__name__)
 
 RUN_LOCK = ".nesbench-run.lock"
 SCORING_DIRS = ("cache",)  # written only by the driver (the scoring cache)
@@ -72,7 +74,7 @@ def prepare_data(bench: Benchmark, data: Path | None, subjects: list[str] | None
 
     root, note = find_dataset_root(Path(data) if data else bench.data_root())
     if note:
-        print(f"note: {note}", file=sys.stderr)
+        log.info(note)
     report = validate_dataset(root, bench, subjects=subjects, check_images=False)
     if not report.ok:
         raise DataError(
@@ -196,14 +198,14 @@ def _run_locked(opts: RunOptions, run_dir: Path) -> Path:
     )
     save_plan(plan)
     check_method_needs(list(plan.methods), opts.allow_cpu)
-    print(
-        f"[run] {bench.title}: {len(plan.methods)} method(s) x {len(plan.protocols)} protocol(s) x "
+    log.info(
+        f"{bench.title}: {len(plan.methods)} method(s) x {len(plan.protocols)} protocol(s) x "
         f"{len(plan.subjects)} subject(s) -> {run_dir}",
-        file=sys.stderr,
+        extra=tag("run"),
     )
     swept = sweep_driver_files(run_dir)
     if swept:
-        print(f"[run] removed {swept} partial file(s) left by an interrupted run", file=sys.stderr)
+        log.info(f"removed {swept} partial file(s) left by an interrupted run", extra=tag("run"))
     results = execute(
         plan,
         plan.jobs(bench),
@@ -214,9 +216,8 @@ def _run_locked(opts: RunOptions, run_dir: Path) -> Path:
         wait=opts.wait,
     )
     if not opts.wait:
-        print(
-            "[run] jobs submitted; re-run the same command when they are done to score and report",
-            file=sys.stderr,
+        log.info(
+            "jobs submitted; re-run the same command when they are done to score and report", extra=tag("run")
         )
         return run_dir
     failed = [k for k, ok in results.items() if not ok]
@@ -238,7 +239,7 @@ def _run_locked(opts: RunOptions, run_dir: Path) -> Path:
     )
     report = write_report(run_dir, bench, summary)
     print((run_dir / "results.md").read_text())
-    print(f"[run] report: {report}  summary: {run_dir / 'summary.json'}", file=sys.stderr)
+    log.info(f"report: {report}  summary: {run_dir / 'summary.json'}", extra=tag("run"))
     if failed:
         raise RunFailed(failed_msg)
     incomplete = incomplete_reason(summary, run_dir)

@@ -55,6 +55,7 @@ def run_job(job: Job, run_dir: Path, ledger: Ledger | None = None) -> bool:
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
+    logger.propagate = False  # the job's log file only, not the package's stderr notes
     try:
         with job_lock(ledger, job, logger):
             # Under the lock no other writer is active in the job's folders: drop what killed writers left.
