@@ -44,6 +44,15 @@ def _read(path: Path) -> np.ndarray:
     return np.asarray(Image.open(path))
 
 
+def gt_on_white(seq_dir: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The GT frame ``name`` composited on white with mask channel 0 (as the IMavatar scorer), and that channel;
+    both in [0, 1]."""
+    gt = _read(seq_dir / "image" / name).astype(np.float64) / 255
+    mask = _read(seq_dir / "mask" / name)
+    m0 = (mask[..., 0] if mask.ndim == 3 else mask).astype(np.float64) / 255
+    return gt * m0[..., None] + (1 - m0[..., None]), m0
+
+
 def collect(runs: Path, data: Path, bench_name: str, protocol: str, methods: list[str]) -> dict:
     """Per method and region: pixel count, sum of |err|, sum of err^2 (err in [0, 1], over RGB)."""
     bench = load_benchmark(bench_name)
@@ -55,10 +64,7 @@ def collect(runs: Path, data: Path, bench_name: str, protocol: str, methods: lis
         for seq in test_seqs:
             seq_dir = sequence_dir(data, testset, subject, seq)
             for gt_path in frame_files(seq_dir / "image").values():
-                gt = _read(gt_path).astype(np.float64) / 255
-                mask = _read(seq_dir / "mask" / gt_path.name)
-                m0 = (mask[..., 0] if mask.ndim == 3 else mask).astype(np.float64) / 255
-                gt = gt * m0[..., None] + (1 - m0[..., None])
+                gt, m0 = gt_on_white(seq_dir, gt_path.name)
                 sem = _read(seq_dir / "semantic" / gt_path.name)
                 regions = region_masks(sem if sem.ndim == 2 else sem[..., 0], (m0 * 255).astype(np.uint8))
                 frames += 1
@@ -122,9 +128,7 @@ def picture(
     bench = load_benchmark(bench_name)
     subject = bench.subjects[0]
     seq_dir = sequence_dir(data, bench.testset_of(subject), subject, seq)
-    gt = _read(seq_dir / "image" / f"{frame}.png").astype(np.float64) / 255
-    m0 = _read(seq_dir / "mask" / f"{frame}.png")[..., 0].astype(np.float64) / 255
-    gt = gt * m0[..., None] + (1 - m0[..., None])
+    gt, _ = gt_on_white(seq_dir, f"{frame}.png")
     preds = {
         m: _read(prediction_dir(runs, m, protocol, subject, seq) / f"{frame}.png")[..., :3] / 255
         for m in methods
