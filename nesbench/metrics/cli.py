@@ -132,7 +132,7 @@ def scoring_lock(out: Path) -> Iterator[None]:
 
 
 def _benchmark_locked(args: argparse.Namespace, bench: Benchmark, out: Path, stats: Any) -> int:
-    from nesbench.metrics.benchmark import incomplete_reason, score_benchmark
+    from nesbench.metrics.benchmark_mode import incomplete_reason, score_benchmark
     from nesbench.report.document import write_report
 
     summary = score_benchmark(

@@ -176,7 +176,7 @@ def run_pipeline(opts: RunOptions) -> Path:
 
 
 def _run_locked(opts: RunOptions, run_dir: Path) -> Path:
-    from nesbench.metrics.benchmark import incomplete_reason, score_benchmark
+    from nesbench.metrics.benchmark_mode import incomplete_reason, score_benchmark
     from nesbench.metrics.engine import resolve_device
     from nesbench.report.document import write_report
 

@@ -14,7 +14,7 @@ from nesbench.cli import main
 from nesbench.config import Benchmark, Protocol, Split
 from nesbench.data.layout import prediction_dir, sequence_dir
 from nesbench.errors import ConfigError
-from nesbench.metrics.benchmark import score_benchmark
+from nesbench.metrics.benchmark_mode import score_benchmark
 from nesbench.metrics.engine.gt_cache import GtCache
 from nesbench.metrics.frames import load_gt_sequence
 from nesbench.metrics.psnr import PSNR_CAP_DB

@@ -6,7 +6,7 @@ import pytest
 
 from nesbench.cli import build_parser
 from nesbench.metrics import registry
-from nesbench.metrics.benchmark import CSV_METRICS
+from nesbench.metrics.benchmark_mode import CSV_METRICS
 from nesbench.metrics.options import ScoringOptions
 from nesbench.metrics.results_md import COLUMNS, DIGITS
 from nesbench.metrics.spec import HEADLINE, METRICS, ORDER, MetricSpec, format_value, metric_specs

@@ -9,7 +9,7 @@ import pytest
 
 from nesbench.config import Benchmark, Protocol, Split
 from nesbench.data.layout import prediction_dir, sequence_dir
-from nesbench.metrics.benchmark import score_benchmark
+from nesbench.metrics.benchmark_mode import score_benchmark
 from nesbench.metrics.stats import StatsConfig, describe
 
 SUBJECTS = ("0001", "0002", "0003")

@@ -10,8 +10,8 @@ import pytest
 
 from nesbench.config import Benchmark, Protocol, Split
 from nesbench.data.layout import prediction_dir, sequence_dir
-from nesbench.metrics import benchmark as bm
-from nesbench.metrics.benchmark import score_benchmark
+from nesbench.metrics import benchmark_mode as bm
+from nesbench.metrics.benchmark_mode import score_benchmark
 
 
 def _bench(root) -> Benchmark:
