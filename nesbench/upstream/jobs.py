@@ -43,8 +43,9 @@ def default_runs_dir() -> Path:
 
 
 @dataclass(frozen=True)
-class Job:
-    """Everything a job needs to know about where things are."""
+class UpstreamJob:
+    """One upstream train/eval job (method pin, subject, protocol, seed) and where things are. Not the pipeline's
+    job (:class:`nesbench.methods.spec.Job`, what a method is given); an upstream method's adapter makes one from it."""
 
     pin: Upstream
     bench: Benchmark
@@ -101,7 +102,7 @@ def make_job(
     upstream_root: Path | None = None,
     data_root: Path | None = None,
     seed: int | None = None,
-) -> Job:
+) -> UpstreamJob:
     pin = get_pin(method)
     bench.protocol(protocol)
     bench.testset_of(subject)
@@ -110,7 +111,7 @@ def make_job(
         raise AssetError(
             f"{checkout / 'code' / RUNNER}: missing; run `bash setup.sh --methods {pin.key}` first"
         )
-    return Job(
+    return UpstreamJob(
         pin,
         bench,
         str(subject),
@@ -166,7 +167,7 @@ def _tail(log: Path, n: int = 3) -> str:
     return " | ".join(lines[-n:])[-300:]
 
 
-def preflight(job: Job, conf: Any, sequences: list[str], python: str) -> list[str]:
+def preflight(job: UpstreamJob, conf: Any, sequences: list[str], python: str) -> list[str]:
     """Problems that would make the upstream runner fail (checkout, FLAME, data, torchvision/pytorch3d), one line
     each; cheap file checks first, then the import probe of ``python``."""
     problems = preflight_mod.checkout_problems(job.pin, job.checkout, RUNNER)
@@ -202,7 +203,7 @@ def _refused(name: str, problems: list[str]) -> JobResult:
 
 
 def train_job(
-    job: Job,
+    job: UpstreamJob,
     epochs: int | None = None,
     overrides: dict[str, Any] | None = None,
     python: str = sys.executable,
@@ -321,7 +322,7 @@ def map_predictions(src: Path, dst: Path, expected: list[int]) -> int:
 
 
 def eval_job(
-    job: Job,
+    job: UpstreamJob,
     test_time_fitting: bool | None = None,
     python: str = sys.executable,
     force: bool = False,
