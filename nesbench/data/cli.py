@@ -8,7 +8,7 @@ from pathlib import Path
 
 from nesbench import cli_args
 from nesbench.config import Benchmark, load_benchmark
-from nesbench.data.report import ValidationReport
+from nesbench.data.findings import ValidationResult
 from nesbench.errors import DataError
 from nesbench.fsutil import dumps_strict
 from nesbench.paths import REPO_ROOT
@@ -41,7 +41,7 @@ def _root(args: argparse.Namespace, bench: Benchmark | None) -> Path:
     return bench.data_root()
 
 
-def _validate(args: argparse.Namespace, root: Path, bench: Benchmark | None) -> ValidationReport:
+def _validate(args: argparse.Namespace, root: Path, bench: Benchmark | None) -> ValidationResult:
     from nesbench.data.validate import validate_dataset
 
     return validate_dataset(
@@ -55,9 +55,9 @@ def _validate(args: argparse.Namespace, root: Path, bench: Benchmark | None) -> 
     )
 
 
-def _emit(report: ValidationReport, as_json: bool) -> int:
-    print(dumps_strict(report.to_dict()) if as_json else report.render_text())
-    return 0 if report.ok else 1
+def _emit(result: ValidationResult, as_json: bool) -> int:
+    print(dumps_strict(result.to_dict()) if as_json else result.render_text())
+    return 0 if result.ok else 1
 
 
 @_guard
@@ -73,13 +73,13 @@ def _link(args: argparse.Namespace) -> int:
     bench = load_benchmark(args.benchmark)
     into = Path(args.into).expanduser() if args.into else REPO_ROOT / "benchmark_data"
     root = link_data(Path(args.path), into, force=args.force)
-    report = _validate(args, root, bench)
+    result = _validate(args, root, bench)
     expected = bench.data_root()
     if expected.absolute() != root.absolute():
-        report.notes.append(
+        result.notes.append(
             f"benchmark {bench.name} reads its data from {expected}; set NESBENCH_DATA={root} to use this copy"
         )
-    return _emit(report, args.json)
+    return _emit(result, args.json)
 
 
 @_guard

@@ -1,7 +1,7 @@
 """Validate a dataset in the RenderMe-360 NES layout (upstream spec 1): structure, frames, images, masks, json.
 
-Entry point: :func:`validate_dataset` -> :class:`~nesbench.data.report.ValidationReport`. Nothing raises for bad data;
-every problem becomes an :class:`~nesbench.data.report.Issue` (one line, naming the file and the fix).
+Entry point: :func:`validate_dataset` -> :class:`~nesbench.data.findings.ValidationResult`. Nothing raises for bad data;
+every problem becomes an :class:`~nesbench.data.findings.Issue` (one line, naming the file and the fix).
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from nesbench.config import Benchmark
+from nesbench.data.findings import Issue, SequenceSummary, ValidationResult
 from nesbench.data.flame_schema import REGEN, Problem, check_flame_params, find_nonfinite, frame_numbers
 from nesbench.data.images import NOT_REGULAR, PngInfo, inspect_many
 from nesbench.data.layout import FLAME_JSON, TESTSET_RE, find_dataset_root, frame_files, read_flame_json
-from nesbench.data.report import Issue, SequenceSummary, ValidationReport
 from nesbench.errors import DataError
 
 ROLES = ("image", "mask", "semantic")
@@ -58,8 +58,8 @@ class _Sequence:
 
 
 class _Checker:
-    def __init__(self, report: ValidationReport, strict: bool) -> None:
-        self.report = report
+    def __init__(self, result: ValidationResult, strict: bool) -> None:
+        self.result = result
         self.strict = strict
 
     def issue(
@@ -72,7 +72,7 @@ class _Checker:
         subject: str | None = None,
         sequence: str | None = None,
     ) -> None:
-        self.report.add(Issue(severity, code, message, fix, str(file), subject, sequence))  # type: ignore[arg-type]
+        self.result.add(Issue(severity, code, message, fix, str(file), subject, sequence))  # type: ignore[arg-type]
 
     # -- structure ----------------------------------------------------------------------------------------------
     def subjects_on_disk(self, root: Path, wanted: list[str] | None) -> list[tuple[str, str]]:
@@ -436,7 +436,7 @@ class _Checker:
                 "error" if self.strict else "warning",
                 "mask-1channel",
                 "mask is 1-channel; IMavatar/PointAvatar loaders accept it but the legacy metric scripts need 3-channel masks",
-                f"run `nesbench data fix-masks {self.report.root}` (rewrites them as 3-channel PNGs)",
+                f"run `nesbench data fix-masks {self.result.root}` (rewrites them as 3-channel PNGs)",
                 info.path,
             )
             return
@@ -524,7 +524,7 @@ def validate_dataset(
     decode: bool = True,
     strict: bool = False,
     workers: int | None = None,
-) -> ValidationReport:
+) -> ValidationResult:
     """Check a dataset (or the extracted benchmark tarball) against the layout and schema of upstream spec 1.
 
     With ``benchmark``, every selected subject must sit in its configured test set and have every sequence some
@@ -535,8 +535,8 @@ def validate_dataset(
     Raises DataError only when ``root`` itself is unusable (no dataset there) or ``subjects`` names nothing.
     """
     found_root, note = find_dataset_root(Path(root))
-    report = ValidationReport(found_root, benchmark.name if benchmark else None, [note] if note else [])
-    chk = _Checker(report, strict)
+    result = ValidationResult(found_root, benchmark.name if benchmark else None, [note] if note else [])
+    chk = _Checker(result, strict)
     chk.check_path_names(found_root)
 
     if benchmark is not None:
@@ -566,7 +566,7 @@ def validate_dataset(
 
     by_subject: list[list[_Sequence]] = []
     for testset, subject in pairs:
-        report.testsets[subject] = testset
+        result.testsets[subject] = testset
         folder = chk.locate_subject(found_root, testset, subject)
         if folder is None:
             continue
@@ -601,10 +601,10 @@ def validate_dataset(
     if check_images:
         paths = [p for q in all_seqs for p in q.to_read()]
         infos = inspect_many(paths, decode=decode, workers=workers)
-        report.images_checked = len(infos)
+        result.images_checked = len(infos)
         for q in all_seqs:
             chk.check_images(q, infos)
     for seqs in by_subject:
         chk.check_subject_consistency(seqs)
-        report.sequences.extend(q.summary for q in seqs)
-    return report
+        result.sequences.extend(q.summary for q in seqs)
+    return result

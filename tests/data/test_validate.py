@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nesbench.data.report import Issue
+from nesbench.data.findings import Issue
 from nesbench.data.validate import validate_dataset
 from nesbench.errors import DataError
 
@@ -35,14 +35,14 @@ def only(issues: list[Issue], code: str, sequence: str | None = None) -> Issue:
 
 
 def test_good_dataset_passes(dataset: Path) -> None:
-    report = validate_dataset(dataset)
-    assert report.ok and not report.issues, report.render_text()
-    assert [(s.sequence, s.frames, s.size) for s in report.sequences] == [
+    result = validate_dataset(dataset)
+    assert result.ok and not result.issues, result.render_text()
+    assert [(s.sequence, s.frames, s.size) for s in result.sequences] == [
         ("e_0", 3, (16, 16)),
         ("e_1", 3, (16, 16)),
     ]
-    assert report.images_checked == 2 * 3 * 3
-    text = report.render_text()
+    assert result.images_checked == 2 * 3 * 3
+    text = result.render_text()
     assert "subject 0100 (testset1)" in text and text.splitlines()[-1].startswith(
         "OK: 0 error(s), 0 warning(s)"
     )
@@ -137,16 +137,16 @@ def test_broken_dataset_is_caught(
     dataset: Path, breaker: Callable[[Path], None], severity: str, code: str, text: str
 ) -> None:
     breaker(dataset)
-    report = validate_dataset(dataset)
-    issue = only(report.issues, code, "e_1")
+    result = validate_dataset(dataset)
+    issue = only(result.issues, code, "e_1")
     assert issue.severity == severity
     assert text in issue.message, issue.line()
-    assert report.ok is (severity == "warning" and not report.errors)
-    line = issue.line(report.root)
+    assert result.ok is (severity == "warning" and not result.errors)
+    line = issue.line(result.root)
     assert "\n" not in line and "fix: " in line and issue.fix
     assert issue.subject == "0100"
     assert issue.file.startswith(str(dataset))
-    assert report.render_text().splitlines()[-1].startswith("OK" if report.ok else "FAIL")
+    assert result.render_text().splitlines()[-1].startswith("OK" if result.ok else "FAIL")
 
 
 def test_at_least_twelve_distinct_error_kinds() -> None:
@@ -221,8 +221,8 @@ def test_subject_nesting(dataset: Path) -> None:
 
 def test_benchmark_good(make_dataset: Callable[..., Path], tiny_benchmark) -> None:  # noqa: ANN001
     root = make_dataset(subjects={"testset1": ["0100"], "testset2": ["0041"]})
-    report = validate_dataset(root, tiny_benchmark)
-    assert report.ok and report.benchmark == "tiny", report.render_text()
+    result = validate_dataset(root, tiny_benchmark)
+    assert result.ok and result.benchmark == "tiny", result.render_text()
     only_one = validate_dataset(root, tiny_benchmark, subjects="testset2")
     assert {s.subject for s in only_one.sequences} == {"0041"}
 
@@ -250,10 +250,10 @@ def test_benchmark_subject_missing_or_misplaced(make_dataset: Callable[..., Path
 
 def test_tarball_layout_is_accepted_with_a_note(make_dataset: Callable[..., Path], tmp_path: Path) -> None:
     make_dataset(name="extracted/data/datasets")
-    report = validate_dataset(tmp_path / "extracted")
-    assert report.ok and report.root == tmp_path / "extracted" / "data" / "datasets"
-    assert any("pass it directly next time" in n for n in report.notes)
-    assert "note: using" in report.render_text()
+    result = validate_dataset(tmp_path / "extracted")
+    assert result.ok and result.root == tmp_path / "extracted" / "data" / "datasets"
+    assert any("pass it directly next time" in n for n in result.notes)
+    assert "note: using" in result.render_text()
 
 
 def test_unknown_subject_filter_and_missing_root(dataset: Path, tmp_path: Path) -> None:
@@ -270,7 +270,7 @@ def test_skip_pixels_and_headers_only(dataset: Path) -> None:
     assert not validate_dataset(dataset).ok
 
 
-def test_report_to_dict_is_json(dataset: Path) -> None:
+def test_result_to_dict_is_json(dataset: Path) -> None:
     (seq(dataset) / "image" / "2.png").unlink()
     d = json.loads(json.dumps(validate_dataset(dataset).to_dict()))
     assert d["ok"] is False and d["errors"] == 1

@@ -29,8 +29,8 @@ def edit_json(folder: Path, change: Callable[[dict], None]) -> None:
     path.write_text(json.dumps(data))
 
 
-def codes(report) -> dict[str, str]:
-    return {i.code: i.line() for i in report.issues}
+def codes(result) -> dict[str, str]:
+    return {i.code: i.line() for i in result.issues}
 
 
 @pytest.mark.parametrize(
@@ -63,9 +63,9 @@ def test_file_path_inside_is_fine(file_path: str) -> None:
 )
 def test_parameters_must_be_json_numbers(dataset: Path, value, said: str) -> None:
     edit_json(seq(dataset), lambda d: d["frames"][1].update(expression=value))
-    report = validate_dataset(dataset)
-    assert not report.ok
-    assert any(said in i.message for i in report.issues), [i.line() for i in report.issues]
+    result = validate_dataset(dataset)
+    assert not result.ok
+    assert any(said in i.message for i in result.issues), [i.line() for i in result.issues]
 
 
 def test_top_level_null_is_named(dataset: Path) -> None:
@@ -79,10 +79,10 @@ def test_fifo_frame_and_json_are_refused_without_being_opened(dataset: Path) -> 
     os.mkfifo(folder / "image" / "2.png")
     (seq(dataset, "e_0") / "flame_params.json").unlink()
     os.mkfifo(seq(dataset, "e_0") / "flame_params.json")
-    report = validate_dataset(dataset)  # would block forever if either FIFO were opened
-    found = codes(report)
+    result = validate_dataset(dataset)  # would block forever if either FIFO were opened
+    found = codes(result)
     assert "not-regular-file" in found and "2.png" in found["not-regular-file"]
-    assert any("not a regular file" in i.message and "flame_params.json" in i.file for i in report.issues)
+    assert any("not a regular file" in i.message and "flame_params.json" in i.file for i in result.issues)
 
 
 def test_a_sequence_whose_masks_are_all_empty_is_an_error(dataset: Path) -> None:

@@ -1,4 +1,4 @@
-"""Validation results: issue records, per-sequence summaries and their text / JSON renderings."""
+"""Validation findings: issue records, per-sequence summaries and the whole result with its text / JSON renderings."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ class SequenceSummary:
 
 
 @dataclass
-class ValidationReport:
+class ValidationResult:
     """All issues of one validation run plus what was checked; ``ok`` means no errors (warnings allowed)."""
 
     root: Path
