@@ -56,8 +56,9 @@ def load_sequence(folder: Path) -> SequenceData:
     return SequenceData(Path(folder), tuple(frames), expression, poses)
 
 
-def read_rgb(path: Path, size: int | None = None) -> np.ndarray:
-    """An image as float32 RGB in [0, 1], optionally resized (bilinear) to size x size."""
+def read_rgb_float(path: Path, size: int | None = None) -> np.ndarray:
+    """An image as float32 RGB in [0, 1], optionally resized (bilinear) to size x size: what methods train on.
+    Scoring decodes with :func:`nesbench.metrics.images.read_rgb` (uint8, strict checks) instead."""
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:
         raise DataError(f"{path}: missing or not a readable image")
@@ -88,7 +89,7 @@ def read_foreground(folder: Path, k: int, size: int | None = None) -> np.ndarray
     """Frame k of a sequence folder composited on white with its soft mask, as avatar methods see their targets."""
     folder = Path(folder)
     return composite_on_white(
-        read_rgb(folder / "image" / f"{k}.png", size), read_mask(folder / "mask" / f"{k}.png", size)
+        read_rgb_float(folder / "image" / f"{k}.png", size), read_mask(folder / "mask" / f"{k}.png", size)
     )
 
 

@@ -22,7 +22,7 @@ from sklearn.linear_model import Ridge
 from sklearn.model_selection import LeaveOneGroupOut, cross_val_score
 
 from nesbench.methods.baselines.common import Baseline, standardizer
-from nesbench.methods.sequence_data import SequenceData, read_rgb
+from nesbench.methods.sequence_data import SequenceData, read_rgb_float
 from nesbench.methods.spec import Job
 
 MAX_TRAIN_FRAMES = 1024
@@ -59,7 +59,7 @@ class LinearExpression(Baseline):
     def fit(self, job: Job, seqs: list[SequenceData]) -> dict[str, np.ndarray]:
         items = [(s, k) for s in seqs for k in s.frames]
         keep = np.linspace(0, len(items) - 1, min(len(items), MAX_TRAIN_FRAMES)).round().astype(int)
-        first = read_rgb(seqs[0].image_path(seqs[0].frames[0]))
+        first = read_rgb_float(seqs[0].image_path(seqs[0].frames[0]))
         size = min(self.work_res, first.shape[0])
         images = np.stack([items[i][0].foreground(items[i][1], size).ravel() for i in keep])
         feats_all = np.concatenate([pose_expression_features(s) for s in seqs])[keep]

@@ -182,7 +182,7 @@ def read_sequence(seq_dir: Path) -> tuple[list[FrameRecord], dict[str, Any]]:
     return out, data
 
 
-def _read_rgb(path: Path, res: int) -> np.ndarray:
+def _read_rgb_float64(path: Path, res: int) -> np.ndarray:
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:
         raise DataError(f"{path}: not a readable image; re-extract the data")
@@ -326,7 +326,7 @@ def convert_subject(
             for r in recs:
                 d = seq_dirs[s]
                 mask = _read_mask(d / "mask" / f"{r.frame}.png", res)
-                img = _read_rgb(d / "image" / f"{r.frame}.png", res)
+                img = _read_rgb_float64(d / "image" / f"{r.frame}.png", res)
                 m = mask[..., None]
                 _write_rgb(tmp / "images" / s / f"{r.frame}.png", img * m + bg * (1.0 - m))
                 entries[s].append(
