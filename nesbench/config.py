@@ -19,7 +19,7 @@ from pyhocon.exceptions import ConfigException
 from nesbench.errors import ConfigError
 from nesbench.metrics.spec import PUBLISHED
 from nesbench.names import RULE, is_valid_name
-from nesbench.paths import CONFIGS_DIR, REPO_ROOT, cache_dir
+from nesbench.paths import CONFIGS_DIR, REPO_ROOT, user_cache_dir
 
 # The embedded default; set NESBENCH_BENCHMARK=renderme360_nes to make the real benchmark the default everywhere.
 DEFAULT_BENCHMARK = os.environ.get("NESBENCH_BENCHMARK", "synthetic")
@@ -141,7 +141,7 @@ class Benchmark:
         """The dataset root (folder holding testsetK/) for this benchmark."""
         spec = str(override) if override is not None else self.data_root_spec
         if spec.startswith("cache:"):
-            return cache_dir() / spec.removeprefix("cache:") / self.name
+            return user_cache_dir() / spec.removeprefix("cache:") / self.name
         path = Path(spec).expanduser()
         return path if path.is_absolute() else REPO_ROOT / path
 

@@ -11,8 +11,9 @@ CONFIGS_DIR = Path(os.environ.get("NESBENCH_CONFIGS", REPO_ROOT / "configs"))
 OVERLAYS_DIR = REPO_ROOT / "novel_expression_synthesis"
 
 
-def cache_dir() -> Path:
-    """Cache for generated data and downloaded weights: $NESBENCH_CACHE, else $XDG_CACHE_HOME/nesbench."""
+def user_cache_dir() -> Path:
+    """The user cache, for generated data and installed weights: $NESBENCH_CACHE, else $XDG_CACHE_HOME/nesbench.
+    Not the GT cache (``--gt-cache``, decoded GT) nor a scoring run's results cache (``<out>/cache/``)."""
     env = os.environ.get("NESBENCH_CACHE")
     if env:
         return Path(env).expanduser()

@@ -104,8 +104,8 @@ def score_benchmark(
             "unavailable": engine.unavailable,
             "face_drop_rule": engine.face_drop_rule,
         }
-        cache = ResultsCache(out / "cache", state, [s.name for s in sel.scorers])
-        records = score_sequences(engine, sel, bench, root, runs, cache, progress)
+        results_cache = ResultsCache(out / "cache", state, [s.name for s in sel.scorers])
+        records = score_sequences(engine, sel, bench, root, runs, results_cache, progress)
     summary = aggregate(sel, records, stats)
     summary["seeds"] = seed_summary(summary["entries"], sel.methods, seeds)
     summary = {"format": FORMAT, "provenance": _provenance(bench, sel, engine, root, runs), **summary}
@@ -115,7 +115,7 @@ def score_benchmark(
 
 def _engine(scorers: list[Scorer], opts: ScoringOptions) -> Engine:
     """The engine for ``scorers``; warns about unavailable metrics and rules (recorded in the results too)."""
-    cache = gt_cache_from(opts.gt_cache)  # a bad folder fails here, before the networks load
+    gt_cache = gt_cache_from(opts.gt_cache)  # a bad folder fails here, before the networks load
     reuse_freed_memory()  # process-wide, values unaffected (nesbench.metrics.engine.memory)
     engine = Engine(
         scorers,
@@ -123,7 +123,7 @@ def _engine(scorers: list[Scorer], opts: ScoringOptions) -> Engine:
         lpips_backbone=opts.lpips_backbone,
         missing_lpips="unavailable",
         batch_size=opts.batch_size,
-        gt_cache=cache,
+        gt_cache=gt_cache,
         decode_processes=opts.decode_processes,
         fan_weights=opts.fan_weights,
     )
@@ -141,7 +141,7 @@ def score_sequences(
     bench: Benchmark,
     root: Path,
     runs: Path,
-    cache: ResultsCache,
+    results_cache: ResultsCache,
     progress: bool,
 ) -> Records:
     """The record of every selected (method, protocol, scorer, subject, sequence): from the results cache when its
@@ -164,9 +164,9 @@ def score_sequences(
             src, folder, epoch = prediction_source(
                 prediction_dir(runs, m, proto.name, subj, seq), gt.expected
             )
-            key = cache.key(gt_stat, folder, src.error)
-            cache_file = cache.path(m, proto.name, subj, seq)
-            cached = cache.read(cache_file, key)
+            key = results_cache.key(gt_stat, folder, src.error)
+            cache_file = results_cache.path(m, proto.name, subj, seq)
+            cached = results_cache.read(cache_file, key)
             if cached is not None:
                 for s in sel.scorers:
                     records[RecordKey(m, proto.name, s.name, subj, seq)] = cached[s.name]
@@ -185,7 +185,7 @@ def score_sequences(
                 rec["epoch"] = epoch
                 per_scorer[s.name] = rec
                 records[RecordKey(m, proto.name, s.name, subj, seq)] = rec
-            cache.write(cache_file, key, per_scorer)
+            results_cache.write(cache_file, key, per_scorer)
     return records
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nesbench.paths import cache_dir
+from nesbench.paths import user_cache_dir
 
 INSTALL_HINT = "pip install -e .[keypoints]"
 ENV_FAN_WEIGHTS = "NESBENCH_FAN_WEIGHTS"
@@ -37,7 +37,7 @@ def fan_weights_dir(explicit: str | os.PathLike[str] | None = None) -> Path | No
         if not path.is_dir():
             raise ValueError(f"{path}: FAN weights folder not found (it should hold {FAN_FILES})")
         return path
-    default = cache_dir() / "weights" / "face-alignment"
+    default = user_cache_dir() / "weights" / "face-alignment"
     return default if default.is_dir() else None
 
 

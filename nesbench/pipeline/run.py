@@ -25,7 +25,7 @@ from nesbench.pipeline.plan import PLAN_FILE, make_plan, save_plan
 log = get_logger(__name__)
 
 RUN_LOCK = ".nesbench-run.lock"
-SCORING_DIRS = ("cache",)  # written only by the driver (the scoring cache)
+SCORING_DIRS = ("cache",)  # written only by the driver (the results cache of benchmark mode)
 
 
 class RunFailed(NesbenchError):
@@ -110,7 +110,7 @@ def run_lock(run_dir: Path) -> Iterator[None]:
 
 
 def sweep_driver_files(run_dir: Path) -> int:
-    """Remove partial files a killed driver left (run-folder files and the scoring cache); returns how many.
+    """Remove partial files a killed driver left (run-folder files and the results cache); returns how many.
 
     Job folders are swept by their worker under the job lock (see stages.run_job), because Slurm tasks of this
     run may still be writing there while a driver starts.

