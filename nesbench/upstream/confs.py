@@ -1,4 +1,4 @@
-"""Per-subject upstream confs from the templates in configs/methods/<method>.conf (spec section 2.3)."""
+"""Per-subject upstream confs from the templates in configs/methods/<method>.conf (docs/UPSTREAM.md, section 4)."""
 
 from __future__ import annotations
 

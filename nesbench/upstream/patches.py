@@ -1,4 +1,4 @@
-"""Named, idempotent compatibility patches applied to upstream checkouts (spec section 5.4).
+"""Named, idempotent compatibility patches applied to upstream checkouts (docs/UPSTREAM.md, section 2).
 
 Each patch is a short list of exact text edits written by this project (the upstream line it expects and the line
 that replaces it), so `nesbench upstream status` can tell for every patch whether it is applied, pending, or
