@@ -298,3 +298,14 @@ def test_provenance_records_every_run_s_settings(layout, mx) -> None:
         progress=False,
     )
     assert s["provenance"]["runs"] == {"good": {"p/0001": info}}
+
+
+def test_the_old_module_name_still_imports_with_a_deprecation_warning(monkeypatch) -> None:
+    """`nesbench.metrics.benchmark` (documented before issue 14) is kept for one release as an alias."""
+    import importlib  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    monkeypatch.delitem(sys.modules, "nesbench.metrics.benchmark", raising=False)
+    with pytest.warns(DeprecationWarning, match="nesbench.metrics.benchmark_mode"):
+        old = importlib.import_module("nesbench.metrics.benchmark")
+    assert old.score_benchmark is score_benchmark and old.incomplete_reason is bm.incomplete_reason
