@@ -231,14 +231,21 @@ def sequence_tables(summary: dict, bench: Benchmark) -> list[Table]:
     return tables
 
 
+UNKNOWN_SCORER = "unknown"
+
+
 def published_table(summary: dict, bench: Benchmark) -> Table | None:
     """The published numbers next to ours for the same (method, protocol, split, scorer)."""
     if not bench.published:
         return None
     rows, metrics = [], list(PUBLISHED_COMPARED)
     for r in bench.published:
+        # The paper does not say how some rows were scored (NeRFace: no released code): ours under the primary scorer
+        scorer = (
+            _primary_scorer(summary) if r.scorer == UNKNOWN_SCORER and summary.get("metrics") else r.scorer
+        )
         ours = _entries(
-            summary, method=r.method, protocol=r.protocol, split=r.split, scorer=r.scorer, level="split"
+            summary, method=r.method, protocol=r.protocol, split=r.split, scorer=scorer, level="split"
         )
         mine = ours[0]["metrics"] if ours else {}
         cells = []
@@ -247,7 +254,8 @@ def published_table(summary: dict, bench: Benchmark) -> Table | None:
                 f"{r.values.get(m, float('nan')):g}"
                 + (f" / {_fmt(mine.get(m), m)}" if ours else " / not run")
             )
-        rows.append([r.display, r.protocol, r.split, r.scorer, *cells])
+        shown = r.scorer if scorer == r.scorer else f"{r.scorer} (ours: {scorer})"
+        rows.append([r.display, r.protocol, r.split, shown, *cells])
     headers = ["method", "protocol", "split", "scorer"] + [
         f"{METRIC_LABEL[m]} published / ours" for m in metrics
     ]

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import copy
 import json
 import re
 
 import pytest
 
 from nesbench.config import load_benchmark
+from nesbench.metrics.spec import format_value
 from nesbench.report.document import leaderboards, published_table
 
 PROBE = """<script>
@@ -35,6 +37,20 @@ def test_published_numbers_are_shown_for_renderme(tiny_summary):
     assert table.rows[0][:3] == ["IM Avatar", "speech", "normal"] and table.rows[0][4].startswith(
         "0.047 / not run"
     )
+
+
+def test_a_published_row_of_unknown_scorer_is_compared_under_the_primary_scorer(tiny_summary):
+    """Table 7's NeRFace rows say nothing of their scorer: ours are shown under the primary (unified) scorer."""
+    summary = copy.deepcopy(tiny_summary)
+    entry = next(e for e in summary["entries"] if e["level"] == "split" and e["scorer"] == "unified")
+    summary["entries"].append({**entry, "method": "nerface", "protocol": "speech", "split": "normal"})
+    table = published_table(summary, load_benchmark("renderme360_nes"))
+    row = next(r for r in table.rows if r[0] == "NerFace" and r[2] == "normal")
+    assert row[3] == "unknown (ours: unified)"
+    psnr = table.headers.index("PSNR published / ours")
+    assert row[psnr] == "20.46 / " + format_value(entry["metrics"]["psnr"], "psnr", small_as_exponent=True)
+    hard = next(r for r in table.rows if r[0] == "NerFace" and r[2] == "hard")
+    assert hard[psnr] == "18.89 / not run"
 
 
 @pytest.mark.browser
