@@ -78,6 +78,15 @@ BUILTIN: tuple[MethodSpec, ...] = (
         needs_assets=("flame",),  # only for the head-pose pivots of the converter
         upstream="nerface",
     ),
+    MethodSpec(
+        name="flashavatar",
+        description="FlashAvatar (Xiang et al., CVPR 2024), Gaussians on a FLAME UV map, through upstream's "
+        "train.py/test.py (patched) on metrical-tracker frames converted from NES",
+        target="nesbench.methods.upstream_methods:FlashAvatarMethod",
+        needs_gpu=True,
+        needs_assets=("flame",),
+        upstream="flashavatar",
+    ),
 )
 
 

@@ -1,4 +1,4 @@
-"""IMavatar, PointAvatar and MonoGaussianAvatar as registered methods: thin adapters over nesbench.upstream.jobs.
+"""IMavatar, PointAvatar, MonoGaussianAvatar, NeRFace and FlashAvatar as registered methods: thin adapters over nesbench.upstream.jobs.
 
 The upstream runners (with the NES-Bench overlays) do the work; this module only maps a pipeline Job onto an
 upstream job. Each pipeline run keeps its own upstream experiment folder (``<run>/work/<method>/<protocol>/
@@ -166,5 +166,44 @@ class NeRFaceMethod:
 
     def render(self, job: Job) -> None:
         from nesbench.upstream.nerface.jobs import eval_job
+
+        UpstreamMethod._check(eval_job(self._job(job)))
+
+
+class FlashAvatarMethod:
+    """FlashAvatar (nesbench.upstream.flashavatar): converts the subject to metrical-tracker frames, trains upstream's
+    train.py, renders every test frame with its test.py. Options: ``iterations`` (``nesbench run --epochs N`` counts
+    iterations here; default configs/methods/flashavatar.conf). Its files live in the run's work folder, so runs
+    never share checkpoints; a re-run resumes from the newest checkpoint."""
+
+    def _job(self, job: Job) -> Any:
+        from nesbench.upstream.flashavatar.jobs import make_job
+
+        return make_job(
+            job.bench,
+            job.subject,
+            job.protocol,
+            runs=job.runs_dir,
+            data_root=job.data_root,
+            seed=job.seed,
+            work=job.work_dir,
+        )
+
+    def prepare(self, job: Job) -> None:
+        if job.options.get("overrides"):
+            raise UpstreamJobFailed(
+                "flashavatar: --set has no conf to change; its settings are configs/methods/flashavatar.conf"
+            )
+        job.work_dir.mkdir(parents=True, exist_ok=True)
+        self._job(job)
+
+    def train(self, job: Job) -> None:
+        from nesbench.upstream.flashavatar.jobs import train_job
+
+        iterations = job.options.get("iterations") or job.options.get("epochs")
+        UpstreamMethod._check(train_job(self._job(job), iterations=int(iterations) if iterations else None))
+
+    def render(self, job: Job) -> None:
+        from nesbench.upstream.flashavatar.jobs import eval_job
 
         UpstreamMethod._check(eval_job(self._job(job)))

@@ -20,7 +20,8 @@ from nesbench.upstream.tarball_confs import CONF_CHOICES
 
 def register(sub: argparse._SubParsersAction) -> None:
     up = sub.add_parser(
-        "upstream", help="upstream methods (IMavatar, PointAvatar): install, status, train, eval"
+        "upstream", help="upstream methods (IMavatar, PointAvatar, MonoGaussianAvatar, NeRFace, FlashAvatar): install, status, "
+        "train, eval"
     )
     ups = up.add_subparsers(dest="upstream_command", metavar="ACTION")
 
@@ -47,6 +48,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--from", dest="source", type=Path, help="your licensed FLAME2020 generic_model.pkl")
     g.add_argument("--synthetic", action="store_true", help="the synthetic stand-in (smoke tests)")
     p.add_argument("--methods", default="installed", help="comma list (default: every installed checkout)")
+    p.add_argument(
+        "--masks",
+        type=Path,
+        help="with --from: FLAME's licensed FLAME_masks.pkl for FlashAvatar (default: next to the model)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_flame)
 
@@ -97,7 +103,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             p.add_argument(
                 "--iterations",
                 type=cli_args.bounded_int(1, 10_000_000, "a number of iterations"),
-                help="NeRFace only: training iterations (default: configs/methods/nerface.conf iterations.<protocol>)",
+                help="NeRFace and FlashAvatar: training iterations (default: configs/methods/<method>.conf "
+                "iterations.<protocol>)",
             )
             p.add_argument(
                 "--epochs",
@@ -226,7 +233,7 @@ def _flame(args: argparse.Namespace) -> int:
     if args.synthetic:
         flame.install_synthetic_flame(pins, dirs, seed=args.seed)
     else:
-        flame.install_user_flame(pins, dirs, args.source)
+        flame.install_user_flame(pins, dirs, args.source, masks=args.masks)
     for pin in pins:
         print(f"[upstream] {pin.name}: FLAME {flame.flame_state(pin, dirs[pin.key])}")
     return 0
@@ -242,16 +249,17 @@ def _jobs(args: argparse.Namespace) -> int:
         raise ConfigError("--protocols is empty; choose from: " + ", ".join(bench.protocols))
     methods = [m for m in args.methods.split(",") if m]
     if not methods:
-        raise ConfigError("--methods is empty; choose from: imavatar, pointavatar, nerface")
+        raise ConfigError(
+            "--methods is empty; choose from: imavatar, pointavatar, monogaussianavatar, nerface, flashavatar"
+        )
     subjects = bench.resolve_subjects(args.subjects)
     results = []
-    if "nerface" in (m.lower() for m in methods):  # its own jobs (nesbench.upstream.nerface): iterations
-        from nesbench.upstream.nerface.cli import run_jobs
-
-        methods = [m for m in methods if m.lower() != "nerface"]
-        results += run_jobs(args, bench, protocols, subjects, alone=not methods)
-    elif getattr(args, "iterations", None) is not None:
-        raise ConfigError(f"--iterations: only NeRFace counts iterations; {args.methods} take --epochs")
+    own = [m for m in methods if m.lower() in OWN_JOBS]  # their own jobs (nesbench.upstream.<method>): iterations
+    if not own and getattr(args, "iterations", None) is not None:
+        raise ConfigError(f"--iterations: only NeRFace and FlashAvatar count iterations; {args.methods} take --epochs")
+    methods = [m for m in methods if m.lower() not in OWN_JOBS]
+    for m in own:
+        results += _own_run_jobs(m.lower())(args, bench, protocols, subjects, alone=not methods)
     epochs = overrides = None
     own: dict[str, dict] = {}
     if args.action == "train":
@@ -299,6 +307,18 @@ def _jobs(args: argparse.Namespace) -> int:
         if r.status == "failed":
             print(f"  failed: {r.job}: {r.detail}", file=sys.stderr)
     return 1 if counts["failed"] else 0
+
+
+OWN_JOBS = ("nerface", "flashavatar")
+
+
+def _own_run_jobs(method: str):
+    """run_jobs of a method with its own job module (not the IMavatar-format runner)."""
+    if method == "nerface":
+        from nesbench.upstream.nerface.cli import run_jobs
+    else:
+        from nesbench.upstream.flashavatar.cli import run_jobs
+    return run_jobs
 
 
 def _eval_options(args: argparse.Namespace, methods: list[str]) -> dict[str, dict]:

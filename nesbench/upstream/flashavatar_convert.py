@@ -163,6 +163,7 @@ def convert_subject(
     shape_ref = intr_ref = None
     index = 0
     offsets: list[float] = []
+    sizes: set[tuple[int, int]] = set()
     for split, seqs in (("train", train), ("test", test)):
         for seq in seqs:
             folder = subject_dir / seq
@@ -181,6 +182,13 @@ def convert_subject(
                 stem = Path(str(frame.get("file_path", f"./image/{k}"))).name
                 image = _read_image(folder / "image" / f"{stem}.png")[..., :3]
                 height, width = image.shape[:2]
+                sizes.add((width, height))
+                if len(sizes) > 1:
+                    raise DataError(
+                        f"{folder / 'image' / (stem + '.png')}: {width}x{height}, other frames of the subject are "
+                        f"{'/'.join(f'{w}x{h}' for w, h in sorted(sizes - {(width, height)}))}; FlashAvatar needs one "
+                        "image size per subject"
+                    )
                 mask = _read_image(folder / "mask" / f"{stem}.png")
                 alpha = mask[..., 0] if mask.ndim == 3 else mask
                 neckhead, mouth = masks_from_semantic(_read_image(folder / "semantic" / f"{stem}.png"))
@@ -206,6 +214,7 @@ def convert_subject(
         "train": [0, sum(r.split == "train" for r in refs)],
         "test": [sum(r.split == "train" for r in refs), len(refs)],
         "principal_point_offset_px": max(offsets, default=0.0),
+        "image_size": list(next(iter(sizes))) if sizes else None,  # [width, height]
         "frames": [
             {"index": i, "split": r.split, "sequence": r.sequence, "frame": r.frame}
             for i, r in enumerate(refs)

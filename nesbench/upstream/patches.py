@@ -379,9 +379,11 @@ PATCHES += _monogaussianavatar_patches()
 
 
 def patches_for(method: str) -> list[Patch]:
-    from nesbench.upstream.nerface.patches import PATCHES as NERFACE  # its own module; imports Edit/Patch from here
+    # their own modules; they import Edit/Patch from here
+    from nesbench.upstream.flashavatar.patches import PATCHES as FLASHAVATAR
+    from nesbench.upstream.nerface.patches import PATCHES as NERFACE
 
-    return [p for p in (*PATCHES, *NERFACE) if p.method == method]
+    return [p for p in (*PATCHES, *NERFACE, *FLASHAVATAR) if p.method == method]
 
 
 def apply_patches(method: str, code_dir: Path) -> dict[str, str]:

@@ -22,6 +22,20 @@ REQUIRED_MODULES: dict[str, tuple[str, ...]] = {
     "pointavatar": ("torchvision", "pytorch3d"),
     "monogaussianavatar": ("torchvision", "pytorch3d", "diff_gaussian_rasterization"),
     "nerface": ("yaml",),  # PyYAML reads its configs; it needs no torchvision after the no-torchvision patch
+    # FlashAvatar: PyTorch3D (OBJ loading, UV rasterisation, 6D rotations), both Gaussian extensions, LPIPS-VGG
+    # (loss), and the small pure-Python packages its FLAME and Gaussian code import
+    "flashavatar": (
+        "torchvision",
+        "pytorch3d",
+        "diff_gaussian_rasterization",
+        "simple_knn",
+        "lpips",
+        "yacs",
+        "loguru",
+        "plyfile",
+        "skimage",
+        "cv2",
+    ),
 }
 # Methods whose loss.vgg_feature_weight > 0 loads ImageNet VGG16 (PointAvatar's model/vgg_feature.py).
 VGG_LOSS_METHODS = {"pointavatar", "monogaussianavatar"}

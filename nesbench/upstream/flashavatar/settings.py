@@ -1,0 +1,46 @@
+"""configs/methods/flashavatar.conf -> FlashAvatar's run-level settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyhocon import ConfigFactory
+from pyhocon.exceptions import ConfigException
+
+from nesbench.errors import ConfigError
+from nesbench.paths import CONFIGS_DIR
+
+
+@dataclass(frozen=True)
+class FlashAvatarSettings:
+    iterations: dict[str, int]
+    save_every: int
+    white_background: bool
+    perceptual_loss: bool
+    seed: int
+    source: Path
+
+
+def load_settings(configs: Path | None = None) -> FlashAvatarSettings:
+    path = (configs or CONFIGS_DIR) / "methods" / "flashavatar.conf"
+    if not path.is_file():
+        raise ConfigError(f"{path}: missing; restore configs/methods/flashavatar.conf from git")
+    try:
+        c = ConfigFactory.parse_file(str(path))
+        percep = c.get_string("perceptual_loss")
+        out = FlashAvatarSettings(
+            iterations={k: int(v) for k, v in c.get_config("iterations").items()},
+            save_every=c.get_int("save_every"),
+            white_background=c.get_bool("white_background"),
+            perceptual_loss=percep == "on",
+            seed=c.get_int("seed"),
+            source=path,
+        )
+    except (ConfigException, ValueError, TypeError) as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    if percep not in ("on", "off"):
+        raise ConfigError(f"{path}: perceptual_loss must be on or off, got {percep!r}")
+    if any(v <= 0 for v in out.iterations.values()) or out.save_every <= 0:
+        raise ConfigError(f"{path}: iterations and save_every must be positive integers")
+    return out
