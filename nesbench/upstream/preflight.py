@@ -23,9 +23,8 @@ REQUIRED_MODULES: dict[str, tuple[str, ...]] = {
     "monogaussianavatar": ("torchvision", "pytorch3d", "diff_gaussian_rasterization"),
     "nerface": ("yaml",),  # PyYAML reads its configs; it needs no torchvision after the no-torchvision patch
     # FlashAvatar: PyTorch3D (OBJ loading, UV rasterisation, 6D rotations), both Gaussian extensions, LPIPS-VGG
-    # (loss), and the small pure-Python packages its FLAME and Gaussian code import
+    # (loss; lpips imports torchvision), and the small pure-Python packages its FLAME and Gaussian code import
     "flashavatar": (
-        "torchvision",
         "pytorch3d",
         "diff_gaussian_rasterization",
         "simple_knn",

@@ -26,7 +26,9 @@ def fake_files() -> dict[str, str]:
             if e.regex:
                 text = "".join(f"x = torch.load(ckpt_{i})\n" for i in range(e.count))
             else:
-                text = e.old * e.count if e.old.endswith("\n") else "".join(f"{e.old}\n" for _ in range(e.count))
+                text = (
+                    e.old * e.count if e.old.endswith("\n") else "".join(f"{e.old}\n" for _ in range(e.count))
+                )
             files[e.path] = files.get(e.path, "# upstream file\n") + text
     return {**files, **SHIPPED, "README.md": "FlashAvatar\n"}
 

@@ -26,8 +26,13 @@ def hooks():
 
 def test_split_range_follows_the_manifest_and_keeps_upstream_without_one(hooks, tmp_path: Path) -> None:
     assert hooks.split_range(str(tmp_path), 0, 0, 10) == (0, 10)  # no manifest: upstream's range
-    (tmp_path / "manifest.json").write_text(json.dumps({"train": [0, 12], "test": [12, 20], "image_size": [64, 48]}))
-    assert hooks.split_range(str(tmp_path), 0, 0, -488) == (0, 12)  # upstream: N - 500 (negative for short data)
+    (tmp_path / "manifest.json").write_text(
+        json.dumps({"train": [0, 12], "test": [12, 20], "image_size": [64, 48]})
+    )
+    assert hooks.split_range(str(tmp_path), 0, 0, -488) == (
+        0,
+        12,
+    )  # upstream: N - 500 (negative for short data)
     assert hooks.split_range(str(tmp_path), 1, -480, 20) == (12, 20)
     assert hooks.split_range(str(tmp_path), 2, 7, 20) == (7, 20)  # upstream's short eval split is left alone
     assert hooks.image_hw(str(tmp_path)) == (48, 64)

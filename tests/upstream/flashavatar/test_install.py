@@ -70,9 +70,15 @@ def test_patch_contents(installed) -> None:
         assert "--datadir" in text and "args.datadir or os.path.join('dataset'" in text
         assert "import nes_hooks" in text and "nes_hooks.head_pose(viewpoint_cam)" in text
         assert "torch.load(weights_only=False, f=" in text
-    assert "lpips.LPIPS(net='vgg')" not in train and "nes_hooks.lpips_vgg(args.device, args.nes_percep)" in train
+    assert (
+        "lpips.LPIPS(net='vgg')" not in train and "nes_hooks.lpips_vgg(args.device, args.nes_percep)" in train
+    )
     assert "iteration % args.nes_save_every == 0 or iteration == opt.iterations" in train
-    assert "cv2.VideoWriter(" not in test and "nes_hooks.FrameWriter(" in test and "out.write(frame_id, image_np)" in test
+    assert (
+        "cv2.VideoWriter(" not in test
+        and "nes_hooks.FrameWriter(" in test
+        and "out.write(frame_id, image_np)" in test
+    )
     scene = (code / "scene/__init__.py").read_text()
     assert "nes_hooks.split_range(datadir, train_type" in scene and ".jpg'" not in scene
     assert "nes_hooks.attach_head_pose(camera_indiv, flame_params, device)" in scene

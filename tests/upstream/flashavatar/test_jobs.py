@@ -35,7 +35,9 @@ m = json.load(open(os.path.join(args.datadir, "manifest.json")))
 with open(os.path.join(os.path.dirname(args.datadir), "calls.jsonl"), "a") as f:
     f.write(json.dumps([os.path.basename(sys.argv[0])] + sys.argv[1:]) + "\n")
 """
-FAKE_TRAIN = FAKE_ARGS + r"""
+FAKE_TRAIN = (
+    FAKE_ARGS
+    + r"""
 ckpt = os.path.join(args.datadir, "log", "ckpt")
 os.makedirs(ckpt, exist_ok=True)
 start = json.load(open(args.start_checkpoint))["iter"] if args.start_checkpoint else 0
@@ -46,7 +48,10 @@ for it in range(start + 1, args.iterations + 1):
     if it % args.nes_save_every == 0 or it == args.iterations:
         json.dump({"iter": it}, open(os.path.join(ckpt, "chkpnt%d.pth" % it), "w"))
 """
-FAKE_TEST = FAKE_ARGS + r"""
+)
+FAKE_TEST = (
+    FAKE_ARGS
+    + r"""
 import numpy as np, cv2
 it = json.load(open(args.checkpoint))["iter"]
 os.makedirs(args.outdir, exist_ok=True)
@@ -54,6 +59,7 @@ for i in range(*m["test"]):
     cv2.imwrite(os.path.join(args.outdir, "%05d.png" % i), np.full((args.image_res, args.image_res, 3), i % 256, np.uint8))
 json.dump({"frames": m["test"][1] - m["test"][0]}, open(os.path.join(args.outdir, "nes_render_done.json"), "w"))
 """
+)
 
 
 @pytest.fixture
@@ -72,10 +78,16 @@ def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("NESBENCH_UPSTREAM", str(tmp_path / "up"))
     tpl = settings.load_settings()
     monkeypatch.setattr(
-        settings, "load_settings", lambda configs=None: settings.FlashAvatarSettings(
-            iterations={"expression": 5, "speech": 5}, save_every=2, white_background=True,
-            perceptual_loss=False, seed=0, source=tpl.source,
-        )
+        settings,
+        "load_settings",
+        lambda configs=None: settings.FlashAvatarSettings(
+            iterations={"expression": 5, "speech": 5},
+            save_every=2,
+            white_background=True,
+            perceptual_loss=False,
+            seed=0,
+            source=tpl.source,
+        ),
     )
     bench = load_benchmark("synthetic_tiny")
     job = jobs.make_job(bench, "9001", "expression", runs=tmp_path / "runs", data_root=data)
@@ -104,14 +116,25 @@ def test_train_resumes_after_interruption_and_skips_when_done(setup, monkeypatch
     assert res.status == "done" and "resumed from iteration 2" in res.detail
     assert sorted(jobs.checkpoints(job.ckpt_dir)) == [2, 4, 5]
     first, second = calls(job)
-    assert "--start_checkpoint" not in first and second[second.index("--start_checkpoint") + 1].endswith("chkpnt2.pth")
-    for flag, value in (("--iterations", "5"), ("--image_res", "32"), ("--nes_percep", "off"), ("--nes_save_every", "2")):
+    assert "--start_checkpoint" not in first and second[second.index("--start_checkpoint") + 1].endswith(
+        "chkpnt2.pth"
+    )
+    for flag, value in (
+        ("--iterations", "5"),
+        ("--image_res", "32"),
+        ("--nes_percep", "off"),
+        ("--nes_save_every", "2"),
+    ):
         assert second[second.index(flag) + 1] == value
-    assert "--white_background" in second and second[second.index("--datadir") + 1] == str(job.data_dir.resolve())
+    assert "--white_background" in second and second[second.index("--datadir") + 1] == str(
+        job.data_dir.resolve()
+    )
     assert jobs.train_job(job).status == "skipped"
     manifest = json.loads((job.data_dir / "manifest.json").read_text())
     proto = job.bench.protocol("expression")
-    assert [f["sequence"] for f in manifest["frames"] if f["split"] == "train"] == [s for s in proto.train for _ in (1, 2)]
+    assert [f["sequence"] for f in manifest["frames"] if f["split"] == "train"] == [
+        s for s in proto.train for _ in (1, 2)
+    ]
     assert {f["sequence"] for f in manifest["frames"] if f["split"] == "test"} == set(proto.test_sequences)
     stamp = (job.data_dir / jobs.CONVERTED).read_bytes()
     jobs.train_job(job, iterations=7)  # more iterations: resumes from 5, no new conversion
@@ -132,7 +155,9 @@ def test_eval_maps_every_test_sequence_and_writes_method_info(setup) -> None:
         assert sorted(got) == [1, 2]
         import cv2
 
-        assert int(cv2.imread(str(got[2]))[0, 0, 0]) == index[(seq, 2)] % 256  # the right frame of the manifest
+        assert (
+            int(cv2.imread(str(got[2]))[0, 0, 0]) == index[(seq, 2)] % 256
+        )  # the right frame of the manifest
     info = json.loads((job.runs / "flashavatar" / "expression" / "9001" / "method_info.json").read_text())
     assert info["train_iterations"] == 5 and info["checkpoint_iteration"] == 5
     assert info["settings"]["perceptual_loss"] is False and info["commit"] == job.pin.commit
@@ -149,14 +174,28 @@ def test_missing_masks_refuse_before_launch(setup) -> None:
     job, _ = setup
     (job.code_dir / "flame/FLAME_masks/FLAME_masks.pkl").unlink()
     res = jobs.train_job(job)
-    assert res.status == "failed" and "masks missing" in res.detail and "--masks FLAME_masks.pkl" in res.detail
+    assert (
+        res.status == "failed" and "masks missing" in res.detail and "--masks FLAME_masks.pkl" in res.detail
+    )
     assert not calls(job)
 
 
 def test_train_sh_and_eval_sh_drive_flashavatar(setup, capsys) -> None:
     job, tmp = setup
-    common = ["--methods", "flashavatar", "--protocols", "expression", "--subjects", "9001", "--benchmark",
-              "synthetic_tiny", "--runs", str(job.runs), "--data", str(job.data_root)]
+    common = [
+        "--methods",
+        "flashavatar",
+        "--protocols",
+        "expression",
+        "--subjects",
+        "9001",
+        "--benchmark",
+        "synthetic_tiny",
+        "--runs",
+        str(job.runs),
+        "--data",
+        str(job.data_root),
+    ]
     assert main(["upstream", "train", *common, "--iterations", "3"]) == 0
     assert "trained to iteration 3" in capsys.readouterr().out
     assert main(["upstream", "eval", *common]) == 0
