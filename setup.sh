@@ -12,7 +12,7 @@ usage: bash setup.sh [options]
   (no option)              create .venv (or use the active virtual environment) and install the harness
   --methods LIST           also clone + patch upstream methods, e.g. imavatar,pointavatar,monogaussianavatar
   --mirror DIR             clone upstream methods from local git mirrors DIR/IMavatar, DIR/PointAvatar,
-                           DIR/MonoGaussianAvatar (builds: DIR/pytorch3d, DIR/diff-gaussian-rasterization,
+                           DIR/MonoGaussianAvatar, DIR/FlashAvatar-code (builds: DIR/pytorch3d, DIR/diff-gaussian-rasterization,
                            DIR/glm, DIR/simple-knn) (or set NESBENCH_MIRROR=DIR); default: GitHub
   --flame PATH             convert your licensed FLAME 2020 generic_model.pkl for the methods
   --synthetic-flame        install the synthetic FLAME stand-in (smoke tests, no license needed)
@@ -110,11 +110,15 @@ if [[ -n "$METHODS" ]]; then
   # What the upstream code imports beyond the harness (spec 5.1); torchvision must match torch, so it is only checked.
   "$PY" -m pip install -q --disable-pip-version-check "trimesh>=4" "plotly>=5" "imageio>=2.28" \
     || die "could not install trimesh/plotly/imageio for the upstream methods (offline? pip install --find-links WHEELS)"
+  if [[ ",$METHODS," == *",flashavatar,"* || "$METHODS" == "all" ]]; then  # what FlashAvatar's code imports
+    "$PY" -m pip install -q --disable-pip-version-check yacs loguru plyfile lpips \
+      || die "could not install yacs/loguru/plyfile/lpips for FlashAvatar (offline? pip install --find-links WHEELS)"
+  fi
   "$PY" -c 'import torchvision' 2>/dev/null \
     || say "note: the upstream methods need torchvision built for your torch $("$PY" -c 'import importlib.metadata as m; print(m.version("torch"))' 2>/dev/null) (pip install torchvision==<version matching it>); jobs refuse to start without it (nesbench upstream status)"
 fi
-if [[ ",$METHODS," == *",pointavatar,"* || ",$METHODS," == *",monogaussianavatar,"* || "$METHODS" == "all" ]] \
-  && ! "$PY" -c 'import pytorch3d' 2>/dev/null; then
+if [[ ",$METHODS," == *",pointavatar,"* || ",$METHODS," == *",monogaussianavatar,"* \
+  || ",$METHODS," == *",flashavatar,"* || "$METHODS" == "all" ]] && ! "$PY" -c 'import pytorch3d' 2>/dev/null; then
   if command -v nvcc >/dev/null && "$PY" -c 'import torch, sys; sys.exit(not torch.cuda.is_available())' 2>/dev/null; then
     say "building PyTorch3D from source for PointAvatar (bash scripts/build_pytorch3d.sh; 10-30 minutes)"
     P3D_SRC=()
@@ -127,14 +131,14 @@ if [[ ",$METHODS," == *",pointavatar,"* || ",$METHODS," == *",monogaussianavatar
     say "      not built. On a GPU machine run: bash scripts/build_pytorch3d.sh (docs/UPSTREAM.md). IMavatar needs none."
   fi
 fi
-if [[ ",$METHODS," == *",monogaussianavatar,"* || "$METHODS" == "all" ]] \
+if [[ ",$METHODS," == *",monogaussianavatar,"* || ",$METHODS," == *",flashavatar,"* || "$METHODS" == "all" ]] \
   && ! "$PY" -c 'import diff_gaussian_rasterization, simple_knn' 2>/dev/null; then
   if command -v nvcc >/dev/null && "$PY" -c 'import torch, sys; sys.exit(not torch.cuda.is_available())' 2>/dev/null; then
-    say "building the Gaussian rasterizer and simple-knn for MonoGaussianAvatar (bash scripts/build_gaussian_splatting.sh; ~2-3 minutes)"
+    say "building the Gaussian rasterizer and simple-knn for MonoGaussianAvatar/FlashAvatar (bash scripts/build_gaussian_splatting.sh; ~2-3 minutes)"
     GS_SRC=(); [[ -n "$MIRROR" ]] && GS_SRC=(--src "$MIRROR")
     bash scripts/build_gaussian_splatting.sh --python "$PY" "${GS_SRC[@]}" || die "Gaussian-splatting build failed (see above)"
   else
-    say "note: MonoGaussianAvatar needs diff-gaussian-rasterization and simple-knn built for this torch; no CUDA compiler"
+    say "note: MonoGaussianAvatar and FlashAvatar need diff-gaussian-rasterization and simple-knn built for this torch; no CUDA compiler"
     say "      (nvcc) or GPU here, so they are not built. On a GPU machine run: bash scripts/build_gaussian_splatting.sh"
   fi
 fi

@@ -173,7 +173,8 @@ class NeRFaceMethod:
 class FlashAvatarMethod:
     """FlashAvatar (nesbench.upstream.flashavatar): converts the subject to metrical-tracker frames, trains upstream's
     train.py, renders every test frame with its test.py. Options: ``iterations`` (``nesbench run --epochs N`` counts
-    iterations here; default configs/methods/flashavatar.conf). Its files live in the run's work folder, so runs
+    iterations here; default configs/methods/flashavatar.conf) and ``overrides`` (``--set KEY=VALUE`` for the
+    settable keys of that file, e.g. ``perceptual_loss=off``). Its files live in the run's work folder, so runs
     never share checkpoints; a re-run resumes from the newest checkpoint."""
 
     def _job(self, job: Job) -> Any:
@@ -190,10 +191,11 @@ class FlashAvatarMethod:
         )
 
     def prepare(self, job: Job) -> None:
-        if job.options.get("overrides"):
-            raise UpstreamJobFailed(
-                "flashavatar: --set has no conf to change; its settings are configs/methods/flashavatar.conf"
-            )
+        from nesbench.upstream.flashavatar import settings
+
+        settings.with_overrides(
+            settings.load_settings(), job.options.get("overrides")
+        )  # refuse bad --set early
         job.work_dir.mkdir(parents=True, exist_ok=True)
         self._job(job)
 
@@ -201,7 +203,13 @@ class FlashAvatarMethod:
         from nesbench.upstream.flashavatar.jobs import train_job
 
         iterations = job.options.get("iterations") or job.options.get("epochs")
-        UpstreamMethod._check(train_job(self._job(job), iterations=int(iterations) if iterations else None))
+        UpstreamMethod._check(
+            train_job(
+                self._job(job),
+                iterations=int(iterations) if iterations else None,
+                overrides=dict(job.options.get("overrides", {})),
+            )
+        )
 
     def render(self, job: Job) -> None:
         from nesbench.upstream.flashavatar.jobs import eval_job

@@ -89,22 +89,46 @@ class _NoPerceptualLoss(torch.nn.Module):
         return torch.zeros((), device=a.device)
 
 
+class _LazyLPIPS(torch.nn.Module):
+    """Builds the LPIPS network on its first use: upstream only calls it after iteration 15,000 (mid_num), so a
+    shorter run needs no VGG16 weights."""
+
+    def __init__(self, device):
+        super().__init__()
+        self.device, self.model = device, None
+
+    def forward(self, a, b):
+        if self.model is None:
+            self.model = _lpips_vgg(self.device)
+        return self.model(a, b)
+
+
 def lpips_vgg(device, enabled="on"):
-    """LPIPS(net='vgg') as upstream's loss, its VGG16 backbone from the harness cache (no download); 'off' gives a
-    zero loss (recorded by the harness)."""
+    """LPIPS(net='vgg') as upstream's loss, its VGG16 backbone from the harness cache (no download), built when first
+    used; 'off' gives a zero loss (recorded by the harness)."""
     if str(enabled) == "off":
         return _NoPerceptualLoss().to(device)
+    return _LazyLPIPS(device)
+
+
+def _lpips_vgg(device):
+    import types
+
     import lpips
+    from lpips import pretrained_networks
 
     from nesbench.upstream.shims.vgg16 import vgg16_features
 
-    model = lpips.LPIPS(
-        net="vgg", pnet_rand=True, verbose=False
-    )  # backbone random here, cached weights below
+    # lpips builds its VGG16 with torchvision's vgg16(pretrained=True), a download: hand it the cached one instead
     features = vgg16_features()
-    for part in (model.net.slice1, model.net.slice2, model.net.slice3, model.net.slice4, model.net.slice5):
-        for name in list(part._modules):
-            part._modules[name] = features[int(name)]
+    real = pretrained_networks.tv
+    pretrained_networks.tv = types.SimpleNamespace(
+        vgg16=lambda *a, **k: types.SimpleNamespace(features=features)
+    )
+    try:
+        model = lpips.LPIPS(net="vgg", verbose=False)  # its linear layers ship inside the lpips wheel
+    finally:
+        pretrained_networks.tv = real
     for p in model.parameters():
         p.requires_grad_(False)
     return model.eval().to(device)

