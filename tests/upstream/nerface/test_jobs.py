@@ -158,7 +158,7 @@ def test_cli_drives_nerface_and_refuses_foreign_options(setup, capsys) -> None:
     assert main(["upstream", "eval", *base, "--test-time-fitting", "on"]) == 1
     other = [a if a != "nerface" else "imavatar" for a in base]
     assert main(["upstream", "train", *other, "--iterations", "2"]) == 1
-    assert "only NeRFace counts iterations" in capsys.readouterr().err
+    assert "only NeRFace and FlashAvatar count iterations" in capsys.readouterr().err
 
 
 def test_missing_flame_refuses_to_launch(setup) -> None:
