@@ -17,7 +17,7 @@ from nesbench.errors import ConfigError
 from nesbench.loading import ObjectLoadError, load_object
 from nesbench.log import get_logger
 from nesbench.methods.spec import MethodSpec
-from nesbench.methods.upstream_methods import MonoGaussianAvatarOptions, PointAvatarOptions
+from nesbench.methods.upstream_methods import IMavatarOptions, MonoGaussianAvatarOptions, PointAvatarOptions
 from nesbench.names import check_name
 
 log = get_logger(__name__)
@@ -50,6 +50,7 @@ BUILTIN: tuple[MethodSpec, ...] = (
         needs_gpu=True,
         needs_assets=("flame",),
         upstream="imavatar",
+        config=IMavatarOptions,
     ),
     MethodSpec(
         name="pointavatar",

@@ -7,7 +7,8 @@ upstream job. Each pipeline run keeps its own upstream experiment folder (``<run
 Job options are stored in the run's plan: ``epochs`` and ``overrides`` (``nesbench run --epochs N --set
 KEY=VALUE``, every upstream method; default: configs/methods/<method>.conf) and PointAvatar's own options
 (:class:`PointAvatarOptions`: ``nesbench run --pointavatar.test-time-fitting on|off
---pointavatar.fitting-scope split|sequence``) and MonoGaussianAvatar's (:class:`MonoGaussianAvatarOptions`, the same
+--pointavatar.fitting-scope split|sequence --pointavatar.tf32 on|off``; IMavatar's :class:`IMavatarOptions`:
+``--imavatar.tf32 on|off``) and MonoGaussianAvatar's (:class:`MonoGaussianAvatarOptions`, the same
 two as ``--monogaussianavatar.*``).
 """
 
@@ -20,10 +21,25 @@ from nesbench.errors import NesbenchError
 from nesbench.methods.spec import Job
 
 
+TF32_HELP = (
+    "TF32 matmuls and convolutions on Ampere+ GPUs for training and rendering (default: torch's, i.e. matmul "
+    "TF32 off, cuDNN TF32 on; the benchmark's torch 1.7 had both on); may change numbers, see docs/FIDELITY.md"
+)
+
+
+@dataclass(frozen=True)
+class IMavatarOptions:
+    """IMavatar's own options (None: torch's default); recorded in method_info.json."""
+
+    tf32: bool | None = field(default=None, metadata={"help": TF32_HELP})
+
+
 @dataclass(frozen=True)
 class PointAvatarOptions:
     """PointAvatar's own options (None: the value in configs/methods/pointavatar.conf); recorded in
     method_info.json."""
+
+    tf32: bool | None = field(default=None, metadata={"help": TF32_HELP})
 
     test_time_fitting: bool | None = field(
         default=None,
@@ -103,7 +119,12 @@ class UpstreamMethod:
 
         epochs = job.options.get("epochs")
         self._check(
-            train_job(self._job(job), epochs=int(epochs) if epochs else None, overrides=self._overrides(job))
+            train_job(
+                self._job(job),
+                epochs=int(epochs) if epochs else None,
+                overrides=self._overrides(job),
+                tf32=job.options.get("tf32"),
+            )
         )
 
     def render(self, job: Job) -> None:
@@ -114,6 +135,7 @@ class UpstreamMethod:
                 self._job(job),
                 test_time_fitting=job.options.get("test_time_fitting"),
                 fitting_scope=job.options.get("fitting_scope"),
+                tf32=job.options.get("tf32"),
             )
         )
 

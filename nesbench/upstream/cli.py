@@ -290,6 +290,7 @@ def _jobs(args: argparse.Namespace) -> int:
                         checkpoint=args.checkpoint,
                         fitting_scope=mine.get("fitting_scope"),
                         strict=args.strict,
+                        tf32=mine.get("tf32"),
                     )
                 for warning in res.warnings:
                     print(f"[{args.action}] warning: {warning}", file=sys.stderr, flush=True)

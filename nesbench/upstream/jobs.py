@@ -29,6 +29,7 @@ from nesbench.paths import REPO_ROOT, upstream_dir
 from nesbench.upstream import confs as confs_mod
 from nesbench.upstream import dataset_checks
 from nesbench.upstream import preflight as preflight_mod
+from nesbench.upstream import speed
 from nesbench.upstream.pins import Upstream, get_pin
 
 RUNNER = "scripts/nes_runner.py"
@@ -131,13 +132,22 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 
 def _run(
-    cmd: list[str], cwd: Path, log: Path, header: str, seed: int | None = None, strict: bool = False
+    cmd: list[str],
+    cwd: Path,
+    log: Path,
+    header: str,
+    seed: int | None = None,
+    strict: bool = False,
+    tf32: bool | None = None,
 ) -> int:
     """Run ``cmd`` appending stdout+stderr to ``log`` (one log per job, one section per attempt); ``seed`` goes to
     the runner as $NESBENCH_SEED (runner_support.seed_everything), ``strict`` as $NESBENCH_STRICT_DATA=1 (the
-    dataset overlays then refuse what they otherwise only warn about)."""
+    dataset overlays then refuse what they otherwise only warn about), ``tf32`` (None: as inherited) as
+    $NESBENCH_TF32 (nesbench.upstream.speed; the runner records what it used)."""
     log.parent.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "WANDB_MODE": "disabled"}
+    if tf32 is not None:
+        env[speed.TF32_ENV] = "1" if tf32 else "0"
     env.pop(dataset_checks.STRICT_ENV, None)
     if seed is not None:
         env["NESBENCH_SEED"] = str(seed)
@@ -210,13 +220,15 @@ def train_job(
     force: bool = False,
     strict: bool = False,
     confs: str = "auto",
+    tf32: bool | None = None,
 ) -> JobResult:
     """Train one job to ``epochs`` (default: the template's per-protocol value). Skips a finished job.
 
     ``confs``: the conf's base (:func:`~nesbench.upstream.confs.build_job_conf`: auto = the benchmark tarball's conf
     when the data has one). ``strict``: refuse data the benchmark's loaders accept (frames not numbered 1..N,
     shape_params/intrinsics differing across a split's sequences) instead of warning; the warnings of a run are
-    recorded in its train marker and method_info.json."""
+    recorded in its train marker and method_info.json. ``tf32``: the TF32 opt-in (None = torch's default or an
+    inherited $NESBENCH_TF32); the runner records the speed settings it used in its marker."""
     name = f"{job.run_name}/{job.protocol}/{job.subject}"
     tpl = confs_mod.load_template(job.pin.key)
     epochs = int(tpl.epochs[job.protocol] if epochs is None else epochs)
@@ -264,7 +276,13 @@ def train_job(
     )
     log = job.log_dir / "train.log"
     rc = _run(
-        cmd, job.checkout / "code", log, f"train {name} epochs={epochs} resume={resume}", job.seed, strict
+        cmd,
+        job.checkout / "code",
+        log,
+        f"train {name} epochs={epochs} resume={resume}",
+        job.seed,
+        strict,
+        tf32,
     )
     info = _read_json(train_dir / RUNNER_TRAIN_DONE)
     final = tpl.final_epoch(epochs)
@@ -329,6 +347,7 @@ def eval_job(
     checkpoint: int | None = None,
     fitting_scope: str | None = None,
     strict: bool = False,
+    tf32: bool | None = None,
 ) -> JobResult:
     """Render every test sequence (skipping those already rendered at the final epoch) and map them to
     <runs>/<method>/<protocol>/<subject>/<seq>/rgb/<k>.png; writes method_info.json next to them.
@@ -338,7 +357,8 @@ def eval_job(
     renders the saved epoch N instead (e.g. 0 = IMavatar untrained) and maps it as the method
     ``<method>-epoch<N>``, so a before/after comparison is scored side by side in one table. ``fitting_scope``
     (PointAvatar): 'split' = one test-time fitting run over the whole test split (the benchmark), 'sequence' = one
-    per sequence; None = the template's. ``strict``: as for :func:`train_job` (for the test split's dataset)."""
+    per sequence; None = the template's. ``strict``: as for :func:`train_job` (for the test split's dataset).
+    ``tf32``: as for :func:`train_job`; method_info.json records the speed settings of training and rendering."""
     name = f"{job.run_name}/{job.protocol}/{job.subject}"
     tpl = confs_mod.load_template(job.pin.key)
     trained = _read_json(job.job_dir / TRAIN_MARKER)
@@ -402,11 +422,18 @@ def eval_job(
         cmd += ["--checkpoint", str(final)]
         (job.job_dir / "confs").mkdir(parents=True, exist_ok=True)
         rc = _run(
-            cmd, job.checkout / "code", log, f"eval {name} sequences={','.join(pending)}", job.seed, strict
+            cmd,
+            job.checkout / "code",
+            log,
+            f"eval {name} sequences={','.join(pending)}",
+            job.seed,
+            strict,
+            tf32,
         )
         if rc != 0:
             return JobResult(name, "failed", f"exit {rc}: {_tail(log)}", log, tuple(warned))
     per_seq: dict[str, Any] = {}
+    eval_speed: list[Any] = []
     for seq in seqs:
         epoch_dir = eval_dir / seq / f"epoch_{final}"  # exactly the evaluated epoch, never another folder
         if not (epoch_dir / RUNNER_EVAL_DONE).is_file():
@@ -421,6 +448,7 @@ def eval_job(
             prediction_dir(job.runs, shown, job.protocol, job.subject, seq),
             list(gt),
         )
+        eval_speed.append((_read_json(epoch_dir / RUNNER_EVAL_DONE) or {}).get("speed"))
         per_seq[seq] = {
             "epoch": int(epoch_dir.name.split("_")[1]),
             "frames": n,
@@ -450,6 +478,11 @@ def eval_job(
         "flame_distance_filter": flame_distance_filter(conf, trained.get("runner")),
         "data_warnings": list(dict.fromkeys([*trained.get("data_warnings", []), *warned])),
         "strict": strict,
+        # speed-ups and TF32 of training and of rendering (nesbench.upstream.speed); None = recorded before issue 18
+        "speed": {
+            "train": (trained.get("runner") or {}).get("speed"),
+            "eval": eval_speed[0] if len(set(map(json.dumps, eval_speed))) == 1 else eval_speed,
+        },
         "sequences": per_seq,
     }
     if checkpoint is None:

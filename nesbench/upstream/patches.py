@@ -100,6 +100,18 @@ CUDA_OR_CPU = "to('cuda' if torch.cuda.is_available() else 'cpu')"
 AS_GRAY = ("imageio.imread(path, as_gray=True)", "imageio.v2.imread(path, mode='F')")
 
 
+# issue 18 speed-ups (nesbench.upstream.speed): the upstream lines they hook into
+SPEED_IMPORT = "from nesbench.upstream import speed as nes_speed  # nesbench: speed-up switches\n"
+IM_PLOTS_IMPORT = "from utils import mesh_util\n"
+IM_PLOT_IMAGES = (
+    "    plot_images(model_outputs, depth, ground_truth, path, epoch, img_index, 1, img_res, batch_size, "
+    "num_samples, is_eval)\n"
+)
+TRAIN_PLOTS_IMPORT = "import utils.plots as plt\n"
+IM_PLOT_IF = "            if (epoch % self.plot_freq == 0 and epoch < 5) or (epoch % (self.plot_freq * 5) == 0):\n"
+PA_PLOT_IF = "            if (epoch % self.plot_freq == 0 and epoch < 5) or (epoch % (self.plot_freq * 2) == 0):\n"
+
+
 def _torch_load(path: str, count: int) -> Edit:
     return Edit(path, TORCH_LOAD.old, TORCH_LOAD.new, count=count, regex=True, done=TORCH_LOAD.done)
 
@@ -201,6 +213,47 @@ PATCHES: tuple[Patch, ...] = (
                 "flame/FLAME.py",
                 "torch.zeros(1, n_exp).float().cuda()",
                 f"torch.zeros(1, n_exp).float().{CUDA_OR_CPU}",
+            ),
+        ),
+    ),
+    Patch(
+        "speedup-eval-rgb-only",
+        "imavatar",
+        "eval: no per-frame MISE mesh (NESBENCH_SPEEDUPS eval-mesh) and only the scored rgb/ PNG, no rendering grid "
+        "or normal/ (eval-plots); the same rgb bytes (nesbench.upstream.speed)",
+        (
+            Edit("utils/plots.py", IM_PLOTS_IMPORT, IM_PLOTS_IMPORT + SPEED_IMPORT),
+            Edit(
+                "utils/plots.py",
+                IM_PLOT_IMAGES,
+                "    if is_eval and nes_speed.enabled('eval-plots'):  # nesbench: only the scored RGB, as plot_images\n"
+                "        plot_image((model_outputs['rgb_values'].reshape(batch_size, num_samples, 3) + 1.) / 2., path, "
+                "epoch, img_index, 1, img_res, 'rgb')\n"
+                "    else:\n"
+                "    " + IM_PLOT_IMAGES,
+            ),
+            Edit(
+                "utils/plots.py",
+                "    if is_eval:\n        with torch.no_grad():\n",
+                "    if is_eval and not nes_speed.enabled('eval-mesh'):  # nesbench: the mesh is never scored\n"
+                "        with torch.no_grad():\n",
+            ),
+        ),
+    ),
+    Patch(
+        "speedup-train-plots",
+        "imavatar",
+        "no test-frame plots between training epochs (NESBENCH_SPEEDUPS train-plots); draws the plot loop's one "
+        "random number (the DataLoader base seed), so training is unchanged",
+        (
+            Edit("scripts/train.py", TRAIN_PLOTS_IMPORT, TRAIN_PLOTS_IMPORT + SPEED_IMPORT),
+            Edit(
+                "scripts/train.py",
+                IM_PLOT_IF,
+                IM_PLOT_IF.replace("            if (", "            if nes_speed.enabled('train-plots') and ((")
+                .replace(":\n", "):\n")
+                + "                iter(self.plot_dataloader)  # nesbench: the skipped loop's only random draw\n"
+                + IM_PLOT_IF.replace("            if (", "            elif ("),
             ),
         ),
     ),
@@ -330,6 +383,23 @@ PATCHES: tuple[Patch, ...] = (
                 "flame/FLAME.py",
                 "torch.zeros(1, shapedirs.shape[-1] - self.n_exp).cuda()",
                 f"torch.zeros(1, shapedirs.shape[-1] - self.n_exp).{CUDA_OR_CPU}",
+            ),
+        ),
+    ),
+    Patch(
+        "speedup-train-plots",
+        "pointavatar",
+        "no test-frame plots between training epochs (NESBENCH_SPEEDUPS train-plots); draws the plot loop's random "
+        "numbers (DataLoader base seed, one eikonal torch.rand per batch), so training is unchanged",
+        (
+            Edit("scripts/train.py", TRAIN_PLOTS_IMPORT, TRAIN_PLOTS_IMPORT + SPEED_IMPORT),
+            Edit(
+                "scripts/train.py",
+                PA_PLOT_IF,
+                PA_PLOT_IF.replace("            if (", "            if nes_speed.enabled('train-plots') and ((")
+                .replace(":\n", "):\n")
+                + "                nes_speed.skip_plot_loop(self.plot_dataloader, self.model.pc.points.shape)  # nesbench\n"
+                + PA_PLOT_IF.replace("            if (", "            elif ("),
             ),
         ),
     ),

@@ -11,7 +11,27 @@ from typing import Any
 from nesbench.fsutil import read_json_strict
 
 INFO = "method_info.json"
-KEYS = ("confs", "flame_distance_filter", "test_time_fitting", "test_time_fitting_scope", "data_warnings", "strict")
+KEYS = (
+    "confs",
+    "flame_distance_filter",
+    "test_time_fitting",
+    "test_time_fitting_scope",
+    "data_warnings",
+    "strict",
+    "speed",
+)
+
+
+def describe_speed(value: Any) -> str:
+    """TF32 of training and rendering from a run's ``speed`` record (nesbench.upstream.speed), one phrase."""
+    if not isinstance(value, dict):
+        return "not recorded"
+
+    def one(part: Any) -> str:
+        return str(part.get("tf32", "?")) if isinstance(part, dict) else "not recorded"
+
+    train, render = one(value.get("train")), one(value.get("eval"))
+    return train if train == render else f"train {train}, render {render}"
 
 
 def describe_filter(value: Any) -> str:
@@ -51,7 +71,7 @@ def run_settings(runs: Path, methods: list[str], protocols: list[str]) -> dict[s
 
 def settings_rows(runs: dict[str, dict[str, Any]]) -> list[list[str]]:
     """One row per (method, protocol) for the report: jobs, confs, flame-distance filter, test-time fitting, data
-    warnings; a column with several values across the jobs lists each with its job count."""
+    warnings, TF32; a column with several values across the jobs lists each with its job count."""
     rows = []
     for method, jobs in sorted(runs.items()):
         for protocol in sorted({k.split("/", 1)[0] for k in jobs}):
@@ -87,6 +107,7 @@ def settings_rows(runs: dict[str, dict[str, Any]]) -> list[list[str]]:
                     ),
                     column(fitting),
                     str(warnings) + (f" ({len(errors)} unreadable method_info.json)" if errors else ""),
+                    column(lambda v: describe_speed(v.get("speed"))),
                 ]
             )
     return rows
@@ -100,4 +121,5 @@ SETTINGS_HEADERS = [
     "flame-distance filter",
     "test-time fitting",
     "data warnings",
+    "TF32",
 ]

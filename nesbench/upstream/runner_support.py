@@ -161,16 +161,21 @@ def point_train_runner(train_runner: type) -> type:
     done-marker: both save the final checkpoint as epoch ``nepochs + 1`` after their loop."""
 
     class NesTrainRunner(train_runner):  # type: ignore[misc, valid-type]
+        nes_speed: dict[str, Any] = {}
+
         def run(self):
             super().run()
             write_marker(
-                Path(self.train_dir) / TRAIN_DONE, {"final_epoch": self.nepochs + 1, "nepochs": self.nepochs}
+                Path(self.train_dir) / TRAIN_DONE,
+                {"final_epoch": self.nepochs + 1, "nepochs": self.nepochs, "speed": self.nes_speed},
             )
 
     return NesTrainRunner
 
 
-def evaluate_point_method(opt: argparse.Namespace, test_runner: type) -> None:
+def evaluate_point_method(
+    opt: argparse.Namespace, test_runner: type, speed_settings: dict[str, Any] | None = None
+) -> None:
     """Eval of a PointAvatar-family method (PointAvatar, MonoGaussianAvatar: same TestRunner interface, checkpoint
     layout and test-time fitting): render every test sequence of the conf at ``opt.checkpoint`` into
     eval/<seq>/epoch_<E>/ and mark each done. With fitting, 'split' scope = one TestRunner over the whole test split
@@ -230,6 +235,7 @@ def evaluate_point_method(opt: argparse.Namespace, test_runner: type) -> None:
                     "fitting_scope": scope,
                     "fitted_with": group if fit else [],
                     "method": conf.get_string("train.methodname"),
+                    "speed": speed_settings or {},
                 },
             )
             print(f"[nesbench] {seq}: {len(frames)} frames rendered into {out}", flush=True)
@@ -245,11 +251,17 @@ def point_runner_main(description: str, default_nepoch: int, train_runner: type,
     p.add_argument("--prediction", default="rgb_erode_dilate", choices=["rgb", "rgb_erode_dilate"])
     opt = p.parse_args()
     seed_everything()
+    from nesbench.upstream import speed
+
+    settings = speed.configure()
+    print(f"[nesbench] speed settings: {settings}", flush=True)
     os.environ.setdefault("WANDB_MODE", "disabled")
     if opt.is_eval:
-        evaluate_point_method(opt, test_runner)
+        evaluate_point_method(opt, test_runner, settings)
     else:
-        point_train_runner(train_runner)(
+        runner_cls = point_train_runner(train_runner)
+        runner_cls.nes_speed = settings
+        runner_cls(
             conf=opt.conf,
             nepochs=opt.nepoch,
             checkpoint=opt.checkpoint,

@@ -185,7 +185,8 @@ def test_runner_trains_without_chained_eval_and_marks_the_final_epoch(runner):
     assert ToyTrainRunner.seen["nepochs"] == 120 and ToyTrainRunner.seen["is_continue"] is False
     assert not ToyTestRunner.runs  # upstream exp_runner chains an eval; the harness runs it as its own job
     marker = json.loads((runner.exp / "train" / "nes_train_done.json").read_text())
-    assert marker == {"final_epoch": 121, "nepochs": 120}
+    assert marker["final_epoch"] == 121 and marker["nepochs"] == 120
+    assert marker["speed"]["speedups"] == ["eval-mesh", "eval-plots", "train-plots"]  # the runner's settings
     runner("--nepoch", "120", "--is_continue")
     assert ToyTrainRunner.seen["is_continue"] is True
 

@@ -2,7 +2,7 @@
 
 import json
 
-from nesbench.upstream.run_settings import describe_filter, run_settings, settings_rows
+from nesbench.upstream.run_settings import describe_filter, describe_speed, run_settings, settings_rows
 
 
 def write_info(runs, method, protocol, subject, **info):
@@ -35,6 +35,7 @@ def test_every_run_s_settings_are_collected_and_summarised(tmp_path):
         test_time_fitting=True,
         test_time_fitting_scope="split",
         data_warnings=[],
+        speed={"train": {"tf32": "on"}, "eval": {"tf32": "on"}},
     )
     write_info(runs, "nearest", "speech", "0100", model="x")  # a baseline records none of these settings
     (write_info(runs, "pointavatar", "expression", "0100")).write_text("{not json")
@@ -50,7 +51,15 @@ def test_every_run_s_settings_are_collected_and_summarised(tmp_path):
     assert im[4] == "on (> 5e-05), 12 steps skipped (1 jobs); off (1 jobs)"
     pa = rows["pointavatar", "speech"]
     assert pa[3:6] == ["benchmark tarball", "none (no such filter)", "on, split"]
+    assert pa[7] == "on" and im[7] == "not recorded"  # TF32 of the run (nesbench.upstream.speed)
     assert "1 unreadable method_info.json" in rows["pointavatar", "expression"][6]
+
+
+def test_describe_speed():
+    assert describe_speed({"train": {"tf32": "torch default"}, "eval": {"tf32": "torch default"}}) == "torch default"
+    assert describe_speed({"train": {"tf32": "on"}, "eval": {"tf32": "off"}}) == "train on, render off"
+    assert describe_speed({"train": None, "eval": {"tf32": "on"}}) == "train not recorded, render on"
+    assert describe_speed(None) == "not recorded"
 
 
 def test_describe_filter():

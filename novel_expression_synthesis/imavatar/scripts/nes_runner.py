@@ -7,7 +7,9 @@ Differences from upstream scripts/exp_runner.py, all explicit:
 - training stops right after the checkpoint of epoch `nepoch` is saved, the one the benchmark evaluates (its eval.sh
   renders `latest` = the checkpoint saved at the start of epoch `nepoch`, after `nepoch` trained epochs; upstream's
   loop then trains that epoch once more without saving it). That checkpoint is always also saved as `<nepoch>.pth`;
-- eval renders one test sequence at a time (`--sequences`), each with its own conf, and marks it done.
+- eval renders one test sequence at a time (`--sequences`), each with its own conf, and marks it done;
+- speed-ups and TF32 are read from $NESBENCH_SPEEDUPS / $NESBENCH_TF32 (nesbench.upstream.speed) and recorded in
+  both done-markers.
 """
 
 import contextlib
@@ -22,6 +24,7 @@ from scripts.test import TestRunner  # noqa: E402
 from scripts.train import TrainRunner  # noqa: E402
 
 from nesbench.upstream import runner_support as rs  # noqa: E402
+from nesbench.upstream import speed  # noqa: E402
 
 
 class _FinalCheckpointSaved(Exception):
@@ -29,7 +32,8 @@ class _FinalCheckpointSaved(Exception):
 
 
 class NesTrainRunner(TrainRunner):
-    def __init__(self, **kwargs):
+    def __init__(self, speed_settings=None, **kwargs):
+        self.nes_speed = speed_settings or {}
         conf = rs.load_conf(kwargs["conf"])
         self.nes_skip_threshold = float(conf.get_float("nes.flame_distance_skip", 0.0))
         self.nes_skipped = Counter()
@@ -74,11 +78,12 @@ class NesTrainRunner(TrainRunner):
                 "steps_without_flame_distance": {
                     str(k): v for k, v in sorted(self.nes_filter_inactive.items())
                 },
+                "speed": self.nes_speed,
             },
         )
 
 
-def evaluate(opt):
+def evaluate(opt, speed_settings=None):
     conf = rs.load_conf(opt.conf)
     for seq in rs.test_sequences(opt.conf, opt.sequences):
         runner_conf = rs.sequence_conf(opt.conf, seq, Path(opt.workdir) / f"eval_{seq}.conf")
@@ -94,6 +99,7 @@ def evaluate(opt):
                 "frames": len(frames),
                 "prediction": "rgb",
                 "method": conf.get_string("train.methodname"),
+                "speed": speed_settings or {},
             },
         )
         print(f"[nesbench] {seq}: {len(frames)} frames rendered into {out}", flush=True)
@@ -103,11 +109,14 @@ def main():
     p = rs.runner_parser(__doc__.splitlines()[0], default_nepoch=1000)
     opt = p.parse_args()
     rs.seed_everything()
+    settings = speed.configure()
+    print(f"[nesbench] speed settings: {settings}", flush=True)
     os.environ.setdefault("WANDB_MODE", "disabled")
     if opt.is_eval:
-        evaluate(opt)
+        evaluate(opt, settings)
     else:
         NesTrainRunner(
+            speed_settings=settings,
             conf=opt.conf,
             nepochs=opt.nepoch,
             checkpoint=opt.checkpoint,
