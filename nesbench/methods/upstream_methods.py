@@ -20,7 +20,6 @@ from typing import Any, Literal
 from nesbench.errors import NesbenchError
 from nesbench.methods.spec import Job
 
-
 TF32_HELP = (
     "TF32 matmuls and convolutions on Ampere+ GPUs for training and rendering (default: torch's, i.e. matmul "
     "TF32 off, cuDNN TF32 on; the benchmark's torch 1.7 had both on); may change numbers, see docs/FIDELITY.md"
