@@ -20,6 +20,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 METHODS=imavatar,pointavatar BENCH=synthetic_smoke SUBJECT="" SEQ="" IM_EPOCHS=2 PA_EPOCHS=3 VARIANTS=off,on,tf32
 DETERMINISTIC=1 OUT="$ROOT/runs/bench_upstream"
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 die() { echo "bench_upstream.sh: error: $*" >&2; exit 2; }
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -76,12 +78,12 @@ for m in "${MLIST[@]}"; do
     speedups=all; [[ $v == off ]] && speedups=none
     tf32=""; [[ $v == tf32 ]] && tf32=1
     echo "bench: $m $v: training $epochs epochs"
-    t=$SECONDS
+    t=$(now)
     NESBENCH_SPEEDUPS=$speedups NESBENCH_TF32=$tf32 NESBENCH_DETERMINISTIC=$DETERMINISTIC \
       $TRAIN --methods "$m" --protocols expression --subjects "$SUBJECT" --benchmark "$BENCH" --epochs "$epochs" \
       --runs "$dir/runs" --set "train.exps_folder=$dir/exp" > "$dir/train.out" 2>&1 \
       || { tail -5 "$dir/train.out" >&2; die "$m $v: training failed (log: $dir/train.out, $dir/runs/$m/expression/$SUBJECT/logs/train.log)"; }
-    train_s=$((SECONDS - t))
+    train_s=$(since "$t")
     read -r final train_dir conf < <("$PY" - "$dir/runs/$m/expression/$SUBJECT/train.done.json" "$m" "$BENCH" "$SUBJECT" <<'EOF'
 import json, sys
 from nesbench.config import load_benchmark
@@ -94,7 +96,7 @@ print(done["final_epoch"], done["train_dir"], conf_path(pin.checkout_dir(upstrea
 EOF
 )
     echo "bench: $m $v: rendering $SEQ at epoch $final"
-    t=$SECONDS
+    t=$(now)
     if [[ -n "${NESBENCH_BENCH_EVAL:-}" ]]; then
       NESBENCH_SPEEDUPS=$speedups NESBENCH_TF32=$tf32 NESBENCH_DETERMINISTIC=$DETERMINISTIC \
         $NESBENCH_BENCH_EVAL "$m" "$conf" "$SEQ" "$final" "$dir/confs" > "$dir/eval.out" 2>&1 || die "$m $v: rendering failed (log: $dir/eval.out)"
@@ -102,13 +104,13 @@ EOF
       NESBENCH_SPEEDUPS=$speedups NESBENCH_TF32=$tf32 NESBENCH_DETERMINISTIC=$DETERMINISTIC \
         eval_default "$m" "$conf" "$SEQ" "$final" "$dir/confs" > "$dir/eval.out" 2>&1 || { tail -5 "$dir/eval.out" >&2; die "$m $v: rendering failed (log: $dir/eval.out)"; }
     fi
-    eval_s=$((SECONDS - t))
+    eval_s=$(since "$t")
     src="$(dirname "$train_dir")/eval/$SEQ/epoch_$final/$pred"
     cp "$src"/*.png "$dir/renders/" || die "$m $v: no renders in $src"
     frames=$(find "$dir/renders" -name '*.png' | wc -l)
     cp "$dir/runs/$m/expression/$SUBJECT/logs/train.log" "$dir/train.log" 2>/dev/null || true
     printf '{"method": "%s", "variant": "%s", "speedups": "%s", "tf32": "%s", "epochs": %s, "train_s": %s, "eval_s": %s, "frames": %s, "sequence": "%s", "deterministic": %s}\n' \
-      "$m" "$v" "$speedups" "${tf32:-torch default}" "$epochs" "$train_s" "$eval_s" "$frames" "$SEQ" "$DETERMINISTIC" > "$dir/times.json"
+      "$m" "$v" "$speedups" "$([[ -n $tf32 ]] && echo on || echo "torch default")" "$epochs" "$train_s" "$eval_s" "$frames" "$SEQ" "$DETERMINISTIC" > "$dir/times.json"
     "$PY" calculate_metric.py score --pred "$dir/renders" --gt "$GT" --scorers unified --json "$dir/score.json" \
       --allow-missing-lpips > "$dir/score.out" 2>&1 || { tail -3 "$dir/score.out" >&2; die "$m $v: scoring failed (log: $dir/score.out)"; }
     echo "bench: $m $v: train ${train_s} s, render ${eval_s} s for $frames frames"

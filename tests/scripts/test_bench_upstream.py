@@ -92,7 +92,7 @@ def test_bench_writes_the_before_after_table(tmp_path, tiny_data):
         if line.startswith("| imavatar")
     }
     assert set(rows) == {"off", "on", "tf32"}
-    assert rows["off"][2] == "none" and rows["on"][2] == "all" and rows["tf32"][3] == "1"
+    assert rows["off"][2] == "none" and rows["on"][2] == "all" and rows["tf32"][3] == "on"
     assert rows["on"][6] == "2.5"  # mean of the runner's "Epoch time:" lines
     assert rows["on"][7] == "4" and rows["on"][9] == "0.50"  # frames of e_6 (synthetic_tiny), runner s/frame
     assert rows["on"][10] == "identical (4/4)" and rows["on"][11] == "0"
