@@ -37,7 +37,8 @@ FAKE_RUNNER = textwrap.dedent("""
         if os.environ.get("FAKE_FAIL_ONCE") and not (exp / "failed_once").exists():
             (exp / "failed_once").write_text("1")
             sys.exit(3)
-        (train / "nes_train_done.json").write_text(json.dumps({"final_epoch": a.nepoch + 1}))
+        speed = {"tf32": os.environ.get("NESBENCH_TF32", "unset")}
+        (train / "nes_train_done.json").write_text(json.dumps({"final_epoch": a.nepoch + 1, "speed": speed}))
         sys.exit(0)
     final = json.loads((train / "nes_train_done.json").read_text())["final_epoch"]
     data = Path(c.get_string("dataset.data_folder")) / c.get_string("dataset.subject_name") / c.get_string("dataset.subject_name")
@@ -48,7 +49,8 @@ FAKE_RUNNER = textwrap.dedent("""
         for img in (data / seq / "image").glob("*.png"):
             (out / "rgb_erode_dilate" / img.name).write_text(f"{seq} epoch {epoch}")
         (out / "nes_eval_done.json").write_text(json.dumps(
-            {"sequence": seq, "test_time_fitting": a.test_time_fitting == "on", "fitting_scope": a.fitting_scope}))
+            {"sequence": seq, "test_time_fitting": a.test_time_fitting == "on", "fitting_scope": a.fitting_scope,
+             "speed": {"tf32": os.environ.get("NESBENCH_TF32", "unset")}}))
 """)
 
 
@@ -395,3 +397,16 @@ def test_the_flame_distance_filter_setting_of_a_run():
     off = ConfigFactory.parse_string("nes { flame_distance_skip = 0 }")
     assert jobs.flame_distance_filter(off) == {"on": False, "threshold": 0.0}
     assert jobs.flame_distance_filter(ConfigFactory.parse_string("a = 1")) is None
+
+
+def test_tf32_reaches_the_runner_and_method_info_records_it(env, monkeypatch):
+    job, _ = env
+    monkeypatch.delenv("NESBENCH_TF32", raising=False)
+    assert jobs.train_job(job, epochs=1, tf32=True).status == "done"
+    assert jobs.eval_job(job, test_time_fitting=False, tf32=False).status == "done"
+    info = json.loads((job.job_dir / "method_info.json").read_text())
+    assert info["speed"] == {"train": {"tf32": "1"}, "eval": {"tf32": "0"}}
+    # None leaves the caller's $NESBENCH_TF32 (bench_upstream.sh sets it for train.sh)
+    monkeypatch.setenv("NESBENCH_TF32", "1")
+    assert jobs.eval_job(job, test_time_fitting=True).status == "done"
+    assert json.loads((job.job_dir / "method_info.json").read_text())["speed"]["eval"] == {"tf32": "1"}
