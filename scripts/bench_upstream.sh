@@ -12,7 +12,8 @@
 # its own folder OUT/<method>/<variant>/ (the installed checkout's experiments are not touched) and renders SEQ
 # (default: the first test sequence of the expression protocol) with the overlay runner; PointAvatar fits that
 # sequence alone (--fitting-scope sequence). NESBENCH_DETERMINISTIC=1 unless --nondeterministic.
-# Needs: the methods installed (setup.sh / nesbench upstream install) with FLAME, the benchmark's data.
+# Needs: the methods installed (setup.sh / nesbench upstream install) with FLAME, the benchmark's data (all three in
+# one go: bash scripts/smoke_upstream.sh --steps setup,pytorch3d,data; its offline env .offline-env/ is used here too).
 # Output: OUT/bench.md (the table), OUT/<method>/<variant>/{times.json,train.out,eval.out,renders/,score.json}.
 # Tests replace the training and rendering commands with $NESBENCH_BENCH_TRAIN / $NESBENCH_BENCH_EVAL.
 set -euo pipefail
@@ -34,7 +35,7 @@ while [[ $# -gt 0 ]]; do
     --variants) VARIANTS="${2:?}"; shift 2 ;;
     --nondeterministic) DETERMINISTIC=0; shift ;;
     --out) OUT="${2:?}"; shift 2 ;;
-    -h|--help) sed -n 2,18p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,20p "$0"; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
 done
@@ -44,6 +45,10 @@ IFS=, read -ra VLIST <<< "$VARIANTS"
 [[ ${#MLIST[@]} -gt 0 && ${#VLIST[@]} -gt 0 ]] || die "--methods and --variants must not be empty"
 for m in "${MLIST[@]}"; do [[ "$m" == imavatar || "$m" == pointavatar ]] || die "--methods: imavatar and/or pointavatar, not '$m'"; done
 for v in "${VLIST[@]}"; do [[ "$v" =~ ^(off|on|tf32|on-again)$ ]] || die "--variants: off, on, tf32, on-again, not '$v'"; done
+ENV_DIR="${NESBENCH_OFFLINE_ENV:-$ROOT/.offline-env}"   # made by smoke_upstream.sh --wheels (the image's python3)
+if [[ -z "${VIRTUAL_ENV:-}" && ! -x "$ROOT/.venv/bin/python" && -x "$ENV_DIR/bin/python" ]]; then
+  export VIRTUAL_ENV="$ENV_DIR" PYTHONPATH="$ENV_DIR/site:$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+fi
 PY="${VIRTUAL_ENV:+$VIRTUAL_ENV/bin/python}"; PY="${PY:-$ROOT/.venv/bin/python}"
 # subject, test sequence and its GT folder from the benchmark definition
 read -r SUBJECT SEQ GT < <("$PY" - "$BENCH" "$SUBJECT" "$SEQ" <<'EOF'
