@@ -35,7 +35,7 @@ while [[ $# -gt 0 ]]; do
     --variants) VARIANTS="${2:?}"; shift 2 ;;
     --nondeterministic) DETERMINISTIC=0; shift ;;
     --out) OUT="${2:?}"; shift 2 ;;
-    -h|--help) sed -n 2,20p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,18p "$0"; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
 done
