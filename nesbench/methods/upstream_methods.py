@@ -38,8 +38,6 @@ class PointAvatarOptions:
     """PointAvatar's own options (None: the value in configs/methods/pointavatar.conf); recorded in
     method_info.json."""
 
-    tf32: bool | None = field(default=None, metadata={"help": TF32_HELP})
-
     test_time_fitting: bool | None = field(
         default=None,
         metadata={
@@ -54,6 +52,7 @@ class PointAvatarOptions:
             "benchmark's scripts/test.py (default); sequence = a fresh run per test sequence"
         },
     )
+    tf32: bool | None = field(default=None, metadata={"help": TF32_HELP})
 
 
 @dataclass(frozen=True)

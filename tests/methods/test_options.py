@@ -39,6 +39,7 @@ def test_every_declared_field_is_a_typed_flag_of_its_method():
     assert [f.flag for f in option_fields("pointavatar", get_method("pointavatar").config)] == [
         "--pointavatar.test-time-fitting",
         "--pointavatar.fitting-scope",
+        "--pointavatar.tf32",
     ]
     args = _parse(["--demo.sharpen", "off", "--demo.rank", "3", "--pointavatar.fitting-scope", "sequence"])
     assert chosen_options(args, [DEMO, get_method("pointavatar")]) == {

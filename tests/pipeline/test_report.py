@@ -102,7 +102,16 @@ def test_report_states_the_inferences_and_every_run_s_settings(tiny_summary, tmp
         if "| imavatar" in line
     ]
     assert cells == [
-        ["imavatar", "speech", "1", "benchmark tarball", "on (> 5e-05), 3 steps skipped", "—", "1"]
+        [
+            "imavatar",
+            "speech",
+            "1",
+            "benchmark tarball",
+            "on (> 5e-05), 3 steps skipped",
+            "—",
+            "1",
+            "not recorded",
+        ]
     ]
     html = (tmp_path / "report.html").read_text()
     assert "<h2>Run settings</h2>" in html and "IMavatar flame-distance filter (inference)" in html
