@@ -17,6 +17,7 @@ from nesbench import __version__
 from nesbench.config import Benchmark
 from nesbench.data.layout import prediction_dir, sequence_dir
 from nesbench.errors import DataError
+from nesbench.log import get_logger
 from nesbench.metrics.aggregate import Record, Records, aggregate
 from nesbench.metrics.engine import Engine, PredSource, SequenceResult, describe_device
 from nesbench.metrics.engine.gt_cache import gt_cache_from
@@ -37,6 +38,8 @@ from nesbench.upstream.run_settings import run_settings
 __all__ = ["CSV_METRICS", "FORMAT", "incomplete_reason", "score_benchmark", "unavailable_warnings"]
 
 FORMAT = "nesbench-results/1"
+
+log = get_logger(__name__)
 
 
 def harness_commit() -> str:
@@ -128,10 +131,10 @@ def _engine(scorers: list[Scorer], opts: ScoringOptions) -> Engine:
         fan_weights=opts.fan_weights,
     )
     for line in unavailable_warnings(engine.unavailable):
-        print(line, file=sys.stderr)
+        log.warning(line.removeprefix("warning: "))  # the same line on stderr, through the package logger
     for name, rule in engine.face_drop_rule.items():
         if rule != "applied":
-            print(f"warning: {name}: the benchmark's no-face frame drop rule is {rule}", file=sys.stderr)
+            log.warning(f"{name}: the benchmark's no-face frame drop rule is {rule}")
     return engine
 
 

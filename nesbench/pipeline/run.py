@@ -75,8 +75,8 @@ def prepare_data(bench: Benchmark, data: Path | None, subjects: list[str] | None
     root, note = find_dataset_root(Path(data) if data else bench.data_root())
     if note:
         log.info(note)
-    report = validate_dataset(root, bench, subjects=subjects, check_images=False)
-    if not report.ok:
+    checked = validate_dataset(root, bench, subjects=subjects, check_images=False)
+    if not checked.ok:
         raise DataError(
             f"{root}: the dataset has errors; run `nesbench data check {root} --benchmark {bench.name}`"
         )

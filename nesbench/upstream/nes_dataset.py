@@ -14,10 +14,12 @@ sequence's shape_params and intrinsics for every frame; a dataset of one sequenc
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
+from nesbench.log import get_logger, tag
 from nesbench.upstream.dataset_checks import check_subject_sequences, strict_from_env
+
+log = get_logger(__name__)
 
 
 def nes_face_dataset(face_dataset: type) -> type:
@@ -35,7 +37,7 @@ def nes_face_dataset(face_dataset: type) -> type:
             for warning in check_subject_sequences(
                 data_folder, str(subject_name), json_name, seqs, strict=strict_from_env()
             ):
-                print(f"[nesbench] warning: {warning}", file=sys.stderr, flush=True)
+                log.warning(f"warning: {warning}", extra=tag("nesbench"))  # [nesbench] warning: ... on stderr
             super().__init__(
                 data_folder=data_folder,
                 subject_name=subject_name,

@@ -134,7 +134,7 @@ def test_sequence_with_a_corrupt_frame_is_not_cached_and_fails_as_before(tmp_pat
     assert cached == plain and 2 in plain["m", "unified"][1]
     assert not (tmp_path / "c").exists() or not _entries(tmp_path / "c")
     err = capsys.readouterr().err
-    assert "not cached" in err and "mask/2.png" in err
+    assert "note: gt cache: " in err and "not cached" in err and "mask/2.png" in err
 
 
 def test_damaged_entry_is_rebuilt_with_a_note(tmp_path, mx) -> None:
@@ -204,3 +204,22 @@ def test_full_disk_while_writing_scores_from_pngs_with_a_note(
     assert _entries(tmp_path / "c") == [] and not list((tmp_path / "c").iterdir())  # temporary folder removed
     err = capsys.readouterr().err
     assert "not cached" in err and "No space left on device" in err
+
+
+def test_notes_go_through_the_package_logger(tmp_path, capsys) -> None:
+    """`note: gt cache: ...` on stderr by default; silenced like any logger (nesbench/log.py)."""
+    import logging  # noqa: PLC0415
+
+    cache = GtCache(tmp_path / "c")
+    cache.notes.append("one")
+    cache.flush_notes()
+    assert capsys.readouterr().err == "note: gt cache: one\n" and not cache.notes
+    root = logging.getLogger("nesbench")
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        cache.notes.append("two")
+        cache.flush_notes()
+    finally:
+        root.setLevel(level)
+    assert capsys.readouterr().err == ""

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -30,6 +29,7 @@ import numpy as np
 import torch
 
 from nesbench.errors import AssetError, NesbenchError
+from nesbench.log import get_logger
 from nesbench.metrics.engine.batch import Failure, Frame, ScorerBatch
 from nesbench.metrics.engine.cuda_graphs import GraphedScoring
 from nesbench.metrics.engine.decode_procs import DecodedBatch, ProcessDecoder
@@ -45,6 +45,8 @@ from nesbench.metrics.precision import full_float32
 from nesbench.metrics.predictions import PredSource
 from nesbench.metrics.psnr import cap_psnr
 from nesbench.metrics.scorers import ScoreContext, Scorer
+
+log = get_logger(__name__)
 
 Results = dict[tuple[str, str], "SequenceResult"]  # (method, scorer name) -> result
 
@@ -285,7 +287,7 @@ class Engine:
             raise NesbenchError(
                 f"--decode-processes {self.decoder.processes}: {exc}; {fix} or pass --decode-processes 0"
             ) from None
-        print(f"note: decoding predictions in threads: {exc}; {fix}", file=sys.stderr)
+        log.info(f"decoding predictions in threads: {exc}; {fix}")
         self.decoder.close()
         self.decoder = None
 

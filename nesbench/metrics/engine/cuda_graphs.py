@@ -12,13 +12,15 @@ runs, so values do not change (a GPU test checks it). If capturing fails, scorin
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 
 import torch
 
+from nesbench.log import get_logger
 from nesbench.metrics.lpips_alex import LpipsAlex
 from nesbench.metrics.scorers import ScoreContext, Scorer
+
+log = get_logger(__name__)
 
 Tensors = dict[str, torch.Tensor]
 
@@ -59,7 +61,7 @@ class GraphedScoring:
             except RuntimeError as exc:  # e.g. an operation that cannot be captured: stay eager
                 self.enabled = False
                 torch.cuda.synchronize(self.device)
-                print(f"note: CUDA graphs off, scoring eagerly ({str(exc).splitlines()[0]})", file=sys.stderr)
+                log.info(f"CUDA graphs off, scoring eagerly ({str(exc).splitlines()[0]})")
                 return None
         for name, t in gt.items():
             captured.gt[name].copy_(t, non_blocking=True)

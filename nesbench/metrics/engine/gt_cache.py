@@ -33,7 +33,6 @@ import hashlib
 import json
 import os
 import shutil
-import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,8 +47,11 @@ from nesbench.fsutil import (
     read_json_strict,
     write_json_atomic,
 )
+from nesbench.log import get_logger
 from nesbench.metrics.frames import GtSequence, RawGt, gt_keypoints, gt_paths, read_gt_frame
 from nesbench.metrics.images import FrameError
+
+log = get_logger(__name__)
 
 FORMAT = 2  # 2: keys by content, per-file checksums in index.json
 ENV = "NESBENCH_GT_CACHE"
@@ -314,9 +316,9 @@ class GtCache:
         return None
 
     def flush_notes(self) -> None:
-        """Print and forget the notes (one line each, on stderr)."""
+        """Log and forget the notes (``note: gt cache: ...``, one line each on stderr)."""
         for line in self.notes:
-            print(f"note: gt cache: {line}", file=sys.stderr)
+            log.info(f"gt cache: {line}")
         self.notes.clear()
 
 
