@@ -11,17 +11,13 @@ from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from nesbench.metrics.records import Records, SequenceRecord
 from nesbench.metrics.selection import RecordKey, Selection
 from nesbench.metrics.stats import StatsConfig
 from nesbench.metrics.summary_stats import add_entry_statistics, comparisons
 
 if TYPE_CHECKING:
     from nesbench.metrics.scorers import Scorer
-
-Record = dict[
-    str, Any
-]  # one scorer's result on one sequence: the OUT.json structure (nesbench.metrics.score)
-Records = dict[RecordKey, Record]
 
 
 def mean(values: list[float | None]) -> float | None:
@@ -34,14 +30,14 @@ AGGREGATE: dict[str, Callable[[list[float | None]], float | None]] = {"mean": me
 
 
 def entry(
-    where: dict[str, Any], scorer: Scorer, recs: list[Record], extra: dict[str, Any] | None = None
+    where: dict[str, Any], scorer: Scorer, recs: list[SequenceRecord], extra: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """One summary entry: ``where`` (method, protocol, level, split, subject, sequence) over records ``recs``."""
-    n_exp = sum(r["n_expected"] for r in recs)
-    n_sc = sum(r["n_scored"] for r in recs)
-    n_drop = sum(r.get("n_dropped", 0) for r in recs)
-    n_seq_err = sum(1 for r in recs if r.get("sequence_error"))
-    scored = [r for r in recs if r["n_scored"] > 0]
+    n_exp = sum(r.n_expected for r in recs)
+    n_sc = sum(r.n_scored for r in recs)
+    n_drop = sum(r.n_dropped for r in recs)
+    n_seq_err = sum(1 for r in recs if r.sequence_error)
+    scored = [r for r in recs if r.n_scored > 0]
     e = {
         "method": where["method"],
         "protocol": where["protocol"],
@@ -58,13 +54,12 @@ def entry(
         "n_sequences": len(scored),
         "n_sequences_failed": n_seq_err,
         "metrics": {
-            n: AGGREGATE[ms.aggregation]([r["mean"].get(n) for r in scored])
-            for n, ms in scorer.metrics.items()
+            n: AGGREGATE[ms.aggregation]([r.mean.get(n) for r in scored]) for n, ms in scorer.metrics.items()
         },
     }
-    for n in recs[0].get("unavailable", {}) if recs else ():
+    for n in recs[0].unavailable if recs else ():
         e["metrics"][n] = None
-    no_face = sum((Counter(r.get("no_face", {})) for r in recs), Counter())
+    no_face = sum((Counter(r.no_face or {}) for r in recs), Counter())
     if no_face:
         e["no_face"] = dict(no_face)  # metric -> frames without a detected face
     return e
@@ -94,22 +89,22 @@ def aggregate(sel: Selection, records: Records, stats: StatsConfig | None = None
         for p in sel.protocols:
             for s in sel.scorers:
 
-                def rec(subj: str, seq: str) -> Record:
+                def rec(subj: str, seq: str) -> SequenceRecord:
                     return records[RecordKey(m, p.name, s.name, subj, seq)]  # noqa: B023 (used in the loop)
 
                 for subj in sel.subjects:
                     for seq in p.test_sequences:
                         key = RecordKey(m, p.name, s.name, subj, seq)
                         r = records[key]
-                        for k, reason in r["failed"].items():
+                        for k, reason in r.failed.items():
                             failures.append(failure(key, int(k), reason))
                         gt_sequences.add((subj, seq))
-                        if r.get("sequence_error"):
-                            failures.append(failure(key, None, r["sequence_error"]))
+                        if r.sequence_error:
+                            failures.append(failure(key, None, r.sequence_error))
                             gt_failed.add((subj, seq))
-                        totals["n_expected"] += r["n_expected"]
-                        totals["n_scored"] += r["n_scored"]
-                        totals["n_dropped"] += r.get("n_dropped", 0)
+                        totals["n_expected"] += r.n_expected
+                        totals["n_scored"] += r.n_scored
+                        totals["n_dropped"] += r.n_dropped
                 at = {"method": m, "protocol": p.name}
                 for split in p.splits:
                     all_recs = []
@@ -123,7 +118,7 @@ def aggregate(sel: Selection, records: Records, stats: StatsConfig | None = None
                                 "subject": subj,
                                 "sequence": seq,
                             }
-                            entries.append(entry(where, s, [r], {"epoch": r.get("epoch")}))
+                            entries.append(entry(where, s, [r], {"epoch": r.epoch}))
                         where = {**at, "level": "subject", "split": split.name, "subject": subj}
                         entries.append(entry(where, s, subj_recs))
                         all_recs += subj_recs
@@ -136,8 +131,8 @@ def aggregate(sel: Selection, records: Records, stats: StatsConfig | None = None
     totals["n_gt_sequences_failed"] = len(gt_failed)
     unavailable: dict[str, dict[str, str]] = {}
     for key, r in records.items():
-        if r.get("unavailable"):
-            unavailable.setdefault(key.scorer, {}).update(r["unavailable"])
+        if r.unavailable:
+            unavailable.setdefault(key.scorer, {}).update(r.unavailable)
     cfg = stats or StatsConfig()
     add_entry_statistics(entries, cfg)
     directions = {s.name: {n: ms.higher_is_better for n, ms in s.metrics.items()} for s in sel.scorers}

@@ -18,15 +18,15 @@ from nesbench.config import Benchmark
 from nesbench.data.layout import prediction_dir, sequence_dir
 from nesbench.errors import DataError
 from nesbench.log import get_logger
-from nesbench.metrics.aggregate import Record, Records, aggregate
-from nesbench.metrics.engine import Engine, PredSource, SequenceResult, describe_device
+from nesbench.metrics.aggregate import aggregate
+from nesbench.metrics.engine import Engine, PredSource, describe_device
 from nesbench.metrics.engine.gt_cache import gt_cache_from
 from nesbench.metrics.engine.memory import reuse_freed_memory
 from nesbench.metrics.frames import load_gt_sequence
 from nesbench.metrics.options import ScoringOptions
 from nesbench.metrics.predictions import prediction_source
+from nesbench.metrics.records import Records, SequenceRecord
 from nesbench.metrics.results_cache import ResultsCache, gt_contents
-from nesbench.metrics.score import sequence_record
 from nesbench.metrics.scorers import Scorer
 from nesbench.metrics.selection import RecordKey, Selection, select
 from nesbench.metrics.stats import StatsConfig
@@ -158,7 +158,9 @@ def score_sequences(
         except DataError as exc:
             for m in sel.methods:
                 for s in sel.scorers:
-                    records[RecordKey(m, proto.name, s.name, subj, seq)] = _failed_sequence(s, str(exc))
+                    records[RecordKey(m, proto.name, s.name, subj, seq)] = SequenceRecord.unreadable_gt(
+                        s, str(exc)
+                    )
             continue
         gt_stat = gt_contents(gt_dir)
         to_score: dict[str, PredSource] = {}
@@ -182,10 +184,13 @@ def score_sequences(
         for m, (cache_file, epoch, key) in meta.items():
             per_scorer = {}
             for s in sel.scorers:
-                rec = sequence_record(
-                    s, results[m, s.name], engine.unavailable[s.name], engine.face_drop_rule.get(s.name)
+                rec = SequenceRecord.of(
+                    s,
+                    results[m, s.name],
+                    engine.unavailable[s.name],
+                    engine.face_drop_rule.get(s.name),
+                    epoch=epoch,
                 )
-                rec["epoch"] = epoch
                 per_scorer[s.name] = rec
                 records[RecordKey(m, proto.name, s.name, subj, seq)] = rec
             results_cache.write(cache_file, key, per_scorer)
@@ -259,10 +264,3 @@ def incomplete_reason(summary: dict[str, Any], out_dir: str | os.PathLike[str] |
         f"incomplete results: {' and '.join(parts)}; the means cover only the {n_sc} scored frames; "
         f"see {where} for every reason"
     )
-
-
-def _failed_sequence(scorer: Scorer, reason: str) -> Record:
-    rec = sequence_record(scorer, SequenceResult([]), {})
-    rec["sequence_error"] = reason
-    rec["epoch"] = None
-    return rec

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from nesbench.fsutil import file_digests, read_json_strict, write_json_atomic
+from nesbench.metrics.records import REQUIRED_FIELDS, SequenceRecord
 
 GT_PARTS = ("image", "mask", "semantic")
-RECORD_FIELDS = {"n_expected": int, "n_scored": int, "failed": dict, "frames": dict, "mean": dict}
 
 
 def content_files(folder: Path) -> list[list]:
@@ -51,7 +51,7 @@ class ResultsCache:
     def path(self, method: str, protocol: str, subject: str, sequence: str) -> Path:
         return self.root / method / protocol / subject / f"{sequence}.json"
 
-    def read(self, path: Path, key: str) -> dict[str, Any] | None:
+    def read(self, path: Path, key: str) -> dict[str, SequenceRecord] | None:
         """The cached records (scorer -> record) when the entry is intact and its key matches, else None."""
         try:
             data = read_json_strict(path)
@@ -63,11 +63,11 @@ class ResultsCache:
         for name in self.scorers:
             rec = records.get(name)
             if not isinstance(rec, dict) or not all(
-                isinstance(rec.get(f), t) for f, t in RECORD_FIELDS.items()
+                isinstance(rec.get(f), t) for f, t in REQUIRED_FIELDS.items()
             ):
                 return None
-        return records
+        return {name: SequenceRecord.from_dict(records[name]) for name in self.scorers}
 
     @staticmethod
-    def write(path: Path, key: str, records: dict[str, Any]) -> None:
-        write_json_atomic(path, {"key": key, "records": records})
+    def write(path: Path, key: str, records: dict[str, SequenceRecord]) -> None:
+        write_json_atomic(path, {"key": key, "records": {name: r.to_dict() for name, r in records.items()}})

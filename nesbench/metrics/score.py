@@ -3,51 +3,18 @@
 from __future__ import annotations
 
 import os
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from nesbench.errors import ConfigError, DataError
-from nesbench.metrics.engine import Engine, SequenceResult, describe_device, frame_means
+from nesbench.metrics.engine import Engine, describe_device
 from nesbench.metrics.engine.gt_cache import gt_cache_from
 from nesbench.metrics.engine.memory import reuse_freed_memory
 from nesbench.metrics.frames import gt_resolution, load_gt_sequence
 from nesbench.metrics.predictions import prediction_source
+from nesbench.metrics.records import SequenceRecord
 from nesbench.metrics.registry import get_scorer
 from nesbench.metrics.scorers import Scorer
-
-
-def sequence_record(
-    scorer: Scorer, result: SequenceResult, unavailable: dict[str, str], face_drop_rule: str | None = None
-) -> dict[str, Any]:
-    """The OUT.json structure for one (scorer, sequence) result. ``face_drop_rule``: for a scorer that drops
-    frames without a FAN face, whether the rule was applied ('applied' or 'not applied: <why>')."""
-    means = frame_means(result, list(scorer.metrics))
-    for n in unavailable:
-        means[n] = None
-    rec: dict[str, Any] = {
-        "scorer": scorer.name,
-        "version": scorer.version,
-        "resolution": scorer.resolution,
-        "n_expected": len(result.expected),
-        "n_scored": len(result.frames),
-        "failed": {str(k): r for k, r in sorted(result.failed.items())},
-        "n_dropped": len(result.dropped),
-        "dropped": {str(k): r for k, r in sorted(result.dropped.items())},
-        "frames": {str(k): v for k, v in sorted(result.frames.items())},
-        "mean": means,
-        "unavailable": dict(unavailable),
-    }
-    if face_drop_rule is not None:
-        rec["face_drop_rule"] = face_drop_rule
-    if result.metric_failures:
-        rec["metric_failures"] = {str(k): v for k, v in sorted(result.metric_failures.items())}
-        no_face = Counter(
-            m for v in result.metric_failures.values() for m, r in v.items() if r.startswith("no face")
-        )
-        if no_face:
-            rec["no_face"] = dict(no_face)  # metric -> frames on which the detector found no face
-    return rec
 
 
 def score_sequence(
@@ -100,7 +67,9 @@ def score_sequence(
         fan_weights=fan_weights,
     ) as engine:
         result = engine.score(seq.dir, {"pred": src})["pred", sc.name]
-    rec = sequence_record(sc, result, engine.unavailable[sc.name], engine.face_drop_rule.get(sc.name))
+    rec = SequenceRecord.of(
+        sc, result, engine.unavailable[sc.name], engine.face_drop_rule.get(sc.name)
+    ).scores_dict()
     rec["device"] = describe_device(engine.device)
     rec["prediction_dir"] = str(folder)
     rec["epoch"] = epoch

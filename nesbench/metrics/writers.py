@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from nesbench.fsutil import write_json_atomic, write_text_atomic
-from nesbench.metrics.aggregate import Records
+from nesbench.metrics.records import Records
 from nesbench.metrics.results_md import markdown_table
 from nesbench.metrics.spec import ORDER
 
@@ -36,9 +36,9 @@ def frames_csv(records: Records, scorers: list[Scorer]) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow([*CSV_KEYS, *CSV_METRICS])
     for (m, p, s, subj, seq), r in sorted(records.items()):
-        rows = {int(k): ("ok", "", v) for k, v in r["frames"].items()}
-        rows.update({int(k): ("failed", reason, {}) for k, reason in r["failed"].items()})
-        rows.update({int(k): ("dropped", reason, {}) for k, reason in r.get("dropped", {}).items()})
+        rows = {int(k): ("ok", "", v) for k, v in r.frames.items()}
+        rows.update({int(k): ("failed", reason, {}) for k, reason in r.failed.items()})
+        rows.update({int(k): ("dropped", reason, {}) for k, reason in r.dropped.items()})
         for k in sorted(rows):
             status, reason, vals = rows[k]
             values = ("" if vals.get(n) is None else repr(float(vals[n])) for n in CSV_METRICS)
