@@ -1,5 +1,6 @@
-"""Score predictions: `python calculate_metric.py [--benchmark NAME] [--protocol speech] ...` (benchmark mode) or
-`python calculate_metric.py score --pred DIR --gt SEQ_DIR --scorer NAME --json OUT.json`. Same as `nesbench metrics`."""
+"""Score predictions: `python calculate_metric.py benchmark [--benchmark NAME] [--protocols speech] ...` or
+`python calculate_metric.py score --pred DIR --gt SEQ_DIR --scorers NAME --json OUT.json`. Same as `nesbench metrics`
+(the benchmark's spelling without an action, `python calculate_metric.py --protocol speech`, still works)."""
 
 from nesbench.metrics.cli import main
 

@@ -43,9 +43,9 @@ def main() -> None:
     sys.path.insert(0, str(tmp))
 
     from nesbench.config import load_benchmark
+    from nesbench.ledger import STAGES, Ledger
     from nesbench.paths import CONFIGS_DIR
     from nesbench.pipeline.executors import execute
-    from nesbench.pipeline.ledger import STAGES, Ledger
     from nesbench.pipeline.plan import make_plan, save_plan
 
     bench = load_benchmark("synthetic_tiny")

@@ -79,7 +79,11 @@ def main() -> int:
     ap.add_argument("--kernels", type=int, default=12, help="rows of the torch.profiler table per scorer")
     args = ap.parse_args()
     dev = resolve_device(args.device)
-    full_float32(dev)
+    with full_float32(dev):  # the engine's precision for the whole profile
+        return profile(args, dev)
+
+
+def profile(args: argparse.Namespace, dev: torch.device) -> int:
     b, res, it = args.batch_size, args.res, args.iters
     with tempfile.TemporaryDirectory() as tmp:
         backbone = make_data(Path(tmp), 1, 16, 1)  # (also writes random linear layers)

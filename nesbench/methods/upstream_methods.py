@@ -104,36 +104,42 @@ class UpstreamMethod:
         return overrides
 
     @staticmethod
-    def _check(result: Any) -> None:
+    def _check(result: Any) -> dict[str, Any]:
+        """The job's result for the pipeline's ledger record, or UpstreamJobFailed with the reason."""
         if result.status == "failed":
             raise UpstreamJobFailed(f"{result.job}: {result.detail}")
+        return dict(result.result)
 
     def prepare(self, job: Job) -> None:
         job.work_dir.mkdir(parents=True, exist_ok=True)
         self._job(job)  # raises AssetError with the fix when the checkout is missing
 
-    def train(self, job: Job) -> None:
+    # The pipeline's stage runner records train and render in the run's ledger (record=False here) with the
+    # returned result, which eval reads back (the trained epochs, conf provenance, data warnings).
+    def train(self, job: Job) -> dict[str, Any]:
         from nesbench.upstream.jobs import train_job
 
         epochs = job.options.get("epochs")
-        self._check(
+        return self._check(
             train_job(
                 self._job(job),
                 epochs=int(epochs) if epochs else None,
                 overrides=self._overrides(job),
                 tf32=job.options.get("tf32"),
+                record=False,
             )
         )
 
-    def render(self, job: Job) -> None:
+    def render(self, job: Job) -> dict[str, Any]:
         from nesbench.upstream.jobs import eval_job
 
-        self._check(
+        return self._check(
             eval_job(
                 self._job(job),
                 test_time_fitting=job.options.get("test_time_fitting"),
                 fitting_scope=job.options.get("fitting_scope"),
                 tf32=job.options.get("tf32"),
+                record=False,
             )
         )
 
@@ -172,22 +178,24 @@ class NeRFaceMethod:
         job.work_dir.mkdir(parents=True, exist_ok=True)
         self._job(job)
 
-    def train(self, job: Job) -> None:
+    # recorded by the pipeline's stage runner, as for the other upstream methods
+    def train(self, job: Job) -> dict[str, Any]:
         from nesbench.upstream.nerface.jobs import train_job
 
         iterations = job.options.get("iterations") or job.options.get("epochs")
-        UpstreamMethod._check(
+        return UpstreamMethod._check(
             train_job(
                 self._job(job),
                 iterations=int(iterations) if iterations else None,
                 overrides=dict(job.options.get("overrides", {})),
+                record=False,
             )
         )
 
-    def render(self, job: Job) -> None:
+    def render(self, job: Job) -> dict[str, Any]:
         from nesbench.upstream.nerface.jobs import eval_job
 
-        UpstreamMethod._check(eval_job(self._job(job)))
+        return UpstreamMethod._check(eval_job(self._job(job), record=False))
 
 
 class FlashAvatarMethod:
@@ -219,19 +227,21 @@ class FlashAvatarMethod:
         job.work_dir.mkdir(parents=True, exist_ok=True)
         self._job(job)
 
-    def train(self, job: Job) -> None:
+    # recorded by the pipeline's stage runner, as for the other upstream methods
+    def train(self, job: Job) -> dict[str, Any]:
         from nesbench.upstream.flashavatar.jobs import train_job
 
         iterations = job.options.get("iterations") or job.options.get("epochs")
-        UpstreamMethod._check(
+        return UpstreamMethod._check(
             train_job(
                 self._job(job),
                 iterations=int(iterations) if iterations else None,
                 overrides=dict(job.options.get("overrides", {})),
+                record=False,
             )
         )
 
-    def render(self, job: Job) -> None:
+    def render(self, job: Job) -> dict[str, Any]:
         from nesbench.upstream.flashavatar.jobs import eval_job
 
-        UpstreamMethod._check(eval_job(self._job(job)))
+        return UpstreamMethod._check(eval_job(self._job(job), record=False))

@@ -166,7 +166,6 @@ class LpipsAlex(torch.nn.Module):
         # on CUDA: float32 convolutions on TF32 tensor cores, split in hi/lo parts (precision.conv2d_split_tf32)
         self.split_tf32 = torch.device(device).type == "cuda"
         self._w_split = [tf32_split(self.convs[2 * i]) for i in range(len(CONVS))] if self.split_tf32 else []
-        full_float32(device)  # no TF32 convolutions: the reference computes in full float32
 
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Unit-normalised relu1..relu5 activations of images in [-1, 1]."""
@@ -193,4 +192,5 @@ class LpipsAlex(torch.nn.Module):
         return total[:, 0]
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return self.distance(self.features(x), self.features(y))
+        with full_float32(x.device):  # no TF32 convolutions: the reference computes in full float32
+            return self.distance(self.features(x), self.features(y))

@@ -9,6 +9,9 @@ on the CPU, whatever the device's kernels do (CUDA divides by a CPU scalar as ``
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 import torch.nn.functional as F
 
@@ -46,12 +49,22 @@ def batch_sum(x: torch.Tensor) -> torch.Tensor:
     return x.sum(dim=(1, 2, 3), dtype=torch.float64)
 
 
-def full_float32(device: torch.device | str) -> None:
-    """Make CUDA convolutions run in full float32 (cuDNN defaults to TF32, a 10-bit mantissa, which moves SSIM on
-    the 0..255 scale and LPIPS in the 4th-5th digit; the references compute in float32). No-op on the CPU."""
-    if torch.device(device).type == "cuda":
-        torch.backends.cudnn.allow_tf32 = False
-        torch.backends.cuda.matmul.allow_tf32 = False
+@contextmanager
+def full_float32(device: torch.device | str) -> Iterator[None]:
+    """Within the block, CUDA convolutions and matmuls run in full float32 (cuDNN defaults to TF32, a 10-bit
+    mantissa, which moves SSIM on the 0..255 scale and LPIPS in the 4th-5th digit; the references compute in
+    float32). The process's own settings are restored on exit: scoring never changes them for other code (the
+    flags are process-wide, so they hold for the engine's threads during the block). No-op on the CPU."""
+    if torch.device(device).type != "cuda":
+        yield
+        return
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
 
 def tf32_split(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nesbench.data.layout import FRAME_RE, frame_files
+from nesbench.data.layout import FRAME_RE, epoch_of, frame_files, newest_epoch_dir
 
 
 @dataclass
@@ -28,7 +28,6 @@ class PredSource:
         return f"missing prediction {k}.png"
 
 
-EPOCH_RE = re.compile(r"^epoch_(\d+)$")
 LOOKS_LIKE_FRAME = re.compile(r"^(\d+)\.[A-Za-z0-9]{2,5}$")
 
 
@@ -46,14 +45,9 @@ def resolve_prediction_folder(pred_dir: Path) -> tuple[Path, int | None]:
             return pred_dir, None
     if (pred_dir / "rgb").is_dir():
         return pred_dir / "rgb", None
-    epochs = sorted(
-        (int(m.group(1)), p)
-        for p in (pred_dir.iterdir() if pred_dir.is_dir() else [])
-        if (m := EPOCH_RE.match(p.name))
-    )
-    if epochs:
-        n, folder = epochs[-1]
-        return folder / "rgb", n
+    newest = newest_epoch_dir(pred_dir)
+    if newest is not None:
+        return newest / "rgb", epoch_of(newest)
     return pred_dir, None
 
 

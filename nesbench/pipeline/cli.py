@@ -77,10 +77,12 @@ def _jobs_status(args: argparse.Namespace) -> int:
 
     from tabulate import tabulate
 
+    from nesbench.ledger import STAGES, Ledger
     from nesbench.pipeline.executors import active_jobs, read_submission
-    from nesbench.pipeline.ledger import STAGES, Ledger
-    from nesbench.pipeline.plan import load_plan
+    from nesbench.pipeline.plan import PLAN_FILE, load_plan
 
+    if not (args.run_dir / PLAN_FILE).is_file() and (args.run_dir / ".ledger").is_dir():
+        return _runs_folder_status(args)  # train.sh/eval.sh's ledger in a runs folder
     plan = load_plan(args.run_dir)
     ledger = Ledger(plan.run_dir)
     rows = []
@@ -99,6 +101,21 @@ def _jobs_status(args: argparse.Namespace) -> int:
             print(
                 f"submitted to {record.get('cluster')}: {len(record.get('jobs', {}))} job(s), {len(queued)} queued/running"
             )
+    return 0
+
+
+def _runs_folder_status(args: argparse.Namespace) -> int:
+    """The ledger of a runs folder written by `nesbench upstream train|eval` (train.sh/eval.sh)."""
+    from tabulate import tabulate
+
+    from nesbench.ledger import Ledger
+
+    ledger = Ledger(args.run_dir, folder=".ledger")
+    rows = [[r.job, r.stage, f"{r.state}({r.attempts})", r.reason] for r in ledger.records()]
+    if args.json:
+        print(dumps_strict([dict(zip(["job", "stage", "state", "reason"], r, strict=True)) for r in rows]))
+    else:
+        print(tabulate(rows, headers=["job", "stage", "state", "reason"], tablefmt="github"))
     return 0
 
 
@@ -177,8 +194,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     j = sub.add_parser("jobs", help="job ledger of a run: status, cancel; worker entry point")
     jsub = j.add_subparsers(dest="jobs_command", metavar="ACTION", required=True)
-    st = jsub.add_parser("status", help="state of every (job, stage) of a run")
-    st.add_argument("run_dir", type=Path)
+    st = jsub.add_parser(
+        "status", help="state of every (job, stage) of a run (or of a train.sh/eval.sh runs folder)"
+    )
+    st.add_argument(
+        "run_dir", type=Path, help="a `nesbench run` folder, or a runs folder of train.sh/eval.sh"
+    )
     st.add_argument("--json", action="store_true")
     st.set_defaults(func=_jobs_status)
     ca = jsub.add_parser(

@@ -30,10 +30,10 @@ from tqdm import tqdm
 
 from nesbench.errors import ConfigError
 from nesbench.fsutil import write_json_atomic
+from nesbench.ledger import STAGES, Ledger
 from nesbench.log import get_logger, tag
 from nesbench.methods.spec import Job
 from nesbench.paths import CONFIGS_DIR
-from nesbench.pipeline.ledger import STAGES, Ledger
 from nesbench.pipeline.plan import Plan, load_plan
 from nesbench.pipeline.stages import run_job
 

@@ -13,11 +13,12 @@ from typing import Any
 from nesbench.config import Benchmark, load_benchmark
 from nesbench.errors import ConfigError
 from nesbench.fsutil import read_json_strict, write_json_atomic
+from nesbench.ledger import PLAN_FILE as LEDGER_PLAN_FILE
 from nesbench.methods.registry import get_method
 from nesbench.methods.spec import Job, seed_run_name
 from nesbench.names import check_names
 
-PLAN_FILE = "plan.json"
+PLAN_FILE = LEDGER_PLAN_FILE
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from nesbench.fsutil import holder_lock, sweep_temp_files
+from nesbench.ledger import STAGES, Ledger
 from nesbench.methods.registry import get_method
 from nesbench.methods.spec import Job
-from nesbench.pipeline.ledger import STAGES, Ledger
 
 
 def job_log_path(run_dir: Path, job: Job) -> Path:
@@ -70,13 +70,15 @@ def run_job(job: Job, run_dir: Path, ledger: Ledger | None = None) -> bool:
                 rec = ledger.start(job.key, stage)
                 logger.info("%s: attempt %d", stage, rec.attempts)
                 try:
-                    getattr(method, stage)(job)
+                    produced = getattr(method, stage)(job)  # a dict is kept as the record's result
                 except Exception as exc:  # a method failure is recorded, not raised: other jobs go on
                     reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}".strip()
                     logger.error("%s failed: %s\n%s", stage, reason, traceback.format_exc())
                     ledger.finish(job.key, stage, ok=False, reason=f"{reason} (log: {log_path})")
                     return False
-                ledger.finish(job.key, stage, ok=True)
+                ledger.finish(
+                    job.key, stage, ok=True, result=produced if isinstance(produced, dict) else None
+                )
                 logger.info("%s: done", stage)
             return True
     finally:

@@ -460,7 +460,7 @@ def subject_plot(summary: dict, bench: Benchmark, metric: str = "psnr") -> str |
 def failed_jobs(run_dir: Path) -> list[tuple[str, str]]:
     """(job, stage: reason) of every failed stage in the run's ledger (none for a folder scored by
     `nesbench metrics`); a corrupt ledger is itself reported as a row."""
-    from nesbench.pipeline.ledger import Ledger
+    from nesbench.ledger import Ledger
 
     try:
         records = Ledger(run_dir).records()

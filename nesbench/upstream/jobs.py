@@ -1,8 +1,10 @@
-"""Train / eval jobs of the upstream methods: one job = (method, subject, protocol).
+"""Train / eval of IMavatar, PointAvatar and MonoGaussianAvatar for one job = (method, subject, protocol).
 
-Idempotent and resumable: a finished job is skipped (its done-marker matches the epochs and the conf), an interrupted
-one resumes from its latest checkpoint (--is_continue). Each job appends to one log,
-<runs>/<method>/<protocol>/<subject>/logs/{train,eval}.log; markers and method_info.json are written atomically.
+Idempotent and resumable through the one job ledger (nesbench.upstream.job_records): train is skipped when the job's
+ledger record says it finished with the same epochs, conf and commit; an interrupted one resumes from its latest
+checkpoint (--is_continue). Under `nesbench run` the records are the run's own (stages train and render);
+train.sh/eval.sh record into ``<runs>/.ledger/``; done-markers of older runs folders are migrated. Each job appends to
+one log, <runs>/<method>/<protocol>/<subject>/logs/{train,eval}.log; method_info.json is written atomically.
 Eval renders and maps exactly the evaluated epoch (``epoch_<final>``, the checkpoint the benchmark rendered) of every
 test sequence into the canonical prediction layout; another epoch folder is never mapped.
 """
@@ -17,24 +19,23 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from nesbench.config import Benchmark
-from nesbench.data.layout import frame_files, prediction_dir, sequence_dir
+from nesbench.data.layout import epoch_dir, epoch_of, frame_files, prediction_dir, sequence_dir
 from nesbench.errors import AssetError, ConfigError, DataError
 from nesbench.fsutil import write_json_atomic
+from nesbench.ledger import Ledger, ledger_for_runs
 from nesbench.paths import REPO_ROOT, upstream_dir
 from nesbench.upstream import confs as confs_mod
-from nesbench.upstream import dataset_checks
+from nesbench.upstream import dataset_checks, speed
 from nesbench.upstream import preflight as preflight_mod
-from nesbench.upstream import speed
+from nesbench.upstream.job_records import finished, recorded
 from nesbench.upstream.pins import Upstream, get_pin
 
 RUNNER = "scripts/nes_runner.py"
-TRAIN_MARKER = "train.done.json"
-EVAL_MARKER = "eval.done.json"
 RUNNER_TRAIN_DONE = "nes_train_done.json"
 RUNNER_EVAL_DONE = "nes_eval_done.json"
 
@@ -46,7 +47,8 @@ def default_runs_dir() -> Path:
 @dataclass(frozen=True)
 class UpstreamJob:
     """One upstream train/eval job (method pin, subject, protocol, seed) and where things are. Not the pipeline's
-    job (:class:`nesbench.methods.spec.Job`, what a method is given); an upstream method's adapter makes one from it."""
+    job (:class:`nesbench.methods.spec.Job`, what a method is given); an upstream method's adapter makes one from it.
+    Both share one ledger key (:attr:`key`)."""
 
     pin: Upstream
     bench: Benchmark
@@ -66,6 +68,16 @@ class UpstreamJob:
     def conf_variant(self) -> str:
         """Seeded runs get their own conf file (their experiment folders differ)."""
         return "" if self.seed is None else f"seed{self.seed}"
+
+    @property
+    def key(self) -> str:
+        """The job's key in the ledger (the pipeline's ``Job.key``): <run name>/<protocol>/<subject>."""
+        return f"{self.run_name}/{self.protocol}/{self.subject}"
+
+    @property
+    def ledger(self) -> Ledger:
+        """The ledger of the runs folder (the run's own under `nesbench run`, else ``<runs>/.ledger``)."""
+        return ledger_for_runs(self.runs)
 
     @property
     def job_dir(self) -> Path:
@@ -91,7 +103,8 @@ class JobResult:
     status: str  # done | skipped | failed
     detail: str
     log: Path | None = None
-    warnings: tuple[str, ...] = ()  # data warnings (recorded in the markers and method_info.json)
+    warnings: tuple[str, ...] = ()  # data warnings (recorded in the ledger record and method_info.json)
+    result: dict[str, Any] = field(default_factory=dict)  # what a finished job produced (its ledger result)
 
 
 def make_job(
@@ -221,15 +234,18 @@ def train_job(
     strict: bool = False,
     confs: str = "auto",
     tf32: bool | None = None,
+    record: bool = True,
 ) -> JobResult:
-    """Train one job to ``epochs`` (default: the template's per-protocol value). Skips a finished job.
+    """Train one job to ``epochs`` (default: the template's per-protocol value). Skips a job whose ledger record
+    says it finished with the same epochs, conf and commit.
 
     ``confs``: the conf's base (:func:`~nesbench.upstream.confs.build_job_conf`: auto = the benchmark tarball's conf
     when the data has one). ``strict``: refuse data the benchmark's loaders accept (frames not numbered 1..N,
     shape_params/intrinsics differing across a split's sequences) instead of warning; the warnings of a run are
-    recorded in its train marker and method_info.json. ``tf32``: the TF32 opt-in (None = torch's default or an
-    inherited $NESBENCH_TF32); the runner records the speed settings it used in its marker."""
-    name = f"{job.run_name}/{job.protocol}/{job.subject}"
+    recorded in its ledger record and method_info.json. ``tf32``: the TF32 opt-in (None = torch's default or an
+    inherited $NESBENCH_TF32); the runner records the speed settings it used in its marker. ``record``: record the attempt in the ledger (False under
+    `nesbench run`, whose stage runner records it with the returned ``result``)."""
+    name = job.key
     tpl = confs_mod.load_template(job.pin.key)
     epochs = int(tpl.epochs[job.protocol] if epochs is None else epochs)
     if epochs <= 0:
@@ -247,9 +263,8 @@ def train_job(
     )
     conf = confs_mod.ConfigFactory.parse_file(str(conf_file))
     train_dir = job.exp_dir(conf) / "train"
-    marker = job.job_dir / TRAIN_MARKER
     want = {"epochs": epochs, "conf_sha256": conf_sha, "commit": job.pin.commit}
-    done = _read_json(marker)
+    done = finished(job.ledger, job.runs, job.key, "train")
     if (
         not force
         and done
@@ -257,40 +272,45 @@ def train_job(
         and not (strict and done.get("data_warnings"))
     ):
         return JobResult(
-            name, "skipped", f"already trained ({epochs} epochs)", warnings=tuple(done.get("data_warnings") or ())
+            name,
+            "skipped",
+            f"already trained ({epochs} epochs)",
+            warnings=tuple(done.get("data_warnings") or ()),
+            result=done,
         )
-    seqs = [str(s) for s in conf.get_list("dataset.train.sub_dir") + conf.get_list("dataset.test.sub_dir")]
-    if problems := preflight(job, conf, list(dict.fromkeys(seqs)), python):
-        return _refused(name, problems)
-    try:
-        warned = data_warnings(conf, ("train", "test"), strict)
-    except DataError as exc:
-        return _refused(name, [str(exc)])
-    latest = train_dir / "checkpoints" / "ModelParameters" / "latest.pth"
-    resume = latest.is_file() and not force
-    if force and train_dir.exists():
-        shutil.rmtree(train_dir)
-    marker.unlink(missing_ok=True)
-    cmd = [python, RUNNER, "--conf", str(conf_file), "--nepoch", str(epochs)] + (
-        ["--is_continue"] if resume else []
-    )
-    log = job.log_dir / "train.log"
-    rc = _run(
-        cmd,
-        job.checkout / "code",
-        log,
-        f"train {name} epochs={epochs} resume={resume}",
-        job.seed,
-        strict,
-        tf32,
-    )
-    info = _read_json(train_dir / RUNNER_TRAIN_DONE)
-    final = tpl.final_epoch(epochs)
-    if rc != 0 or not info or info.get("final_epoch") != final:
-        return JobResult(name, "failed", f"exit {rc}: {_tail(log)}", log, tuple(warned))
-    write_json_atomic(
-        marker,
-        {
+
+    def attempt() -> JobResult:
+        seqs = [
+            str(s) for s in conf.get_list("dataset.train.sub_dir") + conf.get_list("dataset.test.sub_dir")
+        ]
+        if problems := preflight(job, conf, list(dict.fromkeys(seqs)), python):
+            return _refused(name, problems)
+        try:
+            warned = data_warnings(conf, ("train", "test"), strict)
+        except DataError as exc:
+            return _refused(name, [str(exc)])
+        latest = train_dir / "checkpoints" / "ModelParameters" / "latest.pth"
+        resume = latest.is_file() and not force
+        if force and train_dir.exists():
+            shutil.rmtree(train_dir)
+        cmd = [python, RUNNER, "--conf", str(conf_file), "--nepoch", str(epochs)] + (
+            ["--is_continue"] if resume else []
+        )
+        log = job.log_dir / "train.log"
+        rc = _run(
+            cmd,
+            job.checkout / "code",
+            log,
+            f"train {name} epochs={epochs} resume={resume}",
+            job.seed,
+            strict,
+            tf32,
+        )
+        info = _read_json(train_dir / RUNNER_TRAIN_DONE)
+        final = tpl.final_epoch(epochs)
+        if rc != 0 or not info or info.get("final_epoch") != final:
+            return JobResult(name, "failed", f"exit {rc}: {_tail(log)}", log, tuple(warned))
+        result = {
             **want,
             "final_epoch": final,
             "train_dir": str(train_dir),
@@ -298,10 +318,15 @@ def train_job(
             **job_conf.provenance(),
             "flame_distance_filter": flame_distance_filter(conf, info),
             "data_warnings": warned,
-        },
-    )
-    detail = f"trained to epoch {final}" + (" (resumed)" if resume else "") + f"; confs: {job_conf.choice.source}"
-    return JobResult(name, "done", detail, log, tuple(warned))
+        }
+        detail = (
+            f"trained to epoch {final}"
+            + (" (resumed)" if resume else "")
+            + f"; confs: {job_conf.choice.source}"
+        )
+        return JobResult(name, "done", detail, log, tuple(warned), result)
+
+    return recorded(job.ledger if record else None, job.key, "train", attempt)
 
 
 def flame_distance_filter(conf: Any, runner: dict[str, Any] | None = None) -> dict[str, Any] | None:
@@ -348,6 +373,7 @@ def eval_job(
     fitting_scope: str | None = None,
     strict: bool = False,
     tf32: bool | None = None,
+    record: bool = True,
 ) -> JobResult:
     """Render every test sequence (skipping those already rendered at the final epoch) and map them to
     <runs>/<method>/<protocol>/<subject>/<seq>/rgb/<k>.png; writes method_info.json next to them.
@@ -358,13 +384,18 @@ def eval_job(
     ``<method>-epoch<N>``, so a before/after comparison is scored side by side in one table. ``fitting_scope``
     (PointAvatar): 'split' = one test-time fitting run over the whole test split (the benchmark), 'sequence' = one
     per sequence; None = the template's. ``strict``: as for :func:`train_job` (for the test split's dataset).
-    ``tf32``: as for :func:`train_job`; method_info.json records the speed settings of training and rendering."""
-    name = f"{job.run_name}/{job.protocol}/{job.subject}"
+    ``tf32``: as for :func:`train_job`; method_info.json records the speed settings of training and rendering.
+    The train it renders is the job's finished train in the ledger; ``record``: record the attempt in the ledger
+    (stage render of ``<method>[-epoch<N>]/<protocol>/<subject>``; False under `nesbench run`, whose stage runner
+    records it with the returned ``result``)."""
+    name = job.key
     tpl = confs_mod.load_template(job.pin.key)
-    trained = _read_json(job.job_dir / TRAIN_MARKER)
+    trained = finished(job.ledger, job.runs, job.key, "train")
     if not trained:
         return JobResult(
-            name, "failed", f"not trained yet ({job.job_dir / TRAIN_MARKER} missing): run train.sh first"
+            name,
+            "failed",
+            f"not trained yet (no finished train of {job.key} in {job.ledger.root}): run train.sh first",
         )
     if test_time_fitting is not None and tpl.test_time_fitting is None:
         raise ConfigError(
@@ -384,116 +415,122 @@ def eval_job(
     final = tpl.final_epoch(int(trained["epochs"])) if checkpoint is None else int(checkpoint)
     shown = job.run_name if checkpoint is None else f"{job.run_name}-epoch{checkpoint}"
     seqs = [str(s) for s in conf.get_list("dataset.test.sub_dir")]
+    key = f"{shown}/{job.protocol}/{job.subject}"
+    finished(job.ledger, job.runs, key, "render")  # an older runs folder's eval.done.json becomes the record
 
     def rendered(seq: str) -> bool:
-        info = _read_json(eval_dir / seq / f"epoch_{final}" / RUNNER_EVAL_DONE)
+        info = _read_json(epoch_dir(eval_dir / seq, final) / RUNNER_EVAL_DONE)
         return (
             bool(info)
             and (fitting is None or info.get("test_time_fitting") == fitting)
             and (scope is None or info.get("fitting_scope") == scope)
         )
 
-    pending = seqs if force else [s for s in seqs if not rendered(s)]
-    if pending and scope == "split":
-        pending = seqs  # the fit of one sequence depends on the whole split: render (and fit) it whole
-    log = job.log_dir / "eval.log"
-    if pending and (problems := preflight(job, conf, seqs, python)):
-        return _refused(name, problems)
-    try:
-        warned = data_warnings(conf, ("test",), strict)
-    except DataError as exc:
-        return _refused(name, [str(exc)])
-    if pending:
-        cmd = [
-            python,
-            RUNNER,
-            "--conf",
-            str(conf_file),
-            "--is_eval",
-            "--sequences",
-            ",".join(pending),
-            "--workdir",
-            str(job.job_dir / "confs"),
-        ]
-        if fitting is not None:
-            cmd += ["--test-time-fitting", "on" if fitting else "off"]
-        if scope is not None:
-            cmd += ["--fitting-scope", scope]
-        cmd += ["--checkpoint", str(final)]
-        (job.job_dir / "confs").mkdir(parents=True, exist_ok=True)
-        rc = _run(
-            cmd,
-            job.checkout / "code",
-            log,
-            f"eval {name} sequences={','.join(pending)}",
-            job.seed,
-            strict,
-            tf32,
-        )
-        if rc != 0:
-            return JobResult(name, "failed", f"exit {rc}: {_tail(log)}", log, tuple(warned))
-    per_seq: dict[str, Any] = {}
-    eval_speed: list[Any] = []
-    for seq in seqs:
-        epoch_dir = eval_dir / seq / f"epoch_{final}"  # exactly the evaluated epoch, never another folder
-        if not (epoch_dir / RUNNER_EVAL_DONE).is_file():
-            return JobResult(
-                name, "failed", f"{epoch_dir}: no finished render of epoch {final}; see {log}", log
+    def attempt() -> JobResult:
+        pending = seqs if force else [s for s in seqs if not rendered(s)]
+        if pending and scope == "split":
+            pending = seqs  # the fit of one sequence depends on the whole split: render (and fit) it whole
+        log = job.log_dir / "eval.log"
+        if pending and (problems := preflight(job, conf, seqs, python)):
+            return _refused(name, problems)
+        try:
+            warned = data_warnings(conf, ("test",), strict)
+        except DataError as exc:
+            return _refused(name, [str(exc)])
+        if pending:
+            cmd = [
+                python,
+                RUNNER,
+                "--conf",
+                str(conf_file),
+                "--is_eval",
+                "--sequences",
+                ",".join(pending),
+                "--workdir",
+                str(job.job_dir / "confs"),
+            ]
+            if fitting is not None:
+                cmd += ["--test-time-fitting", "on" if fitting else "off"]
+            if scope is not None:
+                cmd += ["--fitting-scope", scope]
+            cmd += ["--checkpoint", str(final)]
+            (job.job_dir / "confs").mkdir(parents=True, exist_ok=True)
+            rc = _run(
+                cmd,
+                job.checkout / "code",
+                log,
+                f"eval {name} sequences={','.join(pending)}",
+                job.seed,
+                strict,
+                tf32,
             )
-        gt = frame_files(
-            sequence_dir(job.data_root, job.bench.testset_of(job.subject), job.subject, seq) / "image"
-        )
-        n = map_predictions(
-            epoch_dir / tpl.prediction,
-            prediction_dir(job.runs, shown, job.protocol, job.subject, seq),
-            list(gt),
-        )
-        eval_speed.append((_read_json(epoch_dir / RUNNER_EVAL_DONE) or {}).get("speed"))
-        per_seq[seq] = {
-            "epoch": int(epoch_dir.name.split("_")[1]),
-            "frames": n,
-            "source": str(epoch_dir / tpl.prediction),
+            if rc != 0:
+                return JobResult(name, "failed", f"exit {rc}: {_tail(log)}", log, tuple(warned))
+        per_seq: dict[str, Any] = {}
+        eval_speed: list[Any] = []
+        for seq in seqs:
+            rendered_dir = epoch_dir(
+                eval_dir / seq, final
+            )  # exactly the evaluated epoch, never another folder
+            if not (rendered_dir / RUNNER_EVAL_DONE).is_file():
+                return JobResult(
+                    name, "failed", f"{rendered_dir}: no finished render of epoch {final}; see {log}", log
+                )
+            gt = frame_files(
+                sequence_dir(job.data_root, job.bench.testset_of(job.subject), job.subject, seq) / "image"
+            )
+            n = map_predictions(
+                rendered_dir / tpl.prediction,
+                prediction_dir(job.runs, shown, job.protocol, job.subject, seq),
+                list(gt),
+            )
+            eval_speed.append((_read_json(rendered_dir / RUNNER_EVAL_DONE) or {}).get("speed"))
+            per_seq[seq] = {
+                "epoch": epoch_of(rendered_dir),
+                "frames": n,
+                "source": str(rendered_dir / tpl.prediction),
+            }
+        info = {
+            "method": shown,
+            "seed": job.seed,
+            "upstream": job.pin.name,
+            "checkpoint": "final" if checkpoint is None else checkpoint,
+            "url": job.pin.url,
+            "commit": job.pin.commit,
+            "benchmark": job.bench.name,
+            "protocol": job.protocol,
+            "subject": job.subject,
+            "train_epochs": trained["epochs"],
+            "final_epoch": final,
+            "conf": str(conf_file),
+            "conf_sha256": hashlib.sha256(conf_file.read_bytes()).hexdigest(),
+            "prediction": tpl.prediction,
+            "test_time_fitting": fitting,
+            "test_time_fitting_scope": scope,
+            # where the conf came from ("benchmark tarball" | "generated from upstream examples"), its diff against
+            # the generated one; a training from before these records says "unknown"
+            "confs": trained.get("confs", "unknown"),
+            **{k: trained.get(k) for k in ("conf_base", "conf_note", "conf_rewritten", "conf_diff")},
+            "flame_distance_filter": flame_distance_filter(conf, trained.get("runner")),
+            "data_warnings": list(dict.fromkeys([*trained.get("data_warnings", []), *warned])),
+            "strict": strict,
+            # speed-ups and TF32 of training and of rendering (nesbench.upstream.speed); None = recorded before
+            # issue 18
+            "speed": {
+                "train": (trained.get("runner") or {}).get("speed"),
+                "eval": eval_speed[0] if len(set(map(json.dumps, eval_speed))) == 1 else eval_speed,
+            },
+            "sequences": per_seq,
         }
-    info = {
-        "method": shown,
-        "seed": job.seed,
-        "upstream": job.pin.name,
-        "checkpoint": "final" if checkpoint is None else checkpoint,
-        "url": job.pin.url,
-        "commit": job.pin.commit,
-        "benchmark": job.bench.name,
-        "protocol": job.protocol,
-        "subject": job.subject,
-        "train_epochs": trained["epochs"],
-        "final_epoch": final,
-        "conf": str(conf_file),
-        "conf_sha256": hashlib.sha256(conf_file.read_bytes()).hexdigest(),
-        "prediction": tpl.prediction,
-        "test_time_fitting": fitting,
-        "test_time_fitting_scope": scope,
-        # where the conf came from ("benchmark tarball" | "generated from upstream examples"), its diff against the
-        # generated one; a training from before these records says "unknown"
-        "confs": trained.get("confs", "unknown"),
-        **{k: trained.get(k) for k in ("conf_base", "conf_note", "conf_rewritten", "conf_diff")},
-        "flame_distance_filter": flame_distance_filter(conf, trained.get("runner")),
-        "data_warnings": list(dict.fromkeys([*trained.get("data_warnings", []), *warned])),
-        "strict": strict,
-        # speed-ups and TF32 of training and of rendering (nesbench.upstream.speed); None = recorded before issue 18
-        "speed": {
-            "train": (trained.get("runner") or {}).get("speed"),
-            "eval": eval_speed[0] if len(set(map(json.dumps, eval_speed))) == 1 else eval_speed,
-        },
-        "sequences": per_seq,
-    }
-    if checkpoint is None:
-        write_json_atomic(job.job_dir / "method_info.json", info)
-        write_json_atomic(job.job_dir / EVAL_MARKER, {"final_epoch": final, "sequences": sorted(per_seq)})
-    else:
-        write_json_atomic(job.runs / shown / job.protocol / job.subject / "method_info.json", info)
-    return JobResult(
-        name,
-        "done" if pending else "skipped",
-        f"{len(per_seq)} sequences mapped ({len(pending)} rendered now)",
-        log,
-        tuple(info["data_warnings"]),
-    )
+        info_path = job.runs / shown / job.protocol / job.subject / "method_info.json"
+        write_json_atomic(info_path, info)
+        return JobResult(
+            name,
+            "done" if pending else "skipped",
+            f"{len(per_seq)} sequences mapped ({len(pending)} rendered now)",
+            log,
+            tuple(info["data_warnings"]),
+            {"final_epoch": final, "sequences": sorted(per_seq), "method_info": str(info_path)},
+        )
+
+    return recorded(job.ledger if record else None, key, "render", attempt)

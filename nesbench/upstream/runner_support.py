@@ -14,6 +14,7 @@ from typing import Any
 
 from pyhocon import ConfigFactory, ConfigTree, HOCONConverter
 
+from nesbench.data.layout import epoch_dir
 from nesbench.fsutil import write_json_atomic, write_text_atomic
 
 EVAL_DONE = "nes_eval_done.json"
@@ -222,7 +223,7 @@ def evaluate_point_method(
         if fit:
             mark_test_fit(checkpoints, group, epoch)
         for seq in group:
-            out = Path(runner.eval_dir) / seq / f"epoch_{runner.start_epoch}"
+            out = epoch_dir(Path(runner.eval_dir) / seq, runner.start_epoch)  # upstream's folder of epoch E
             frames = sorted(int(p.stem) for p in (out / opt.prediction).glob("*.png"))
             write_marker(
                 out / EVAL_DONE,

@@ -80,3 +80,23 @@ def test_imavatar_defaults_and_failures_are_raised(tmp_path, calls):
     ) in calls
     with pytest.raises(UpstreamJobFailed, match="exit 3: CUDA error"):
         method.render(_job(tmp_path, "imavatar", test_time_fitting="boom"))
+
+
+def test_the_adapters_leave_recording_to_the_pipeline_and_return_the_result(tmp_path, calls, monkeypatch):
+    """Under `nesbench run` the stage runner records train/render (record=False) with the returned result."""
+    seen = []
+
+    def train_job(job, record=True, **_):
+        seen.append(("train", record))
+        return jobs.JobResult("j", "done", "trained", result={"epochs": 7, "final_epoch": 8})
+
+    def eval_job(job, record=True, **_):
+        seen.append(("render", record))
+        return jobs.JobResult("j", "skipped", "mapped", result={"final_epoch": 8, "sequences": ["e_6"]})
+
+    monkeypatch.setattr(jobs, "train_job", train_job)
+    monkeypatch.setattr(jobs, "eval_job", eval_job)
+    method = get_method("monogaussianavatar").create()
+    assert method.train(_job(tmp_path, "monogaussianavatar")) == {"epochs": 7, "final_epoch": 8}
+    assert method.render(_job(tmp_path, "monogaussianavatar"))["sequences"] == ["e_6"]
+    assert seen == [("train", False), ("render", False)]

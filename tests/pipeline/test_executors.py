@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from nesbench.config import load_benchmark
+from nesbench.ledger import Ledger
 from nesbench.pipeline.executors import execute, load_slurm_profile, visible_gpus, worker_slots
-from nesbench.pipeline.ledger import Ledger
 from nesbench.pipeline.plan import Plan, make_plan, save_plan
 
 PLUGINS = Path(__file__).parent / "plugins"

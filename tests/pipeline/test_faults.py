@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from nesbench.fsutil import TEMP_PREFIX
-from nesbench.pipeline.ledger import Ledger
+from nesbench.ledger import Ledger
 
 pytestmark = pytest.mark.slow
 

@@ -4,7 +4,7 @@ import json
 import multiprocessing as mp
 from pathlib import Path
 
-from nesbench.pipeline.ledger import Ledger
+from nesbench.ledger import Ledger
 
 
 def _hammer(run_dir: str, n: int) -> None:

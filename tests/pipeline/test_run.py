@@ -7,9 +7,9 @@ import pytest
 
 from nesbench.config import load_benchmark
 from nesbench.data.layout import sequence_dir
+from nesbench.ledger import Ledger
 from nesbench.methods.sequence_data import load_sequence, write_rgb
 from nesbench.metrics.score import score_sequence
-from nesbench.pipeline.ledger import Ledger
 from nesbench.pipeline.run import RunOptions, run_pipeline
 
 pytestmark = pytest.mark.slow

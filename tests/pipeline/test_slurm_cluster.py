@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from nesbench.config import load_benchmark
+from nesbench.ledger import Ledger
 from nesbench.paths import CONFIGS_DIR
 from nesbench.pipeline.executors import SLURM_JOBS_FILE, run_slurm
-from nesbench.pipeline.ledger import Ledger
 from nesbench.pipeline.plan import make_plan, save_plan
 from nesbench.pipeline.run import RunOptions, run_pipeline
 

@@ -14,6 +14,7 @@ import pytest
 
 from nesbench.config import load_benchmark
 from nesbench.errors import ConfigError
+from nesbench.ledger import Ledger
 from nesbench.paths import CONFIGS_DIR
 from nesbench.pipeline.executors import (
     SLURM_JOBS_FILE,
@@ -23,7 +24,6 @@ from nesbench.pipeline.executors import (
     make_submitit_executor,
     run_slurm,
 )
-from nesbench.pipeline.ledger import Ledger
 from nesbench.pipeline.plan import make_plan, save_plan
 from nesbench.pipeline.run import RunOptions, run_pipeline
 

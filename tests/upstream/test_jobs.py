@@ -37,17 +37,19 @@ FAKE_RUNNER = textwrap.dedent("""
         if os.environ.get("FAKE_FAIL_ONCE") and not (exp / "failed_once").exists():
             (exp / "failed_once").write_text("1")
             sys.exit(3)
+        offset = int(os.environ.get("FAKE_FINAL_OFFSET", "1"))  # IMavatar: 0, PointAvatar/MonoGaussianAvatar: 1
         speed = {"tf32": os.environ.get("NESBENCH_TF32", "unset")}
-        (train / "nes_train_done.json").write_text(json.dumps({"final_epoch": a.nepoch + 1, "speed": speed}))
+        (train / "nes_train_done.json").write_text(json.dumps({"final_epoch": a.nepoch + offset, "speed": speed}))
         sys.exit(0)
     final = json.loads((train / "nes_train_done.json").read_text())["final_epoch"]
     data = Path(c.get_string("dataset.data_folder")) / c.get_string("dataset.subject_name") / c.get_string("dataset.subject_name")
     for seq in a.sequences.split(","):
         epoch = final if a.checkpoint == "latest" else int(a.checkpoint)
         out = exp / "eval" / seq / f"epoch_{epoch}"
-        (out / "rgb_erode_dilate").mkdir(parents=True, exist_ok=True)
+        pred = out / os.environ.get("FAKE_PREDICTION", "rgb_erode_dilate")
+        pred.mkdir(parents=True, exist_ok=True)
         for img in (data / seq / "image").glob("*.png"):
-            (out / "rgb_erode_dilate" / img.name).write_text(f"{seq} epoch {epoch}")
+            (pred / img.name).write_text(f"{seq} epoch {epoch}")
         (out / "nes_eval_done.json").write_text(json.dumps(
             {"sequence": seq, "test_time_fitting": a.test_time_fitting == "on", "fitting_scope": a.fitting_scope,
              "speed": {"tf32": os.environ.get("NESBENCH_TF32", "unset")}}))
@@ -117,8 +119,10 @@ def test_train_resumes_after_interruption_then_skips(env, monkeypatch):
     assert second.status == "done" and "resumed" in second.detail
     assert "--is_continue" in calls(job).splitlines()[1] and "--is_continue" not in calls(job).splitlines()[0]
     assert jobs.train_job(job, epochs=10).status == "skipped"
-    marker = json.loads((job.job_dir / "train.done.json").read_text())
-    assert marker["final_epoch"] == 11 and marker["commit"] == job.pin.commit
+    rec = job.ledger.get(job.key, "train")  # the same ledger as the pipeline's, in <runs>/.ledger
+    assert job.ledger.root == job.runs / ".ledger" and not (job.job_dir / "train.done.json").exists()
+    assert rec.state == "done" and rec.attempts == 2 and [h["state"] for h in rec.history] == ["failed", "done"]
+    assert rec.result["final_epoch"] == 11 and rec.result["commit"] == job.pin.commit
     assert jobs.train_job(job, epochs=12).status == "done"  # more epochs: continue, not skip
     log = (job.log_dir / "train.log").read_text()
     assert log.count("=====") == 3  # one log per job, one section per attempt
@@ -370,8 +374,7 @@ def test_data_the_benchmark_accepts_warns_is_recorded_and_strict_refuses(env, ca
     assert res.status == "done", res.detail
     assert any("e_0/flame_params.json: shape_params differ from sequence e_5's" in w for w in res.warnings)
     assert any("e_6/flame_params.json: frames are not in increasing order" in w for w in res.warnings)
-    marker = json.loads((job.job_dir / "train.done.json").read_text())
-    assert marker["data_warnings"] == list(res.warnings)
+    assert job.ledger.result(job.key, "train")["data_warnings"] == list(res.warnings)
     res = jobs.eval_job(job, test_time_fitting=False)
     assert res.status == "done"
     info = json.loads((job.job_dir / "method_info.json").read_text())
@@ -410,3 +413,59 @@ def test_tf32_reaches_the_runner_and_method_info_records_it(env, monkeypatch):
     monkeypatch.setenv("NESBENCH_TF32", "1")
     assert jobs.eval_job(job, test_time_fitting=True).status == "done"
     assert json.loads((job.job_dir / "method_info.json").read_text())["speed"]["eval"] == {"tf32": "1"}
+
+
+def test_a_runs_folder_from_before_the_ledger_is_migrated(env):
+    """Done-markers of an older runs folder are read once, copied into the ledger and removed: nothing is redone."""
+    job, _ = env
+    jobs.train_job(job, epochs=10)
+    assert jobs.eval_job(job, test_time_fitting=False).status == "done"
+    done = job.ledger.get(job.key, "train").result
+    shutil.rmtree(job.ledger.root)  # what the old code left: train.done.json in the job folder, no ledger
+    (job.job_dir / "train.done.json").write_text(json.dumps(done))
+    n_calls = len(calls(job).splitlines())
+    assert jobs.train_job(job, epochs=10).status == "skipped"
+    assert not (job.job_dir / "train.done.json").exists()
+    rec = job.ledger.get(job.key, "train")
+    assert (
+        rec.state == "done"
+        and rec.result == done
+        and rec.history[-1]["migrated_from"].endswith("train.done.json")
+    )
+    assert jobs.eval_job(job, test_time_fitting=False).status == "skipped"
+    assert len(calls(job).splitlines()) == n_calls  # neither trained nor rendered again
+    assert job.ledger.get(job.key, "render").result["final_epoch"] == 11
+
+
+def test_under_nesbench_run_the_upstream_layer_shares_the_runs_ledger(env):
+    """In a `nesbench run` folder the pipeline's stage runner records train/render; eval reads that train record."""
+    from nesbench.ledger import Ledger
+
+    job, tmp_path = env
+    run_dir = tmp_path / "run"
+    (run_dir / "runs").mkdir(parents=True)
+    (run_dir / "plan.json").write_text("{}")
+    job = jobs.make_job(
+        "pointavatar", job.bench, "9001", "expression", runs=run_dir / "runs", data_root=job.data_root
+    )
+    ledger = Ledger(run_dir)
+    assert job.ledger.root == ledger.root
+    ledger.start(job.key, "train")  # what pipeline.stages.run_job does around the method's step
+    res = jobs.train_job(job, epochs=10, record=False)
+    ledger.finish(job.key, "train", ok=True, result=res.result)
+    ledger.start(job.key, "render")
+    assert jobs.eval_job(job, test_time_fitting=False, record=False).status == "done"
+    assert (
+        ledger.get(job.key, "train").attempts == 1
+        and ledger.get(job.key, "train").result["final_epoch"] == 11
+    )
+    assert not (run_dir / "runs" / ".ledger").exists()
+
+
+def test_jobs_status_shows_the_ledger_of_a_runs_folder(env, capsys):
+    job, _ = env
+    jobs.train_job(job, epochs=10)
+    capsys.readouterr()
+    assert main(["jobs", "status", str(job.runs), "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows == [{"job": job.key, "stage": "train", "state": "done(1)", "reason": ""}]

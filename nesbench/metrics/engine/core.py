@@ -110,7 +110,6 @@ class Engine:
         self.resolution: int | None = sizes.pop() if len(sizes) == 1 else None
         self.gt_cache = gt_cache
         self.device = resolve_device(device)
-        full_float32(self.device)  # SSIM and LPIPS convolutions without TF32 on CUDA
         self.batch_size = batch_size or (32 if self.device.type == "cuda" else 8)
         self.workers = workers or max(2, min(32, usable_cores()))
         # batches decoded ahead of scoring: a GPU scores faster than the threads decode, so keep them all busy
@@ -209,6 +208,14 @@ class Engine:
     ) -> Results:
         """Score every method's predictions of one GT sequence; result keyed by (method, scorer name).
         ``progress``: called with the number of frames of each batch whose values are recorded."""
+        with full_float32(
+            self.device
+        ):  # SSIM and LPIPS convolutions without TF32 on CUDA, for this call only
+            return self._score(gt_dir, preds, progress)
+
+    def _score(
+        self, gt_dir: Path, preds: dict[str, PredSource], progress: Callable[[int], None] | None = None
+    ) -> Results:
         seq = load_gt_sequence(gt_dir)
         results = self._expect(seq, preds)
         live = {m: src for m, src in preds.items() if not src.error}

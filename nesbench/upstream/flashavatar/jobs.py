@@ -10,6 +10,9 @@ Folders of a job (``work`` defaults to ``<runs>/<run>/<protocol>/<subject>/work`
 Train runs upstream's ``train.py`` (patched) and is done when ``chkpnt<iterations>.pth`` exists; eval runs the
 patched ``test.py`` once over every test frame of the protocol and maps the PNGs through manifest.json into the
 canonical layout ``<runs>/<run>/<protocol>/<subject>/<seq>/rgb/<k>.png`` with method_info.json beside them.
+
+Both record into the one job ledger as the other upstream methods do (nesbench.upstream.job_records: stages train
+and render; `nesbench run`'s own ledger, else ``<runs>/.ledger/``); done-markers of older runs folders migrate.
 """
 
 from __future__ import annotations
@@ -24,18 +27,18 @@ from pathlib import Path
 from typing import Any
 
 from nesbench.config import Benchmark
-from nesbench.data.layout import frame_files, prediction_dir, sequence_dir
+from nesbench.data.layout import frame_files, numbered, prediction_dir, sequence_dir
 from nesbench.errors import AssetError, ConfigError, DataError
 from nesbench.fsutil import write_json_atomic
+from nesbench.ledger import Ledger, ledger_for_runs
 from nesbench.paths import upstream_dir
 from nesbench.upstream import flame as flame_mod
 from nesbench.upstream import flashavatar_convert as convert
 from nesbench.upstream import patches as patches_mod
 from nesbench.upstream import preflight as preflight_mod
 from nesbench.upstream.flashavatar import settings
+from nesbench.upstream.job_records import finished, recorded
 from nesbench.upstream.jobs import (
-    EVAL_MARKER,
-    TRAIN_MARKER,
     JobResult,
     _read_json,
     _run,
@@ -93,6 +96,16 @@ class FlashAvatarJob:
     def name(self) -> str:
         return f"{self.run_name}/{self.protocol}/{self.subject}"
 
+    @property
+    def key(self) -> str:
+        """The job's key in the ledger (the pipeline's ``Job.key``)."""
+        return self.name
+
+    @property
+    def ledger(self) -> Ledger:
+        """The ledger of the runs folder (the run's own under `nesbench run`, else ``<runs>/.ledger``)."""
+        return ledger_for_runs(self.runs)
+
 
 def make_job(
     bench: Benchmark,
@@ -125,9 +138,7 @@ def make_job(
 
 def checkpoints(folder: Path) -> dict[int, Path]:
     """{iteration: file} of upstream's chkpnt<iteration>.pth files (ordered numerically)."""
-    if not folder.is_dir():
-        return {}
-    return dict(sorted((int(m[1]), p) for p in folder.iterdir() if (m := CKPT_RE.match(p.name))))
+    return numbered(folder, CKPT_RE)
 
 
 def problems(job: FlashAvatarJob, python: str, perceptual: bool) -> list[str]:
@@ -204,16 +215,20 @@ def train_job(
     overrides: dict[str, Any] | None = None,
     python: str = sys.executable,
     force: bool = False,
+    record: bool = True,
 ) -> JobResult:
     """Train to ``iterations`` (default: configs/methods/flashavatar.conf per protocol; ``overrides``: its
     settable keys, settings.SETTABLE); resumes from the newest checkpoint of the same configuration; skips a
-    finished job."""
+    job whose ledger record matches (``record``: record the attempt in the ledger; False under `nesbench run`, whose
+    stage runner records it with the returned ``result``)."""
     tpl = settings.with_overrides(settings.load_settings(), overrides)
     iterations = int(tpl.iterations[job.protocol] if iterations is None else iterations)
     if iterations <= 0:
         raise ConfigError(f"iterations must be a positive integer, got {iterations}")
+    ledger = job.ledger if record else None
     if found := problems(job, python, tpl.perceptual_loss and iterations > LPIPS_FROM):
-        return JobResult(job.name, "failed", "not launched: " + "; ".join(found))
+        refused = JobResult(job.name, "failed", "not launched: " + "; ".join(found))
+        return recorded(ledger, job.key, "train", lambda: refused)
     manifest = convert_once(job)
     res = _image_res(manifest, job.data_dir / "manifest.json")
     seed = tpl.seed if job.seed is None else job.seed
@@ -225,62 +240,63 @@ def train_job(
         "seed": seed,
     }
     want = {"iterations": iterations, **identity}
-    marker = job.job_dir / TRAIN_MARKER
-    done = _read_json(marker)
+    done = finished(job.ledger, job.runs, job.key, "train")
     if not force and done and all(done.get(k) == v for k, v in want.items()):
-        return JobResult(job.name, "skipped", f"already trained ({iterations} iterations)")
-    marker.unlink(missing_ok=True)
-    ident_file = job.ckpt_dir / IDENTITY
-    old = _read_json(ident_file)
-    if force or (old is not None and old != identity):
-        shutil.rmtree(job.ckpt_dir, ignore_errors=True)  # another configuration: its checkpoints must not resume
-    job.ckpt_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(ident_file, identity)
-    usable = {i: p for i, p in checkpoints(job.ckpt_dir).items() if i <= iterations}
-    latest = max(usable) if usable else None
-    log = job.log_dir / "train.log"
-    per_iteration = None
-    if latest != iterations:
-        cmd = [
-            python,
-            TRAIN_SCRIPT,
-            "--datadir",
-            str(job.data_dir.resolve()),
-            "--idname",
-            job.subject,
-            "--iterations",
-            str(iterations),
-            "--image_res",
-            str(res),
-            "--seed",
-            str(seed),
-            "--nes_save_every",
-            str(tpl.save_every),
-            "--nes_percep",
-            "on" if tpl.perceptual_loss else "off",
-        ]
-        if tpl.white_background:
-            cmd.append("--white_background")
-        if latest is not None:
-            cmd += ["--start_checkpoint", str(usable[latest].resolve())]
-        header = f"train {job.name} iterations={iterations} resume_from={latest}"
-        started = time.monotonic()
-        rc = _run(cmd, job.code_dir, log, header)
-        if rc != 0 or iterations not in checkpoints(job.ckpt_dir):
-            return JobResult(job.name, "failed", f"exit {rc}: {_tail(log)}", log)
-        per_iteration = (time.monotonic() - started) / (iterations - (latest or 0))
-    record = {
-        **want,
-        "final_checkpoint": str(checkpoints(job.ckpt_dir)[iterations].resolve()),
-        "resumed_from": latest,
-        "seconds_per_iteration": per_iteration,
-        "image_res": res,
-        "save_every": tpl.save_every,
-        "work_dir": str(job.work_dir.resolve()),
-    }
-    write_json_atomic(marker, record)
-    how = f" (resumed from iteration {latest})" if latest is not None else ""
-    return JobResult(job.name, "done", f"trained to iteration {iterations}{how}", log)
+        return JobResult(job.name, "skipped", f"already trained ({iterations} iterations)", result=done)
+
+    def attempt() -> JobResult:
+        ident_file = job.ckpt_dir / IDENTITY
+        old = _read_json(ident_file)
+        if force or (old is not None and old != identity):
+            shutil.rmtree(job.ckpt_dir, ignore_errors=True)  # another configuration: its checkpoints must not resume
+        job.ckpt_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(ident_file, identity)
+        usable = {i: p for i, p in checkpoints(job.ckpt_dir).items() if i <= iterations}
+        latest = max(usable) if usable else None
+        log = job.log_dir / "train.log"
+        per_iteration = None
+        if latest != iterations:
+            cmd = [
+                python,
+                TRAIN_SCRIPT,
+                "--datadir",
+                str(job.data_dir.resolve()),
+                "--idname",
+                job.subject,
+                "--iterations",
+                str(iterations),
+                "--image_res",
+                str(res),
+                "--seed",
+                str(seed),
+                "--nes_save_every",
+                str(tpl.save_every),
+                "--nes_percep",
+                "on" if tpl.perceptual_loss else "off",
+            ]
+            if tpl.white_background:
+                cmd.append("--white_background")
+            if latest is not None:
+                cmd += ["--start_checkpoint", str(usable[latest].resolve())]
+            header = f"train {job.name} iterations={iterations} resume_from={latest}"
+            started = time.monotonic()
+            rc = _run(cmd, job.code_dir, log, header)
+            if rc != 0 or iterations not in checkpoints(job.ckpt_dir):
+                return JobResult(job.name, "failed", f"exit {rc}: {_tail(log)}", log)
+            per_iteration = (time.monotonic() - started) / (iterations - (latest or 0))
+        result = {
+            **want,
+            "final_checkpoint": str(checkpoints(job.ckpt_dir)[iterations].resolve()),
+            "resumed_from": latest,
+            "seconds_per_iteration": per_iteration,
+            "image_res": res,
+            "save_every": tpl.save_every,
+            "work_dir": str(job.work_dir.resolve()),
+        }
+        how = f" (resumed from iteration {latest})" if latest is not None else ""
+        return JobResult(job.name, "done", f"trained to iteration {iterations}{how}", log, result=result)
+
+    return recorded(ledger, job.key, "train", attempt)
 
 
 def frames_by_sequence(manifest: dict) -> dict[str, dict[int, int]]:
@@ -312,15 +328,23 @@ def stage_sequences(renders: Path, manifest: dict, stage: Path) -> dict[str, Pat
 
 
 def eval_job(
-    job: FlashAvatarJob, python: str = sys.executable, force: bool = False, checkpoint: int | None = None
+    job: FlashAvatarJob,
+    python: str = sys.executable,
+    force: bool = False,
+    checkpoint: int | None = None,
+    record: bool = True,
 ) -> JobResult:
     """Render every test frame with the final checkpoint and map the frames to the canonical prediction layout;
     writes method_info.json. ``checkpoint=N`` renders the saved ``chkpnt<N>.pth`` instead and maps it as the
-    method ``<run>-iter<N>`` (a before/after table)."""
-    trained = _read_json(job.job_dir / TRAIN_MARKER)
+    method ``<run>-iter<N>`` (a before/after table). The train it renders is the job's finished train in the
+    ledger; ``record``: record the attempt in the ledger (stage render of ``<run>[-iter<N>]/<protocol>/<subject>``;
+    False under `nesbench run`)."""
+    trained = finished(job.ledger, job.runs, job.key, "train")
     if not trained:
         return JobResult(
-            job.name, "failed", f"not trained yet ({job.job_dir / TRAIN_MARKER} missing): run train.sh first"
+            job.name,
+            "failed",
+            f"not trained yet (no finished train of {job.key} in {job.ledger.root}): run train.sh first",
         )
     white = bool(trained.get("white_background", True))  # render as trained
     work = Path(trained.get("work_dir", job.work_dir))  # where training ran (`nesbench run` or train.sh)
@@ -336,78 +360,82 @@ def eval_job(
             )
         ckpt, shown = saved[checkpoint], f"{job.run_name}-iter{checkpoint}"
         renders = work / f"renders-iter{checkpoint}"
-    manifest = _read_json(data / "manifest.json")
-    if not ckpt.is_file() or not manifest:
-        return JobResult(job.name, "failed", f"{ckpt}: checkpoint or {data}/manifest.json missing; re-run train.sh --force")
-    ckpt_sha = hashlib.sha256(ckpt.read_bytes()).hexdigest()
-    want = {"checkpoint_sha256": ckpt_sha, "white_background": white}
-    log = job.log_dir / "eval.log"
-    rendered_now = False
-    if force or _read_json(renders / "nesbench_render.json") != want or not (renders / RENDER_DONE).is_file():
-        shutil.rmtree(renders, ignore_errors=True)  # frames of another checkpoint must not mix
-        renders.mkdir(parents=True)
-        write_json_atomic(renders / "nesbench_render.json", want)
-        cmd = [
-            python,
-            TEST_SCRIPT,
-            "--datadir",
-            str(data.resolve()),
-            "--idname",
-            job.subject,
-            "--checkpoint",
-            str(ckpt.resolve()),
-            "--outdir",
-            str(renders.resolve()),
-            "--image_res",
-            str(trained.get("image_res") or _image_res(manifest, data / "manifest.json")),
-        ]
-        if white:
-            cmd.append("--white_background")
-        started = time.monotonic()
-        rc = _run(cmd, job.code_dir, log, f"eval {shown}/{job.protocol}/{job.subject}")
-        if rc != 0 or not (renders / RENDER_DONE).is_file():
-            return JobResult(job.name, "failed", f"exit {rc}: {_tail(log)}", log)
-        n = max(1, manifest["test"][1] - manifest["test"][0])
-        write_json_atomic(renders / "nesbench_timing.json", {"seconds_per_frame": (time.monotonic() - started) / n})
-        rendered_now = True
-    staged = stage_sequences(renders, manifest, renders / "by_sequence")
-    per_seq = {}
-    testset = job.bench.testset_of(job.subject)
-    for seq in job.bench.protocol(job.protocol).test_sequences:
-        gt = frame_files(sequence_dir(job.data_root, testset, job.subject, seq) / "image")
-        dst = prediction_dir(job.runs, shown, job.protocol, job.subject, seq)
-        per_seq[seq] = {"frames": map_predictions(staged.get(seq, renders / "by_sequence" / seq), dst, list(gt))}
-    timing = _read_json(renders / "nesbench_timing.json") or {}
-    info = {
-        "method": shown,
-        "seed": job.seed,
-        "upstream": job.pin.name,
-        "url": job.pin.url,
-        "commit": job.pin.commit,
-        "benchmark": job.bench.name,
-        "protocol": job.protocol,
-        "subject": job.subject,
-        "train_iterations": trained["iterations"],
-        "checkpoint": str(ckpt),
-        "checkpoint_iteration": int(CKPT_RE.match(ckpt.name)[1]),  # type: ignore[index]
-        "checkpoint_sha256": ckpt_sha,
-        "train_seconds_per_iteration": trained.get("seconds_per_iteration"),
-        "render_seconds_per_frame": timing.get("seconds_per_frame"),
-        "settings": {k: trained.get(k) for k in ("white_background", "perceptual_loss", "seed", "save_every")},
-        "conversion": {
-            k: manifest.get(k) for k in ("frame_delta", "image_format", "image_size", "principal_point_offset_px")
-        },
-        "patches": [p.name for p in patches_mod.patches_for("flashavatar")],
-        "sequences": per_seq,
-    }
-    write_json_atomic(job.runs / shown / job.protocol / job.subject / "method_info.json", info)
-    if checkpoint is None:
-        write_json_atomic(job.job_dir / EVAL_MARKER, {"checkpoint_sha256": ckpt_sha, "sequences": sorted(per_seq)})
-    return JobResult(
-        job.name,
-        "done" if rendered_now else "skipped",
-        f"{len(per_seq)} sequences mapped ({'rendered now' if rendered_now else 'renders reused'})",
-        log,
-    )
+    key = f"{shown}/{job.protocol}/{job.subject}"
+    finished(job.ledger, job.runs, key, "render")  # an older runs folder's eval.done.json becomes the record
 
+    def attempt() -> JobResult:
+        manifest = _read_json(data / "manifest.json")
+        if not ckpt.is_file() or not manifest:
+            return JobResult(job.name, "failed", f"{ckpt}: checkpoint or {data}/manifest.json missing; re-run train.sh --force")
+        ckpt_sha = hashlib.sha256(ckpt.read_bytes()).hexdigest()
+        want = {"checkpoint_sha256": ckpt_sha, "white_background": white}
+        log = job.log_dir / "eval.log"
+        rendered_now = False
+        if force or _read_json(renders / "nesbench_render.json") != want or not (renders / RENDER_DONE).is_file():
+            shutil.rmtree(renders, ignore_errors=True)  # frames of another checkpoint must not mix
+            renders.mkdir(parents=True)
+            write_json_atomic(renders / "nesbench_render.json", want)
+            cmd = [
+                python,
+                TEST_SCRIPT,
+                "--datadir",
+                str(data.resolve()),
+                "--idname",
+                job.subject,
+                "--checkpoint",
+                str(ckpt.resolve()),
+                "--outdir",
+                str(renders.resolve()),
+                "--image_res",
+                str(trained.get("image_res") or _image_res(manifest, data / "manifest.json")),
+            ]
+            if white:
+                cmd.append("--white_background")
+            started = time.monotonic()
+            rc = _run(cmd, job.code_dir, log, f"eval {shown}/{job.protocol}/{job.subject}")
+            if rc != 0 or not (renders / RENDER_DONE).is_file():
+                return JobResult(job.name, "failed", f"exit {rc}: {_tail(log)}", log)
+            n = max(1, manifest["test"][1] - manifest["test"][0])
+            write_json_atomic(renders / "nesbench_timing.json", {"seconds_per_frame": (time.monotonic() - started) / n})
+            rendered_now = True
+        staged = stage_sequences(renders, manifest, renders / "by_sequence")
+        per_seq = {}
+        testset = job.bench.testset_of(job.subject)
+        for seq in job.bench.protocol(job.protocol).test_sequences:
+            gt = frame_files(sequence_dir(job.data_root, testset, job.subject, seq) / "image")
+            dst = prediction_dir(job.runs, shown, job.protocol, job.subject, seq)
+            per_seq[seq] = {"frames": map_predictions(staged.get(seq, renders / "by_sequence" / seq), dst, list(gt))}
+        timing = _read_json(renders / "nesbench_timing.json") or {}
+        info = {
+            "method": shown,
+            "seed": job.seed,
+            "upstream": job.pin.name,
+            "url": job.pin.url,
+            "commit": job.pin.commit,
+            "benchmark": job.bench.name,
+            "protocol": job.protocol,
+            "subject": job.subject,
+            "train_iterations": trained["iterations"],
+            "checkpoint": str(ckpt),
+            "checkpoint_iteration": int(CKPT_RE.match(ckpt.name)[1]),  # type: ignore[index]
+            "checkpoint_sha256": ckpt_sha,
+            "train_seconds_per_iteration": trained.get("seconds_per_iteration"),
+            "render_seconds_per_frame": timing.get("seconds_per_frame"),
+            "settings": {k: trained.get(k) for k in ("white_background", "perceptual_loss", "seed", "save_every")},
+            "conversion": {
+                k: manifest.get(k) for k in ("frame_delta", "image_format", "image_size", "principal_point_offset_px")
+            },
+            "patches": [p.name for p in patches_mod.patches_for("flashavatar")],
+            "sequences": per_seq,
+        }
+        info_path = job.runs / shown / job.protocol / job.subject / "method_info.json"
+        write_json_atomic(info_path, info)
+        return JobResult(
+            job.name,
+            "done" if rendered_now else "skipped",
+            f"{len(per_seq)} sequences mapped ({'rendered now' if rendered_now else 'renders reused'})",
+            log,
+            result={"checkpoint_sha256": ckpt_sha, "sequences": sorted(per_seq), "method_info": str(info_path)},
+        )
 
+    return recorded(job.ledger if record else None, key, "render", attempt)

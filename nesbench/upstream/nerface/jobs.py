@@ -10,6 +10,9 @@ Folders of a job (``work`` defaults to ``<runs>/<run>/<protocol>/<subject>/work`
 Train runs upstream's ``train_transformed_rays.py`` (patched) and is done when ``checkpoint<iterations-1>`` exists;
 eval runs the overlay ``nes_nerface_render.py`` per test sequence and maps its frames into the canonical layout
 ``<runs>/<run>/<protocol>/<subject>/<seq>/rgb/<k>.png`` with method_info.json beside them.
+
+Both record into the one job ledger as the other upstream methods do (nesbench.upstream.job_records: stages train
+and render; `nesbench run`'s own ledger, else ``<runs>/.ledger/``); done-markers of older runs folders migrate.
 """
 
 from __future__ import annotations
@@ -24,17 +27,17 @@ from pathlib import Path
 from typing import Any
 
 from nesbench.config import Benchmark
-from nesbench.data.layout import frame_files, prediction_dir, sequence_dir
+from nesbench.data.layout import frame_files, numbered, prediction_dir, sequence_dir
 from nesbench.errors import AssetError, ConfigError
 from nesbench.fsutil import write_json_atomic, write_text_atomic
+from nesbench.ledger import Ledger, ledger_for_runs
 from nesbench.paths import upstream_dir
 from nesbench.upstream import confs as confs_mod
 from nesbench.upstream import flame as flame_mod
 from nesbench.upstream import patches as patches_mod
 from nesbench.upstream import preflight as preflight_mod
+from nesbench.upstream.job_records import finished, recorded
 from nesbench.upstream.jobs import (
-    EVAL_MARKER,
-    TRAIN_MARKER,
     JobResult,
     _read_json,
     _run,
@@ -89,6 +92,16 @@ class NerfaceJob:
     def name(self) -> str:
         return f"{self.run_name}/{self.protocol}/{self.subject}"
 
+    @property
+    def key(self) -> str:
+        """The job's key in the ledger (the pipeline's ``Job.key``)."""
+        return self.name
+
+    @property
+    def ledger(self) -> Ledger:
+        """The ledger of the runs folder (the run's own under `nesbench run`, else ``<runs>/.ledger``)."""
+        return ledger_for_runs(self.runs)
+
 
 def make_job(
     bench: Benchmark,
@@ -121,10 +134,7 @@ def make_job(
 
 def checkpoints(folder: Path) -> dict[int, Path]:
     """{iteration: file} of upstream's checkpoint<iter>.ckpt files (ordered numerically)."""
-    if not folder.is_dir():
-        return {}
-    found = {int(m[1]): p for p in folder.iterdir() if (m := CKPT_RE.match(p.name))}
-    return dict(sorted(found.items()))
+    return numbered(folder, CKPT_RE)
 
 
 def _plain(overrides: dict[str, Any] | None) -> dict[str, Any]:
@@ -200,70 +210,84 @@ def train_job(
     overrides: dict[str, Any] | None = None,
     python: str = sys.executable,
     force: bool = False,
+    record: bool = True,
 ) -> JobResult:
     """Train to ``iterations`` (default: configs/methods/nerface.conf per protocol); resumes from the newest
-    checkpoint of the same configuration; skips a finished job."""
+    checkpoint of the same configuration; skips a job whose ledger record says it finished with the same
+    iterations, config and commit. ``record``: record the attempt in the ledger (False under `nesbench run`, whose
+    stage runner records it with the returned ``result``)."""
     tpl = settings.load_settings()
     iterations = int(tpl.iterations[job.protocol] if iterations is None else iterations)
     if iterations <= 0:
         raise ConfigError(f"iterations must be a positive integer, got {iterations}")
+    ledger = job.ledger if record else None
     if found := problems(job, python):
-        return JobResult(job.name, "failed", "not launched: " + "; ".join(found))
+        refused = JobResult(job.name, "failed", "not launched: " + "; ".join(found))
+        return recorded(ledger, job.key, "train", lambda: refused)
     cfg_path, cfg = prepare(job, iterations, overrides)
     cfg_sha = hashlib.sha256(cfg_path.read_bytes()).hexdigest()
     identity = settings.identity_sha(cfg)
-    marker = job.job_dir / TRAIN_MARKER
     want = {"iterations": iterations, "config_sha256": cfg_sha, "commit": job.pin.commit}
-    done = _read_json(marker)
+    done = finished(job.ledger, job.runs, job.key, "train")
     if not force and done and all(done.get(k) == v for k, v in want.items()):
-        return JobResult(job.name, "skipped", f"already trained ({iterations} iterations)")
-    marker.unlink(missing_ok=True)
-    ident_file = job.ckpt_dir / IDENTITY
-    old = _read_json(ident_file)
-    if force or (old is not None and old.get("identity") != identity):
-        # another configuration: its checkpoints must not resume
-        shutil.rmtree(job.ckpt_dir, ignore_errors=True)
-    job.ckpt_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(ident_file, {"identity": identity})
-    final = iterations - 1
-    ckpts = checkpoints(job.ckpt_dir)
-    usable = {i: p for i, p in ckpts.items() if i <= final}
-    latest = max(usable) if usable else None
-    log = job.log_dir / "train.log"
-    per_iteration = None
-    if final not in ckpts:
-        cmd = [python, TRAIN_SCRIPT, "--config", str(cfg_path.resolve())]
-        if latest is not None:
-            cmd += ["--load-checkpoint", str(usable[latest].resolve())]
-        header = f"train {job.name} iterations={iterations} resume_from={latest}"
-        started = time.monotonic()
-        rc = _run(cmd, job.code_dir, log, header, job.seed)
-        if rc != 0 or final not in checkpoints(job.ckpt_dir):
-            return JobResult(job.name, "failed", f"exit {rc}: {_tail(log)}", log)
-        # wall time of this launch (data loading and validation logs included) over the iterations it ran
-        per_iteration = (time.monotonic() - started) / (final - (latest if latest is not None else -1))
-    record = {
-        **want,
-        "final_checkpoint": str(checkpoints(job.ckpt_dir)[final]),
-        "resumed_from": latest,
-        "seconds_per_iteration": per_iteration,
-        "work_dir": str(job.work_dir.resolve()),
-    }
-    write_json_atomic(marker, record)
-    how = f" (resumed from iteration {latest})" if latest is not None else ""
-    return JobResult(job.name, "done", f"trained to iteration {final}{how}", log)
+        return JobResult(job.name, "skipped", f"already trained ({iterations} iterations)", result=done)
+
+    def attempt() -> JobResult:
+        ident_file = job.ckpt_dir / IDENTITY
+        old = _read_json(ident_file)
+        if force or (old is not None and old.get("identity") != identity):
+            # another configuration: its checkpoints must not resume
+            shutil.rmtree(job.ckpt_dir, ignore_errors=True)
+        job.ckpt_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(ident_file, {"identity": identity})
+        final = iterations - 1
+        ckpts = checkpoints(job.ckpt_dir)
+        usable = {i: p for i, p in ckpts.items() if i <= final}
+        latest = max(usable) if usable else None
+        log = job.log_dir / "train.log"
+        per_iteration = None
+        if final not in ckpts:
+            cmd = [python, TRAIN_SCRIPT, "--config", str(cfg_path.resolve())]
+            if latest is not None:
+                cmd += ["--load-checkpoint", str(usable[latest].resolve())]
+            header = f"train {job.name} iterations={iterations} resume_from={latest}"
+            started = time.monotonic()
+            rc = _run(cmd, job.code_dir, log, header, job.seed)
+            if rc != 0 or final not in checkpoints(job.ckpt_dir):
+                return JobResult(job.name, "failed", f"exit {rc}: {_tail(log)}", log)
+            # wall time of this launch (data loading and validation logs included) over the iterations it ran
+            per_iteration = (time.monotonic() - started) / (final - (latest if latest is not None else -1))
+        result = {
+            **want,
+            "final_checkpoint": str(checkpoints(job.ckpt_dir)[final]),
+            "resumed_from": latest,
+            "seconds_per_iteration": per_iteration,
+            "work_dir": str(job.work_dir.resolve()),
+        }
+        how = f" (resumed from iteration {latest})" if latest is not None else ""
+        return JobResult(job.name, "done", f"trained to iteration {final}{how}", log, result=result)
+
+    return recorded(ledger, job.key, "train", attempt)
 
 
 def eval_job(
-    job: NerfaceJob, python: str = sys.executable, force: bool = False, checkpoint: int | None = None
+    job: NerfaceJob,
+    python: str = sys.executable,
+    force: bool = False,
+    checkpoint: int | None = None,
+    record: bool = True,
 ) -> JobResult:
     """Render every test sequence with the final checkpoint (frames already rendered are kept) and map them to
     the canonical prediction layout; writes method_info.json. ``checkpoint=N`` renders the saved
-    ``checkpoint<N>.ckpt`` instead and maps it as the method ``<run>-iter<N>`` (a before/after table)."""
-    trained = _read_json(job.job_dir / TRAIN_MARKER)
+    ``checkpoint<N>.ckpt`` instead and maps it as the method ``<run>-iter<N>`` (a before/after table). The train
+    it renders is the job's finished train in the ledger; ``record``: record the attempt in the ledger (stage
+    render of ``<run>[-iter<N>]/<protocol>/<subject>``; False under `nesbench run`)."""
+    trained = finished(job.ledger, job.runs, job.key, "train")
     if not trained:
         return JobResult(
-            job.name, "failed", f"not trained yet ({job.job_dir / TRAIN_MARKER} missing): run train.sh first"
+            job.name,
+            "failed",
+            f"not trained yet (no finished train of {job.key} in {job.ledger.root}): run train.sh first",
         )
     tpl = settings.load_settings()
     work = Path(trained.get("work_dir", job.work_dir))  # where training ran (`nesbench run` or train.sh)
@@ -279,87 +303,98 @@ def eval_job(
         ckpt, shown = saved[checkpoint], f"{job.run_name}-iter{checkpoint}"
         renders = work / f"renders-iter{checkpoint}"
     cfg_path = work / "config.yml"
-    if not ckpt.is_file() or not cfg_path.is_file():
-        return JobResult(job.name, "failed", f"{ckpt}: checkpoint missing; re-run train.sh with --force")
-    seqs = list(job.bench.protocol(job.protocol).test_sequences)
-    ckpt_sha = hashlib.sha256(ckpt.read_bytes()).hexdigest()
-    want = {"checkpoint_sha256": ckpt_sha, "latent": tpl.test_latent_code, "seed": tpl.render_seed}
-    log = job.log_dir / "eval.log"
-    rendered_now = 0
-    for seq in seqs:
-        out = renders / seq
-        info = _read_json(out / RENDER_DONE)
-        stamp = _read_json(out / "nesbench_render.json")
-        if force or stamp != want:
-            shutil.rmtree(out, ignore_errors=True)  # frames of another checkpoint or rule must not mix
-        elif info:
-            continue
-        out.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(out / "nesbench_render.json", want)
-        cmd = [
-            python,
-            RENDERER,
-            "--config",
-            str(cfg_path.resolve()),
-            "--checkpoint",
-            str(ckpt.resolve()),
-            "--transforms",
-            str((work / "dataset" / f"transforms_{seq}.json").resolve()),
-            "--out",
-            str(out.resolve()),
-            "--latent",
-            tpl.test_latent_code,
-            "--seed",
-            str(tpl.render_seed),
-        ]
-        rc = _run(
-            cmd, job.code_dir, log, f"eval {shown}/{job.protocol}/{job.subject} sequence={seq}", job.seed
-        )
-        if rc != 0 or not (out / RENDER_DONE).is_file():
-            return JobResult(job.name, "failed", f"exit {rc}: {_tail(log)}", log)
-        rendered_now += 1
-    per_seq = {}
-    testset = job.bench.testset_of(job.subject)
-    for seq in seqs:
-        gt = frame_files(sequence_dir(job.data_root, testset, job.subject, seq) / "image")
-        dst = prediction_dir(job.runs, shown, job.protocol, job.subject, seq)
-        per_seq[seq] = {
-            "frames": map_predictions(renders / seq, dst, list(gt)),
-            "source": str(renders / seq),
-            "render": _read_json(renders / seq / RENDER_DONE),
+    finished(
+        job.ledger, job.runs, f"{shown}/{job.protocol}/{job.subject}", "render"
+    )  # migrates an old marker
+
+    def attempt() -> JobResult:
+        if not ckpt.is_file() or not cfg_path.is_file():
+            return JobResult(job.name, "failed", f"{ckpt}: checkpoint missing; re-run train.sh with --force")
+        seqs = list(job.bench.protocol(job.protocol).test_sequences)
+        ckpt_sha = hashlib.sha256(ckpt.read_bytes()).hexdigest()
+        want = {"checkpoint_sha256": ckpt_sha, "latent": tpl.test_latent_code, "seed": tpl.render_seed}
+        log = job.log_dir / "eval.log"
+        rendered_now = 0
+        for seq in seqs:
+            out = renders / seq
+            info = _read_json(out / RENDER_DONE)
+            stamp = _read_json(out / "nesbench_render.json")
+            if force or stamp != want:
+                shutil.rmtree(out, ignore_errors=True)  # frames of another checkpoint or rule must not mix
+            elif info:
+                continue
+            out.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(out / "nesbench_render.json", want)
+            cmd = [
+                python,
+                RENDERER,
+                "--config",
+                str(cfg_path.resolve()),
+                "--checkpoint",
+                str(ckpt.resolve()),
+                "--transforms",
+                str((work / "dataset" / f"transforms_{seq}.json").resolve()),
+                "--out",
+                str(out.resolve()),
+                "--latent",
+                tpl.test_latent_code,
+                "--seed",
+                str(tpl.render_seed),
+            ]
+            rc = _run(
+                cmd, job.code_dir, log, f"eval {shown}/{job.protocol}/{job.subject} sequence={seq}", job.seed
+            )
+            if rc != 0 or not (out / RENDER_DONE).is_file():
+                return JobResult(job.name, "failed", f"exit {rc}: {_tail(log)}", log)
+            rendered_now += 1
+        per_seq = {}
+        testset = job.bench.testset_of(job.subject)
+        for seq in seqs:
+            gt = frame_files(sequence_dir(job.data_root, testset, job.subject, seq) / "image")
+            dst = prediction_dir(job.runs, shown, job.protocol, job.subject, seq)
+            per_seq[seq] = {
+                "frames": map_predictions(renders / seq, dst, list(gt)),
+                "source": str(renders / seq),
+                "render": _read_json(renders / seq / RENDER_DONE),
+            }
+        meta = _read_json(work / "dataset" / convert.META) or {}
+        info = {
+            "method": shown,
+            "seed": job.seed,
+            "upstream": job.pin.name,
+            "url": job.pin.url,
+            "commit": job.pin.commit,
+            "benchmark": job.bench.name,
+            "protocol": job.protocol,
+            "subject": job.subject,
+            "train_iterations": trained["iterations"],
+            "checkpoint": str(ckpt),
+            "checkpoint_iteration": int(CKPT_RE.match(ckpt.name)[1]),  # type: ignore[index]
+            "checkpoint_sha256": ckpt_sha,
+            "train_seconds_per_iteration": trained.get("seconds_per_iteration"),
+            "config": str(cfg_path),
+            "config_sha256": trained["config_sha256"],
+            "test_latent_code": tpl.test_latent_code,
+            "render_seed": tpl.render_seed,
+            "conversion": {
+                k: meta.get(k) for k in ("scale", "intrinsics", "settings", "expression", "flame_model")
+            },
+            "sequences": per_seq,
         }
-    meta = _read_json(work / "dataset" / convert.META) or {}
-    info = {
-        "method": shown,
-        "seed": job.seed,
-        "upstream": job.pin.name,
-        "url": job.pin.url,
-        "commit": job.pin.commit,
-        "benchmark": job.bench.name,
-        "protocol": job.protocol,
-        "subject": job.subject,
-        "train_iterations": trained["iterations"],
-        "checkpoint": str(ckpt),
-        "checkpoint_iteration": int(CKPT_RE.match(ckpt.name)[1]),  # type: ignore[index]
-        "checkpoint_sha256": ckpt_sha,
-        "train_seconds_per_iteration": trained.get("seconds_per_iteration"),
-        "config": str(cfg_path),
-        "config_sha256": trained["config_sha256"],
-        "test_latent_code": tpl.test_latent_code,
-        "render_seed": tpl.render_seed,
-        "conversion": {
-            k: meta.get(k) for k in ("scale", "intrinsics", "settings", "expression", "flame_model")
-        },
-        "sequences": per_seq,
-    }
-    write_json_atomic(job.runs / shown / job.protocol / job.subject / "method_info.json", info)
-    if checkpoint is None:
-        write_json_atomic(
-            job.job_dir / EVAL_MARKER, {"checkpoint_sha256": ckpt_sha, "sequences": sorted(per_seq)}
+        info_path = job.runs / shown / job.protocol / job.subject / "method_info.json"
+        write_json_atomic(info_path, info)
+        return JobResult(
+            job.name,
+            "done" if rendered_now else "skipped",
+            f"{len(per_seq)} sequences mapped ({rendered_now} rendered now)",
+            log,
+            result={
+                "checkpoint_sha256": ckpt_sha,
+                "sequences": sorted(per_seq),
+                "method_info": str(info_path),
+            },
         )
-    return JobResult(
-        job.name,
-        "done" if rendered_now else "skipped",
-        f"{len(per_seq)} sequences mapped ({rendered_now} rendered now)",
-        log,
+
+    return recorded(
+        job.ledger if record else None, f"{shown}/{job.protocol}/{job.subject}", "render", attempt
     )

@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scripts.test import TestRunner  # noqa: E402
 from scripts.train import TrainRunner  # noqa: E402
 
+from nesbench.data.layout import epoch_dir  # noqa: E402
 from nesbench.upstream import runner_support as rs  # noqa: E402
 from nesbench.upstream import speed  # noqa: E402
 
@@ -89,7 +90,7 @@ def evaluate(opt, speed_settings=None):
         runner_conf = rs.sequence_conf(opt.conf, seq, Path(opt.workdir) / f"eval_{seq}.conf")
         runner = TestRunner(conf=str(runner_conf), checkpoint=opt.checkpoint, load_path="", only_json=False)
         runner.run()
-        out = Path(runner.eval_dir) / seq / f"epoch_{runner.start_epoch}"
+        out = epoch_dir(Path(runner.eval_dir) / seq, runner.start_epoch)
         frames = sorted(int(p.stem) for p in (out / "rgb").glob("*.png"))
         rs.write_marker(
             out / rs.EVAL_DONE,

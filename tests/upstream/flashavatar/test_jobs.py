@@ -130,6 +130,9 @@ def test_train_resumes_after_interruption_and_skips_when_done(setup, monkeypatch
         job.data_dir.resolve()
     )
     assert jobs.train_job(job).status == "skipped"
+    rec = job.ledger.get(job.key, "train")  # the interrupted attempt and the resumed one, in <runs>/.ledger
+    assert job.ledger.root == job.runs / ".ledger" and [h["state"] for h in rec.history] == ["failed", "done"]
+    assert rec.result["resumed_from"] == 2 and rec.result["iterations"] == 5
     manifest = json.loads((job.data_dir / "manifest.json").read_text())
     proto = job.bench.protocol("expression")
     assert [f["sequence"] for f in manifest["frames"] if f["split"] == "train"] == [
@@ -181,8 +184,9 @@ def test_set_changes_the_settable_keys_and_refuses_others(setup, monkeypatch) ->
     assert jobs.train_job(job, overrides={"seed": "7", "white_background": False}).status == "done"
     call = calls(job)[-1]
     assert call[call.index("--seed") + 1] == "7" and "--white_background" not in call
-    done = json.loads((job.job_dir / "train.done.json").read_text())
+    done = job.ledger.result(job.key, "train")  # the one job ledger, no done-marker of its own
     assert done["seed"] == 7 and done["white_background"] is False
+    assert not (job.job_dir / "train.done.json").exists()
 
 
 def test_vgg16_weights_are_required_only_when_the_lpips_loss_is_reached(setup, monkeypatch) -> None:
@@ -237,3 +241,22 @@ def test_registered_method() -> None:
     from nesbench.methods.upstream_methods import FlashAvatarMethod
 
     assert isinstance(spec.create(), FlashAvatarMethod)
+
+
+def test_an_older_runs_folder_with_done_markers_resumes_without_redoing_work(setup) -> None:
+    """train.done.json / eval.done.json of a run from before the ledger are adopted into it and removed."""
+    import shutil
+
+    job, _ = setup
+    assert jobs.train_job(job).status == "done"
+    assert jobs.eval_job(job).status == "done"
+    trained = job.ledger.result(job.key, "train")
+    shutil.rmtree(job.ledger.root)  # what the older code left: markers in the job folder, no ledger
+    (job.job_dir / "train.done.json").write_text(json.dumps(trained))
+    (job.job_dir / "eval.done.json").write_text(json.dumps({"sequences": []}))
+    n = len(calls(job))
+    assert jobs.train_job(job).status == "skipped"
+    assert jobs.eval_job(job).status == "skipped"
+    assert len(calls(job)) == n and not list(job.job_dir.glob("*.done.json"))
+    assert job.ledger.get(job.key, "train").history[0]["migrated_from"].endswith("train.done.json")
+    assert job.ledger.get(job.key, "render").state == "done"

@@ -113,6 +113,9 @@ def test_train_resumes_after_interruption_then_skips(setup, monkeypatch: pytest.
     ]
     assert jobs.train_job(job, iterations=8, overrides=sets).status == "skipped"
     assert len(calls(job)) == 2
+    rec = job.ledger.get(job.key, "train")  # the one job ledger of the runs folder, no done-marker of its own
+    assert job.ledger.root == job.runs / ".ledger" and not (job.job_dir / "train.done.json").exists()
+    assert [h["state"] for h in rec.history] == ["failed", "done"] and rec.result["resumed_from"] == 4
     cfg = json.loads((job.work_dir / "config.yml").read_text())
     assert cfg["dataset"]["basedir"] == str((job.work_dir / "dataset").resolve())
     assert (job.work_dir / "dataset" / "transforms_e_6.json").is_file()
@@ -180,8 +183,7 @@ def test_registered_method() -> None:
 def test_eval_of_an_earlier_checkpoint_is_its_own_method(setup) -> None:
     job, tmp = setup
     assert jobs.train_job(job, iterations=3, overrides={"experiment.save_every": 2}).status == "done"
-    marker = json.loads((job.job_dir / "train.done.json").read_text())
-    assert marker["seconds_per_iteration"] > 0
+    assert job.ledger.result(job.key, "train")["seconds_per_iteration"] > 0
     with pytest.raises(ConfigError, match="no checkpoint00001.ckpt; saved: 0, 2"):
         jobs.eval_job(job, checkpoint=1)
     assert jobs.eval_job(job, checkpoint=0).status == "done"
@@ -190,5 +192,49 @@ def test_eval_of_an_earlier_checkpoint_is_its_own_method(setup) -> None:
     )
     assert info["method"] == "nerface-iter0" and info["checkpoint_iteration"] == 0
     assert frame_files(prediction_dir(tmp / "runs", "nerface-iter0", "expression", "9001", "e_6"))
-    assert not (job.job_dir / "eval.done.json").exists()  # the final render is still owed
+    assert job.ledger.get("nerface-iter0/expression/9001", "render").state == "done"
+    assert job.ledger.get(job.key, "render").state == "pending"  # the final render is still owed
     assert not prediction_dir(tmp / "runs", "nerface", "expression", "9001", "e_6").exists()
+
+
+def test_an_older_runs_folder_with_done_markers_resumes_without_redoing_work(setup) -> None:
+    """train.done.json / eval.done.json of a run from before the ledger are adopted into it and removed."""
+    import shutil
+
+    job, _ = setup
+    sets = {"experiment.save_every": 1}
+    assert jobs.train_job(job, iterations=3, overrides=sets).status == "done"
+    assert jobs.eval_job(job).status == "done"
+    trained = job.ledger.result(job.key, "train")
+    rendered = job.ledger.result(job.key, "render")
+    shutil.rmtree(job.ledger.root)  # what the older code left: markers in the job folder, no ledger
+    (job.job_dir / "train.done.json").write_text(json.dumps(trained))
+    (job.job_dir / "eval.done.json").write_text(
+        json.dumps({"checkpoint_sha256": rendered["checkpoint_sha256"]})
+    )
+    n = len(calls(job))
+    assert jobs.train_job(job, iterations=3, overrides=sets).status == "skipped"
+    assert jobs.eval_job(job).status == "skipped"
+    assert len(calls(job)) == n and not list(job.job_dir.glob("*.done.json"))
+    assert job.ledger.get(job.key, "train").history[0]["migrated_from"].endswith("train.done.json")
+    assert job.ledger.get(job.key, "render").state == "done"
+
+
+def test_under_nesbench_run_the_pipeline_records_nerface_stages(setup) -> None:
+    """With record=False (the registered method under `nesbench run`) the run's own ledger is read, not written."""
+    from nesbench.ledger import Ledger
+
+    job, tmp = setup
+    run = tmp / "run"
+    (run / "runs").mkdir(parents=True)
+    (run / "plan.json").write_text("{}")
+    job = jobs.make_job(job.bench, "9001", "expression", runs=run / "runs", data_root=job.data_root)
+    ledger = Ledger(run)
+    assert job.ledger.root == ledger.root
+    ledger.start(job.key, "train")  # what pipeline.stages.run_job does around the method's step
+    res = jobs.train_job(job, iterations=2, overrides={"experiment.save_every": 1}, record=False)
+    assert ledger.get(job.key, "train").state == "running"
+    ledger.finish(job.key, "train", ok=True, result=res.result)
+    ledger.start(job.key, "render")
+    assert jobs.eval_job(job, record=False).status == "done"
+    assert ledger.get(job.key, "render").state == "running" and not (run / "runs" / ".ledger").exists()

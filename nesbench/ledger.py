@@ -1,5 +1,10 @@
 """The job ledger: one small JSON record per (method, protocol, subject, stage), written atomically.
 
+One ledger records every job of an output folder, whoever runs it: `nesbench run` (``<run>/ledger/``; its stages
+prepare, train, render, the upstream methods' train and render included) and `nesbench upstream train|eval`
+(train.sh/eval.sh) writing straight into a runs folder (``<runs>/.ledger/``). A finished stage keeps what it
+produced (``result``, e.g. the trained epochs and conf hash), which is how a re-run knows it can skip the stage.
+
 States: pending -> running -> done | failed (with reason). Each record is its own file, so concurrent workers
 (local processes, Slurm array tasks) never write the same file unless they run the same stage; updates of one record
 take an exclusive ``fcntl`` lock on a sidecar lock file so attempts are counted exactly.
@@ -20,6 +25,7 @@ from nesbench.errors import ConfigError
 from nesbench.fsutil import TEMP_PREFIX, read_json_strict, write_json_atomic
 
 STAGES = ("prepare", "train", "render")
+PLAN_FILE = "plan.json"  # a `nesbench run` folder: plan.json, runs/, work/, logs/, ledger/
 STATES = ("pending", "running", "done", "failed")
 
 
@@ -35,13 +41,17 @@ class StageRecord:
     started: float = 0.0
     finished: float = 0.0
     history: list[dict] = field(default_factory=list)
+    result: dict = field(
+        default_factory=dict
+    )  # what the finished stage produced (records before issue 14: {})
 
 
 class Ledger:
-    """Stage states of every job of a run, stored under ``<run>/ledger/<method>/<protocol>/<subject>/<stage>.json``."""
+    """Stage states of every job of a run, stored under ``<run>/ledger/<method>/<protocol>/<subject>/<stage>.json``
+    (``folder`` names another subfolder: ``.ledger`` in a runs folder, see :func:`ledger_for_runs`)."""
 
-    def __init__(self, run_dir: Path) -> None:
-        self.root = Path(run_dir) / "ledger"
+    def __init__(self, run_dir: Path, folder: str = "ledger") -> None:
+        self.root = Path(run_dir) / folder
 
     def _path(self, job: str, stage: str) -> Path:
         return self.root / job / f"{stage}.json"
@@ -83,13 +93,31 @@ class Ledger:
             self._put(rec)
             return rec
 
-    def finish(self, job: str, stage: str, ok: bool, reason: str = "") -> StageRecord:
+    def finish(
+        self, job: str, stage: str, ok: bool, reason: str = "", result: dict | None = None
+    ) -> StageRecord:
+        """Mark the attempt done (keeping ``result``, what it produced) or failed with ``reason``."""
         with self._locked(job, stage):
             rec = self.get(job, stage)
             rec.state = "done" if ok else "failed"
             rec.reason = reason
+            rec.result = dict(result or {}) if ok else {}
             rec.finished = time.time()
             rec.history.append({"state": rec.state, "attempt": rec.attempts, "reason": reason})
+            self._put(rec)
+            return rec
+
+    def result(self, job: str, stage: str) -> dict | None:
+        """What the stage produced when it is done (None when it is not, or was recorded without a result)."""
+        rec = self.get(job, stage)
+        return rec.result if rec.state == "done" and rec.result else None
+
+    def adopt(self, job: str, stage: str, result: dict, source: Path) -> StageRecord:
+        """Record a stage finished before this ledger existed (an older done-marker file ``source``) as done."""
+        with self._locked(job, stage):
+            rec = self.get(job, stage)
+            rec.state, rec.reason, rec.result = "done", "", dict(result)
+            rec.history.append({"state": "done", "attempt": rec.attempts, "migrated_from": str(source)})
             self._put(rec)
             return rec
 
@@ -117,6 +145,16 @@ class Ledger:
         for rec in self.records():
             counts[rec.state] += 1
         return counts
+
+
+def ledger_for_runs(runs: Path) -> Ledger:
+    """The ledger of the jobs writing into the runs folder ``runs``: the run's own ledger when ``runs`` is the
+    ``runs/`` of a `nesbench run` folder (so pipeline and upstream layer share one record per job and stage), else
+    ``<runs>/.ledger/`` (hidden: scoring takes every other folder in a runs folder for a method)."""
+    runs = Path(runs)
+    if runs.name == "runs" and (runs.parent / PLAN_FILE).is_file():
+        return Ledger(runs.parent)
+    return Ledger(runs, folder=".ledger")
 
 
 def _corrupt(path: Path, why: str) -> ConfigError:
