@@ -64,6 +64,7 @@ EOF
 [[ -d "$GT/image" ]] || die "$GT/image: no GT frames; create the data first (bash scripts/smoke_upstream.sh --steps data --benchmark $BENCH)"
 TRAIN="${NESBENCH_BENCH_TRAIN:-bash $ROOT/train.sh}"
 mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)  # absolute: the runner resolves train.exps_folder from the upstream code folder
 echo "bench: methods $METHODS, variants $VARIANTS, benchmark $BENCH subject $SUBJECT sequence $SEQ, deterministic $DETERMINISTIC -> $OUT"
 
 eval_default() {  # METHOD CONF SEQ FINAL WORKDIR: the overlay runner renders SEQ at checkpoint FINAL
@@ -89,13 +90,19 @@ for m in "${MLIST[@]}"; do
       --runs "$dir/runs" --set "train.exps_folder=$dir/exp" > "$dir/train.out" 2>&1 \
       || { tail -5 "$dir/train.out" >&2; die "$m $v: training failed (log: $dir/train.out, $dir/runs/$m/expression/$SUBJECT/logs/train.log)"; }
     train_s=$(since "$t")
-    read -r final train_dir conf < <("$PY" - "$dir/runs/$m/expression/$SUBJECT/train.done.json" "$m" "$BENCH" "$SUBJECT" <<'EOF'
-import json, sys
+    read -r final train_dir conf < <("$PY" - "$dir/runs" "$m" "$BENCH" "$SUBJECT" <<'EOF'
+import sys
+from pathlib import Path
 from nesbench.config import load_benchmark
+from nesbench.ledger import ledger_for_runs
 from nesbench.paths import upstream_dir
 from nesbench.upstream.confs import conf_path
+from nesbench.upstream.job_records import finished
 from nesbench.upstream.pins import get_pin
-done = json.load(open(sys.argv[1]))
+runs = Path(sys.argv[1])
+done = finished(ledger_for_runs(runs), runs, f"{sys.argv[2]}/expression/{sys.argv[4]}", "train")
+if not done:
+    sys.exit(f"bench_upstream.sh: error: no finished train of {sys.argv[2]} recorded in {runs}")
 pin = get_pin(sys.argv[2])
 print(done["final_epoch"], done["train_dir"], conf_path(pin.checkout_dir(upstream_dir()), load_benchmark(sys.argv[3]), "expression", sys.argv[4], ""))
 EOF

@@ -25,7 +25,10 @@ exps = next(s.split("=", 1)[1] for s in a if s.startswith("train.exps_folder="))
 job = os.path.join(runs, m, "expression", subject)
 os.makedirs(job + "/logs", exist_ok=True)
 train_dir = os.path.join(exps, subject, "M", "split", "train")
-json.dump({"final_epoch": epochs, "train_dir": train_dir}, open(job + "/train.done.json", "w"))
+from nesbench.ledger import ledger_for_runs
+ledger, key = ledger_for_runs(runs), f"{m}/expression/{subject}"
+ledger.start(key, "train")
+ledger.finish(key, "train", ok=True, result={"final_epoch": epochs, "train_dir": train_dir})
 open(job + "/logs/train.log", "w").write("".join(f"Epoch time: {2.0 + i}\n" for i in range(epochs)))
 env = {k: os.environ.get(k) for k in ("NESBENCH_SPEEDUPS", "NESBENCH_TF32", "NESBENCH_DETERMINISTIC")}
 json.dump(env, open(os.path.join(runs, "env.json"), "w"))
@@ -36,7 +39,8 @@ import numpy as np
 from PIL import Image
 m, conf, seq, final, workdir = sys.argv[1:6]
 runs = os.path.dirname(workdir) + "/runs"
-train_dir = json.load(open(next(os.path.join(d, f) for d, _, fs in os.walk(runs) for f in fs if f == "train.done.json")))["train_dir"]
+from nesbench.ledger import ledger_for_runs
+train_dir = ledger_for_runs(runs).result(f"{m}/expression/" + os.listdir(runs + "/" + m + "/expression")[0], "train")["train_dir"]
 pred = "rgb" if m == "imavatar" else "rgb_erode_dilate"
 out = os.path.join(os.path.dirname(train_dir), "eval", seq, "epoch_" + final, pred)
 os.makedirs(out)
