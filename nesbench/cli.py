@@ -12,6 +12,7 @@ from pathlib import Path
 
 from nesbench import __version__
 from nesbench.errors import NesbenchError
+from nesbench.openmp_wait import prefer_passive_wait
 
 # One module per area; each defines register(subparsers) and sets `func` on its parsers.
 COMMAND_MODULES = (
@@ -38,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    prefer_passive_wait()  # before anything imports torch (nesbench.openmp_wait)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -30,12 +30,19 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-import cv2
-import numpy as np
-import torch
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+try:  # before torch is imported, as the nesbench commands do (NESBENCH_OPENMP_WAIT=default: libgomp's own)
+    from nesbench.openmp_wait import prefer_passive_wait
+
+    OPENMP_WAIT = prefer_passive_wait()
+except ImportError:  # a checkout before issue 14's thread settings (before/after comparisons)
+    OPENMP_WAIT = f"{os.environ.get('OMP_WAIT_POLICY', 'unset')} (not set by this checkout)"
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 from nesbench.errors import AssetError  # noqa: E402
 from nesbench.metrics.engine import Engine, PredSource, describe_device  # noqa: E402
@@ -257,7 +264,7 @@ def main() -> int:
           f"{eng.prefetch} batch(es) ahead; "
           f"{args.res}x{args.res}; {args.frames} frames x {args.methods} method(s) per GT")  # fmt: skip
     print(
-        f"{malloc}; GIL switch interval {sys.getswitchinterval()} s; CUDA graphs {'on' if eng.graphs.enabled else 'off'}"
+        f"{malloc}; OpenMP wait policy {OPENMP_WAIT}; GIL switch interval {sys.getswitchinterval()} s; CUDA graphs {'on' if eng.graphs.enabled else 'off'}"
     )
     print(f"load average (1/5/15 min): before {load_before[0]:.2f}/{load_before[1]:.2f}/{load_before[2]:.2f}, "
           "after {:.2f}/{:.2f}/{:.2f}".format(*os.getloadavg()))  # fmt: skip

@@ -169,7 +169,7 @@ class LpipsAlex(torch.nn.Module):
 
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Unit-normalised relu1..relu5 activations of images in [-1, 1]."""
-        h = ((x - self.shift) / self.scale).contiguous(memory_format=self.memory_format)
+        h = (x - self.shift).div_(self.scale).contiguous(memory_format=self.memory_format)
         taps = []
         for i, (stride, pad) in enumerate(CONVS.values()):
             if i in (1, 2):  # max-pools before conv 3 and conv 6
@@ -188,7 +188,7 @@ class LpipsAlex(torch.nn.Module):
         """B distances (float64: the spatial means are accumulated in float64, the same on every device)."""
         total = 0
         for a, b, w in zip(fx, fy, self.lins, strict=True):
-            total = total + F.conv2d((a - b) ** 2, w).mean(dim=(2, 3), dtype=torch.float64)
+            total = total + F.conv2d((a - b).square_(), w).mean(dim=(2, 3), dtype=torch.float64)
         return total[:, 0]
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -63,18 +63,24 @@ class UnifiedScorer(Scorer):
         return {"gt": image, "mask": mask[..., :1], "labels": labels[..., None]}
 
     def score(self, gt: Tensors, pred: Tensors, ctx: ScoreContext) -> Tensors:
-        m = unit(gt["mask"]) * cloth_free(gt["labels"])  # head mask: soft matte without cloth labels
-        g = unit(gt["gt"]) * m + (1 - m)
-        p = unit(pred["pred"]) * m + (1 - m)
+        m = unit(gt["mask"]).mul_(cloth_free(gt["labels"]))  # head mask: soft matte without cloth labels
+        background = 1 - m
+        # composites on white, x * m + (1 - m), computed in place in the fresh float copies that unit() makes
+        g = unit(gt["gt"]).mul_(m).add_(background)
+        p = unit(pred["pred"]).mul_(m).add_(background)
+        del background
         area = batch_sum(m) * 3
         d = p - g
-        mae = batch_sum(d.abs().mul_(m)) / area
+        e = torch.abs(d)
+        mae = batch_sum(e.mul_(m)) / area
         mse = batch_sum(d.square_().mul_(m)) / area
+        del d, e
         out = {"l1": mae, "mae": mae, "mse": mse, "psnr": 10 * torch.log10(1.0 / mse)}
         with ctx.timer("ssim"):
             w = m[:, :, 5:-5, 5:-5]
             smap = ssim_map(p, g, 1.0, self.ssim_backend).mean(dim=1, keepdim=True)
-            out["ssim"] = batch_sum(smap * w) / batch_sum(w)
+            out["ssim"] = batch_sum(smap.mul_(w)) / batch_sum(w)
         if ctx.lpips is not None:
-            out["lpips"] = ctx.lpips_distance("lpips", lambda: g * 2 - 1, lambda: p * 2 - 1)
+            # the composites are not used after LPIPS: mapped to [-1, 1] in place (x * 2 - 1, the same two ops)
+            out["lpips"] = ctx.lpips_distance("lpips", lambda: g.mul_(2).sub_(1), lambda: p.mul_(2).sub_(1))
         return out

@@ -1,0 +1,33 @@
+"""How torch's OpenMP threads wait between parallel regions: passively, for the nesbench commands.
+
+By default libgomp (torch's CPU thread pool on Linux) lets a thread that has finished its share of an operation spin
+for a while before it sleeps. Scoring on the CPU runs torch operations in the scoring thread while the decode and
+SSIM threads of the same process use the same cores, so spinning threads take the cores those threads need, and on a
+shared machine they burn CPU time that other processes need: on 2 shared cores, ``OMP_WAIT_POLICY=PASSIVE`` cut the
+CPU time per scored frame by about a third and did not slow the scoring down (docs/PERFORMANCE.md, issue 14). Values
+do not change: the policy only decides what an idle thread does, not how work is split.
+
+libgomp reads the variable once, when torch is imported, so the command entry points call
+:func:`prefer_passive_wait` before anything imports torch. A value already in the environment is kept;
+``NESBENCH_OPENMP_WAIT=default`` leaves libgomp's own default (for measurements). Child processes inherit it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+VARIABLE = "OMP_WAIT_POLICY"
+OPT_OUT = "NESBENCH_OPENMP_WAIT"
+
+
+def prefer_passive_wait() -> str:
+    """Set ``OMP_WAIT_POLICY=PASSIVE`` unless it is set or torch is already imported; return what is in effect."""
+    if VARIABLE in os.environ:
+        return f"{os.environ[VARIABLE]} (from the environment)"
+    if os.environ.get(OPT_OUT, "").lower() == "default":
+        return f"libgomp's default ({OPT_OUT}=default)"
+    if "torch" in sys.modules:
+        return "libgomp's default (torch was imported before nesbench could set it)"
+    os.environ[VARIABLE] = "PASSIVE"
+    return "PASSIVE (set by nesbench)"
