@@ -28,6 +28,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 from bench_metrics import linear_layers, make_data  # noqa: E402
 
 from nesbench.metrics.engine import describe_device, resolve_device  # noqa: E402
+from nesbench.metrics.engine.prepare import channels_first, gt_arrays  # noqa: E402
 from nesbench.metrics.frames import RawGt  # noqa: E402
 from nesbench.metrics.lpips_alex import LpipsAlex  # noqa: E402
 from nesbench.metrics.precision import full_float32, unit  # noqa: E402
@@ -55,10 +56,10 @@ def batch(b: int, res: int, channels: int, pin: bool) -> torch.Tensor:
     return (x.pin_memory() if pin else x).permute(0, 3, 1, 2)
 
 
-def frames(a: np.ndarray, b: int, pin: bool) -> torch.Tensor:
-    """B copies of one prepared H x W x C frame as the engine stacks them (B x C x H x W view)."""
+def stacked(a: np.ndarray, b: int, pin: bool) -> torch.Tensor:
+    """B copies of one prepared frame component (H x W x C or H x W) as the engine stacks them."""
     x = torch.from_numpy(np.ascontiguousarray(np.broadcast_to(a, (b, *a.shape))))
-    return (x.pin_memory() if pin else x).permute(0, 3, 1, 2)
+    return x.pin_memory() if pin else x
 
 
 def random_gt(res: int) -> RawGt:
@@ -115,7 +116,9 @@ def profile(args: argparse.Namespace, dev: torch.device) -> int:
         torch.backends.cudnn.benchmark = False
     for sname in list_scorers():
         sc = get_scorer(sname, resolution=res)
-        gt = {n: frames(a, b, pin).to(dev) for n, a in sc.prepare_gt(raw).items()}  # the scorer's own inputs
+        comps = {n: stacked(a, b, pin) for n, a in gt_arrays(sc, raw).items()}
+        selected = sc.select_gt(comps["image"], comps["mask"], comps.get("semantic"))
+        gt = {n: t.to(dev) for n, t in channels_first(selected).items()}  # the scorer's own inputs
         pred = {"pred": d["pred"]}
         fn = lambda sc=sc, gt=gt, pred=pred: sc.score(gt, pred, ScoreContext(lpips))  # noqa: E731
         with torch.inference_mode():

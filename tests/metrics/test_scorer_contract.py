@@ -11,10 +11,11 @@ import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
+from nesbench.metrics.engine.prepare import gt_arrays, pred_arrays, score_inputs
 from nesbench.metrics.frames import RawGt
 from nesbench.metrics.lpips_alex import LpipsAlex
 from nesbench.metrics.registry import list_scorers, scorer_formulas_at
-from nesbench.metrics.scorers import RESIZES, ScoreContext, Scorer
+from nesbench.metrics.scorers import RESIZES, SEMANTIC_RESIZES, ScoreContext, Scorer
 
 RES = 40
 STUB = Path(__file__).resolve().parents[1] / "fixtures" / "metric_parity" / "lpips_alexnet_stub.pth"
@@ -40,21 +41,17 @@ def _raw(k: int, res: int, rng: np.random.Generator) -> RawGt:
 
 
 def _batch(scorer: Scorer, n: int, src_res: int, seed: int = 0) -> tuple[dict, dict]:
-    """n frames prepared by the scorer and stacked as the engine stacks them (B x C x H x W, channels_last)."""
+    """n frames prepared for the scorer and stacked as the engine does (B x C x H x W, channels_last)."""
     rng = np.random.default_rng(seed)
     gts, preds = [], []
     for k in range(1, n + 1):
         raw = _raw(k, src_res, rng)
-        gts.append(scorer.prepare_gt(raw))
+        gts.append(gt_arrays(scorer, raw))
         noisy = np.clip(raw.image.astype(int) + rng.integers(-30, 31, raw.image.shape), 0, 255).astype(
             np.uint8
         )
-        preds.append(scorer.prepare_pred(noisy, f"{k}.png"))
-
-    def stack(frames: list[dict]) -> dict[str, torch.Tensor]:
-        return {n: torch.from_numpy(np.stack([f[n] for f in frames])).permute(0, 3, 1, 2) for n in frames[0]}
-
-    return stack(gts), stack(preds)
+        preds.append(pred_arrays(scorer, noisy, f"{k}.png"))
+    return score_inputs(scorer, gts, preds)
 
 
 def _rows(t: dict[str, torch.Tensor], i: int) -> dict[str, torch.Tensor]:
@@ -67,7 +64,8 @@ SCORERS = [(n, b) for n in list_scorers() for b in ("auto", "torch")]
 @pytest.mark.parametrize(("name", "backend"), SCORERS)
 def test_scorer_contract(name: str, backend: str, lpips: LpipsAlex) -> None:
     s = scorer_formulas_at(name, RES, ssim_backend=backend)
-    assert s.resize in RESIZES and s.metrics
+    assert s.resize in RESIZES and s.metrics and s.mask_channels in (1, 3)
+    assert not s.needs_semantic or (s.semantic_resize in SEMANTIC_RESIZES and s.semantic_use)
     for src_res in (RES, 2 * RES):  # at the resolution, and resized by the scorer's declared rule
         gt, pred = _batch(s, 4, src_res)
         for t in (*gt.values(), *pred.values()):

@@ -35,6 +35,7 @@ from nesbench.metrics.engine.cuda_graphs import GraphedScoring
 from nesbench.metrics.engine.decode_procs import DecodedBatch, ProcessDecoder
 from nesbench.metrics.engine.device import resolve_device, usable_cores
 from nesbench.metrics.engine.gt_cache import CachedSequence, GtCache
+from nesbench.metrics.engine.prepare import channels_first, gt_arrays, pred_arrays, stack
 from nesbench.metrics.engine.timing import StageTimer
 from nesbench.metrics.frames import GtSequence, RawGt, gt_keypoints, load_gt_sequence, read_gt_frame
 from nesbench.metrics.images import FrameError, read_rgb
@@ -415,7 +416,7 @@ class Engine:
             gt_error = Failure(f"ground truth: {exc}")
         for s in self.scorers:
             try:
-                frame.gt[s.name] = s.prepare_gt(raw) if raw is not None else gt_error
+                frame.gt[s.name] = gt_arrays(s, raw) if raw is not None else gt_error
             except FrameError as exc:
                 frame.gt[s.name] = Failure(f"ground truth: {exc}")
 
@@ -439,19 +440,18 @@ class Engine:
         frame.rgb[method] = rgb if self.detector is not None or self.dlib is not None else None
         for s in self.scorers:
             try:
-                frame.pred[method][s.name] = s.prepare_pred(rgb, path)
+                frame.pred[method][s.name] = pred_arrays(s, rgb, path)
             except FrameError as exc:
                 frame.pred[method][s.name] = Failure(str(exc))
 
-    def _stack(self, arrays: list[np.ndarray]) -> torch.Tensor:
-        """HxWxC frames -> one B x C x H x W tensor in channels_last layout: a single copy, no transposition
-        (pinned when the device is a GPU, so the host-to-device copy is asynchronous)."""
-        # uint8 (0..255) unless a frame was resized (float32 on the same 0..255 scale): np.stack casts exactly
-        dtype = torch.uint8 if all(a.dtype == np.uint8 for a in arrays) else torch.float32
-        shape = (len(arrays), *arrays[0].shape)
-        out = self._host_batch(shape, dtype)
-        np.stack(arrays, out=out.numpy())
-        return out.permute(0, 3, 1, 2)
+    def _stack(self, arrays: list[np.ndarray], stacks: dict[tuple[int, ...], torch.Tensor]) -> torch.Tensor:
+        """Frames of one component -> one B x ... host tensor (pinned when the device is a GPU, so that the
+        host-to-device copy is asynchronous); the same frame arrays (scorers that need no resize share the
+        decoded frames) are stacked once per batch: ``stacks``, keyed by the arrays' identities."""
+        key = tuple(id(a) for a in arrays)
+        if key not in stacks:
+            stacks[key] = stack(arrays, pin_memory=self.device.type == "cuda")
+        return stacks[key]
 
     def _collate(
         self,
@@ -465,6 +465,7 @@ class Engine:
         when given; predictions that were decoded into ``pred_slots`` are taken from there). Runs in the
         read-ahead thread."""
         row_of = {f.k: j for j, f in enumerate(frames)}
+        stacks: dict[tuple[int, ...], torch.Tensor] = {}  # one stack of the same frame arrays (see _stack)
 
         def rows(t: torch.Tensor, key: tuple[int, ...]) -> torch.Tensor:
             """The batch rows of frames ``key`` (B x H x W x C -> B' x C x H x W, channels_last)."""
@@ -491,12 +492,18 @@ class Engine:
                 if ok and key not in gt_stacks and gt_batch is not None:
                     gt_stacks[key] = {n: rows(t, key) for n, t in inputs.items()}
                 elif ok and key not in gt_stacks:
-                    gt_stacks[key] = {n: self._stack([f.gt[s.name][n] for f in ok]) for n in ok[0].gt[s.name]}
+                    comps = {n: self._stack([f.gt[s.name][n] for f in ok], stacks) for n in ok[0].gt[s.name]}
+                    selected = s.select_gt(comps["image"], comps["mask"], comps.get("semantic"))
+                    gt_stacks[key] = channels_first(selected)
                 pr = {}
                 for n in ok[0].pred[m][s.name] if ok else ():
                     arrays = [f.pred[m][s.name][n] for f in ok]
                     in_slot = all(a is f.slot.get(m) for a, f in zip(arrays, ok, strict=True))
-                    pr[n] = rows(pred_slots[m], key) if in_slot else self._stack(arrays)
+                    pr[n] = (
+                        rows(pred_slots[m], key)
+                        if in_slot
+                        else self._stack(arrays, stacks).permute(0, 3, 1, 2)
+                    )
                 work.append(ScorerBatch(s, m, ok, failed, key, gt_stacks.get(key, {}), pr))
         return work
 

@@ -6,7 +6,7 @@
 
 # The import order is the registration order (`nesbench metrics list` shows unified first):
 # isort: split
-from nesbench.metrics.scorers.base import RESIZES, ScoreContext, Scorer, cloth_free
+from nesbench.metrics.scorers.base import RESIZES, SEMANTIC_RESIZES, ScoreContext, Scorer, cloth_free
 from nesbench.metrics.scorers.unified import UnifiedScorer
 
 # isort: split
@@ -14,6 +14,7 @@ from nesbench.metrics.scorers.renderme import RenderMeIMavatarScorer, RenderMePo
 
 __all__ = [
     "RESIZES",
+    "SEMANTIC_RESIZES",
     "RenderMeIMavatarScorer",
     "RenderMePointAvatarScorer",
     "ScoreContext",

@@ -1,9 +1,11 @@
 """The scorer contract: what a metric author implements, and what the engine guarantees.
 
 A scorer is a named, versioned metric definition (:mod:`nesbench.metrics.spec` declares its columns). The engine
-(:mod:`nesbench.metrics.engine`) decodes frames, calls the scorer's ``prepare_*`` per frame to bring them to its
-resolution (the resizing rule it declares in ``resize``), stacks them into batches on the scoring device and calls
-``score(gt, pred, ctx)``. A metric author reads this module, :mod:`nesbench.metrics.spec` and one scorer module.
+(:mod:`nesbench.metrics.engine`) decodes frames, brings them to the scorer's resolution by the rules it declares
+(``resize``, ``mask_channels``, ``semantic_resize``; :mod:`nesbench.metrics.engine.prepare`), stacks them into
+batches of torch tensors, lets ``select_gt`` pick the scorer's GT inputs and calls ``score(gt, pred, ctx)`` on the
+scoring device. A scorer sees torch tensors only. A metric author reads this module,
+:mod:`nesbench.metrics.spec` and one scorer module.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import torch
 
 from nesbench.cli_args import MAX_RESOLUTION, MIN_RESOLUTION
 from nesbench.errors import ConfigError
-from nesbench.metrics.frames import CLOTH_LABELS, RawGt
+from nesbench.metrics.frames import CLOTH_LABELS
 from nesbench.metrics.images import legacy_resize_255, resize_to_255
 from nesbench.metrics.spec import MetricSpec
 
@@ -27,13 +29,16 @@ if TYPE_CHECKING:
     from nesbench.metrics.lpips_alex import LpipsAlex
 
 Tensors = dict[str, torch.Tensor]
-Array = np.ndarray | torch.Tensor
 Timer = Callable[[str], AbstractContextManager]
 
 # Scorer.resize -> the per-frame resize to the scorer's resolution, on the 0..255 scale (uint8 when no resize is
 # needed, float32 after one): 'legacy' = the benchmark's cv2 bilinear rule (only when the width differs);
 # 'area' = area when shrinking, bilinear when enlarging, non-square frames rejected (the unified scorer).
 RESIZES: dict[str, Callable] = {"legacy": legacy_resize_255, "area": resize_to_255}
+# Scorer.semantic_resize -> how the GT face-parsing labels reach the resolution: 'nearest' = nearest neighbour, the
+# map must have its image's size (the unified scorer); 'bilinear' = cv2 bilinear on the float labels when the size
+# differs (PointAvatar's rule).
+SEMANTIC_RESIZES = ("nearest", "bilinear")
 
 
 def _no_timer(stage: str) -> AbstractContextManager:
@@ -73,15 +78,15 @@ class ScoreContext:
 class Scorer:
     """A named, versioned metric definition; subclasses register with ``@register_scorer``.
 
-    Per frame (decode threads, numpy): ``prepare_gt(raw)`` and ``prepare_pred(rgb, path)`` return the scorer's
-    inputs at its resolution (HxWxC arrays, resized by its declared ``resize`` rule; raise ``FrameError`` for a
-    frame that cannot be scored). ``select_gt`` is the same selection on frames already at the resolution, numpy
-    or torch (the engine reads cached GT in whole batches with it).
+    Per frame (the engine's decode threads): the GT image, its mask (``mask_channels`` of them: 1 = channel 0
+    only) and, for a scorer that ``needs_semantic``, its face-parsing labels are brought to the scorer's resolution
+    by its ``resize`` and ``semantic_resize`` rules; a frame that cannot be scored is recorded as a failure.
 
-    Per batch: ``score(gt, pred, ctx)`` gets the prepared inputs stacked to B x C x H x W torch tensors on the
-    scoring device (uint8 0..255, or float32 0..255 after a resize) and returns, per metric it computes, one
-    floating tensor of B values on that device. The engine adds ``keypoint``/``keypoint_dlib`` (detectors run on
-    the host), caps PSNR and records non-finite values as failures.
+    Per batch, torch only: ``select_gt(image, mask, labels)`` picks the scorer's GT inputs from the stacked
+    components (B x H x W x C, on the host). ``score(gt, pred, ctx)`` gets them, and ``pred`` (the render), as
+    B x C x H x W tensors on the scoring device (uint8 0..255, or float32 0..255 after a resize) and returns, per
+    metric it computes, one floating tensor of B values on that device. The engine adds
+    ``keypoint``/``keypoint_dlib`` (detectors run on the host), caps PSNR and records non-finite values as failures.
 
     The capture rule (``graphable`` scorers; the engine replays them as CUDA graphs): ``score`` must run on the
     device only, with static shapes: no host synchronisation (``.item()``, ``.tolist()``, ``.cpu()``,
@@ -96,6 +101,9 @@ class Scorer:
     metrics: ClassVar[dict[str, MetricSpec]]
     needs_semantic: ClassVar[bool] = False
     resize: ClassVar[str] = "area"  # a key of RESIZES
+    mask_channels: ClassVar[int] = 3  # GT mask channels resized and stacked: 1 = channel 0 only, 3 = all
+    semantic_resize: ClassVar[str | None] = None  # one of SEMANTIC_RESIZES when needs_semantic
+    semantic_use: ClassVar[str] = ""  # what the labels are for, in the failure of a frame without them
     # The legacy scorers evaluate at the resolution their benchmark code hard-codes (`res = 512`), whatever the
     # input size or the requested resolution; None: the resolution given (the unified scorer).
     fixed_resolution: ClassVar[int | None] = None
@@ -123,22 +131,11 @@ class Scorer:
     def needs_keypoints(self) -> bool:
         return "keypoint" in self.metrics
 
-    def resized(self, img: np.ndarray, path: object) -> np.ndarray:
-        """``img`` at the scorer's resolution by its declared ``resize`` rule."""
-        return RESIZES[self.resize](img, self.resolution, path)
-
-    def prepare_gt(self, raw: RawGt) -> dict[str, np.ndarray]:
-        """The scorer's GT inputs of one frame at its resolution (HxWxC arrays): resizing, then :meth:`select_gt`."""
+    def select_gt(self, image: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor | None) -> Tensors:
+        """The scorer's GT inputs from batches of the prepared components: image (B x H x W x 3), mask
+        (B x H x W x ``mask_channels``) and labels (B x H x W; None when not needed), all at its resolution; views,
+        not copies, where they suffice. The result's tensors are B x H x W x C."""
         raise NotImplementedError
-
-    def select_gt(self, image: Array, mask: Array, labels: Array | None) -> dict[str, Array]:
-        """The scorer's GT inputs from image (..xHxWx3), mask (..xHxWx1 or 3) and labels (..xHxW, None when not
-        needed) already at its resolution; numpy frames or torch batches (the engine's batch path for cached GT)."""
-        raise NotImplementedError
-
-    def prepare_pred(self, rgb: np.ndarray, path: object) -> dict[str, np.ndarray]:
-        """The prediction input of one frame: the RGB render at the scorer's resolution."""
-        return {"pred": self.resized(rgb, path)}
 
     def score(self, gt: Tensors, pred: Tensors, ctx: ScoreContext) -> Tensors:
         raise NotImplementedError

@@ -6,15 +6,11 @@
 
 from __future__ import annotations
 
-import cv2
-import numpy as np
 import torch
 
-from nesbench.metrics.frames import RawGt
-from nesbench.metrics.images import FrameError
 from nesbench.metrics.precision import batch_sum, quantise, unit
 from nesbench.metrics.registry import register_scorer
-from nesbench.metrics.scorers.base import KEYPOINT, Array, ScoreContext, Scorer, Tensors, cloth_free
+from nesbench.metrics.scorers.base import KEYPOINT, ScoreContext, Scorer, Tensors, cloth_free
 from nesbench.metrics.spec import metric_specs
 from nesbench.metrics.ssim import legacy_filter2d_ssim, ssim
 
@@ -54,12 +50,7 @@ class RenderMeIMavatarScorer(Scorer):
     def graphable(self) -> bool:
         return self.ssim_filter != "filter2d"
 
-    def prepare_gt(self, raw: RawGt) -> dict[str, np.ndarray]:
-        gt = self.resized(raw.image, raw.paths["image"])
-        mask = self.resized(raw.mask, raw.paths["mask"])
-        return self.select_gt(gt, mask, None)
-
-    def select_gt(self, image: Array, mask: Array, labels: Array | None) -> dict[str, Array]:
+    def select_gt(self, image: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor | None) -> Tensors:
         return {"gt": image, "mask": mask[..., :1]}
 
     def score(self, gt: Tensors, pred: Tensors, ctx: ScoreContext) -> Tensors:
@@ -102,6 +93,8 @@ class RenderMePointAvatarScorer(Scorer):
     needs_semantic = True
     fixed_resolution = 512
     resize = "legacy"
+    semantic_resize = "bilinear"
+    semantic_use = "the no_cloth mask"
     metrics = metric_specs(
         l1="reported 'L1' = l1_l: sum(mask*(pred-gt)^2) / (3*H*W) (squared error, all pixels)",
         mae="sum(mask*|pred-gt|) / (3*H*W)",
@@ -111,19 +104,8 @@ class RenderMePointAvatarScorer(Scorer):
         lpips="LPIPS v0.1 alex, normalize=True, on pred*mask and gt*mask",
     )
 
-    def prepare_gt(self, raw: RawGt) -> dict[str, np.ndarray]:
-        res = self.resolution
-        if raw.semantic is None:
-            raise FrameError(f"{raw.semantic_error}; the no_cloth mask needs semantic/<k>.png")
-        gt = self.resized(raw.image, raw.paths["image"])
-        mask = self.resized(raw.mask, raw.paths["mask"])
-        semantic = raw.semantic
-        # bilinear on float labels, as upstream (a same-size resize is the identity, so it is skipped)
-        if semantic.shape != (res, res):
-            semantic = cv2.resize(semantic.astype(np.float32), (res, res))
-        return self.select_gt(gt, mask, semantic)
-
-    def select_gt(self, image: Array, mask: Array, labels: Array | None) -> dict[str, Array]:
+    def select_gt(self, image: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor | None) -> Tensors:
+        assert labels is not None
         # every mask channel: the GT composite uses them (a 1-channel mask broadcasts to the same values)
         return {"gt": image, "mask": mask, "labels": labels[..., None]}
 

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import cv2
-import numpy as np
 import torch
 
-from nesbench.metrics.frames import RawGt
-from nesbench.metrics.images import FrameError
 from nesbench.metrics.precision import batch_sum, unit
 from nesbench.metrics.registry import register_scorer
 from nesbench.metrics.scorers.base import (
     KEYPOINT,
     KEYPOINT_DLIB,
-    Array,
     ScoreContext,
     Scorer,
     Tensors,
@@ -33,6 +28,9 @@ class UnifiedScorer(Scorer):
     version = "1.1"  # 1.1: + keypoint_dlib (the other values are those of 1.0)
     needs_semantic = True
     resize = "area"
+    mask_channels = 1
+    semantic_resize = "nearest"
+    semantic_use = "the unified head mask"
     metrics = metric_specs(
         l1="masked MAE: sum(m*|P-G|) / (3*sum(m)) on the composites, [0,1] units",
         mae="same as l1",
@@ -44,22 +42,8 @@ class UnifiedScorer(Scorer):
         keypoint_dlib=KEYPOINT_DLIB,
     )
 
-    def prepare_gt(self, raw: RawGt) -> dict[str, np.ndarray]:
-        res = self.resolution
-        if raw.semantic is None:
-            raise FrameError(f"{raw.semantic_error}; the unified head mask needs semantic/<k>.png")
-        gt = self.resized(raw.image, raw.paths["image"])
-        mask = self.resized(raw.mask[:, :, 0], raw.paths["mask"])
-        sem = raw.semantic
-        if sem.shape != raw.image.shape[:2]:
-            raise FrameError(
-                f"semantic map of frame {raw.k} is {sem.shape[1]}x{sem.shape[0]}, not the image size"
-            )
-        if sem.shape[0] != res:
-            sem = cv2.resize(sem, (res, res), interpolation=cv2.INTER_NEAREST)
-        return self.select_gt(gt, mask[:, :, None], sem)
-
-    def select_gt(self, image: Array, mask: Array, labels: Array | None) -> dict[str, Array]:
+    def select_gt(self, image: torch.Tensor, mask: torch.Tensor, labels: torch.Tensor | None) -> Tensors:
+        assert labels is not None
         return {"gt": image, "mask": mask[..., :1], "labels": labels[..., None]}
 
     def score(self, gt: Tensors, pred: Tensors, ctx: ScoreContext) -> Tensors:
