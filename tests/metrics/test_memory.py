@@ -23,6 +23,8 @@ def faults():
         del a, b
         d = np.ones(6 << 20, dtype=np.float32)
         del c, d
+        e = np.ones(6 << 20, dtype=np.float64)  # above glibc's largest mmap threshold: 48 MB (float64 batch sums)
+        del e
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
 
 faults()
