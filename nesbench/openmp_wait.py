@@ -9,7 +9,9 @@ do not change: the policy only decides what an idle thread does, not how work is
 
 libgomp reads the variable once, when torch is imported, so the command entry points call
 :func:`prefer_passive_wait` before anything imports torch. A value already in the environment is kept;
-``NESBENCH_OPENMP_WAIT=default`` leaves libgomp's own default (for measurements). Child processes inherit it.
+``NESBENCH_OPENMP_WAIT=default`` leaves libgomp's own default (for measurements). nesbench's own child processes
+inherit it; the upstream methods' runners do not (:func:`without_our_wait_policy`): their speed is measured and
+compared as upstream runs them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import sys
 
 VARIABLE = "OMP_WAIT_POLICY"
 OPT_OUT = "NESBENCH_OPENMP_WAIT"
+SET_BY_US = "NESBENCH_OPENMP_WAIT_SET"  # marks a policy nesbench set (not the user)
 
 
 def prefer_passive_wait() -> str:
@@ -30,4 +33,13 @@ def prefer_passive_wait() -> str:
     if "torch" in sys.modules:
         return "libgomp's default (torch was imported before nesbench could set it)"
     os.environ[VARIABLE] = "PASSIVE"
+    os.environ[SET_BY_US] = "1"
     return "PASSIVE (set by nesbench)"
+
+
+def without_our_wait_policy(env: dict[str, str]) -> dict[str, str]:
+    """``env`` for an upstream runner: the wait policy removed when nesbench set it (a user's own value is kept)."""
+    env = dict(env)
+    if env.pop(SET_BY_US, None) == "1":
+        env.pop(VARIABLE, None)
+    return env

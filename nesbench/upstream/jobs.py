@@ -28,6 +28,7 @@ from nesbench.data.layout import epoch_dir, epoch_of, frame_files, prediction_di
 from nesbench.errors import AssetError, ConfigError, DataError
 from nesbench.fsutil import write_json_atomic
 from nesbench.ledger import Ledger, ledger_for_runs
+from nesbench.openmp_wait import without_our_wait_policy
 from nesbench.paths import REPO_ROOT, upstream_dir
 from nesbench.upstream import confs as confs_mod
 from nesbench.upstream import dataset_checks, speed
@@ -158,7 +159,7 @@ def _run(
     dataset overlays then refuse what they otherwise only warn about), ``tf32`` (None: as inherited) as
     $NESBENCH_TF32 (nesbench.upstream.speed; the runner records what it used)."""
     log.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "WANDB_MODE": "disabled"}
+    env = {**without_our_wait_policy(os.environ), "PYTHONUNBUFFERED": "1", "WANDB_MODE": "disabled"}
     if tf32 is not None:
         env[speed.TF32_ENV] = "1" if tf32 else "0"
     env.pop(dataset_checks.STRICT_ENV, None)
