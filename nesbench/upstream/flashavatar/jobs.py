@@ -22,31 +22,28 @@ import re
 import shutil
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from nesbench.config import Benchmark
 from nesbench.data.layout import frame_files, numbered, prediction_dir, sequence_dir
-from nesbench.errors import AssetError, ConfigError, DataError
+from nesbench.errors import ConfigError, DataError
 from nesbench.fsutil import write_json_atomic
-from nesbench.ledger import Ledger, ledger_for_runs
-from nesbench.paths import upstream_dir
 from nesbench.upstream import flame as flame_mod
 from nesbench.upstream import flashavatar_convert as convert
 from nesbench.upstream import patches as patches_mod
 from nesbench.upstream import preflight as preflight_mod
 from nesbench.upstream.flashavatar import settings
+from nesbench.upstream.iteration_jobs import IterationJob
 from nesbench.upstream.job_records import finished, recorded
+from nesbench.upstream.pins import get_pin
 from nesbench.upstream.jobs import (
     JobResult,
     _read_json,
     _run,
     _tail,
-    default_runs_dir,
     map_predictions,
 )
-from nesbench.upstream.pins import Upstream, get_pin
 
 TRAIN_SCRIPT, TEST_SCRIPT, HOOKS = "train.py", "test.py", "nes_hooks.py"
 CONVERTED = "nesbench_convert.json"
@@ -56,29 +53,8 @@ CKPT_RE = re.compile(r"^chkpnt(\d+)\.pth$")
 LPIPS_FROM = 15000  # train.py mid_num: the LPIPS-VGG loss (and so its VGG16) is used after this iteration
 
 
-@dataclass(frozen=True)
-class FlashAvatarJob:
-    pin: Upstream
-    bench: Benchmark
-    subject: str
-    protocol: str
-    runs: Path
-    code_dir: Path
-    data_root: Path
-    seed: int | None = None
-    work: Path | None = None
-
-    @property
-    def run_name(self) -> str:
-        return self.pin.key if self.seed is None else f"{self.pin.key}-seed{self.seed}"
-
-    @property
-    def job_dir(self) -> Path:
-        return self.runs / self.run_name / self.protocol / self.subject
-
-    @property
-    def work_dir(self) -> Path:
-        return self.work or self.job_dir / "work"
+class FlashAvatarJob(IterationJob):
+    """FlashAvatar's job: the converted data in ``<work>/data``, upstream's checkpoints in its ``log/ckpt``."""
 
     @property
     def data_dir(self) -> Path:
@@ -87,24 +63,6 @@ class FlashAvatarJob:
     @property
     def ckpt_dir(self) -> Path:
         return self.data_dir / "log" / "ckpt"  # upstream: <datadir>/log/ckpt
-
-    @property
-    def log_dir(self) -> Path:
-        return self.job_dir / "logs"
-
-    @property
-    def name(self) -> str:
-        return f"{self.run_name}/{self.protocol}/{self.subject}"
-
-    @property
-    def key(self) -> str:
-        """The job's key in the ledger (the pipeline's ``Job.key``)."""
-        return self.name
-
-    @property
-    def ledger(self) -> Ledger:
-        """The ledger of the runs folder (the run's own under `nesbench run`, else ``<runs>/.ledger``)."""
-        return ledger_for_runs(self.runs)
 
 
 def make_job(
@@ -117,23 +75,7 @@ def make_job(
     seed: int | None = None,
     work: Path | None = None,
 ) -> FlashAvatarJob:
-    pin = get_pin("flashavatar")
-    bench.protocol(protocol)
-    bench.testset_of(subject)
-    code = pin.code_dir(upstream_root or upstream_dir())
-    if not (code / TRAIN_SCRIPT).is_file():
-        raise AssetError(f"{code / TRAIN_SCRIPT}: missing; run `bash setup.sh --methods flashavatar` first")
-    return FlashAvatarJob(
-        pin,
-        bench,
-        str(subject),
-        protocol,
-        Path(runs or default_runs_dir()),
-        code,
-        Path(data_root) if data_root else bench.data_root(),
-        seed,
-        Path(work) if work else None,
-    )
+    return FlashAvatarJob.make(get_pin("flashavatar"), TRAIN_SCRIPT, bench, subject, protocol, runs, upstream_root, data_root, seed, work)
 
 
 def checkpoints(folder: Path) -> dict[int, Path]:
@@ -142,8 +84,8 @@ def checkpoints(folder: Path) -> dict[int, Path]:
 
 
 def problems(job: FlashAvatarJob, python: str, perceptual: bool) -> list[str]:
-    """``perceptual``: the run reaches upstream's LPIPS-VGG loss (on, and more than 15,000 iterations)."""
-    """What would make the upstream scripts fail, one line each (checkout, patches, FLAME, modules, weights)."""
+    """What would make the upstream scripts fail, one line each (checkout, patches, FLAME, modules, weights).
+    ``perceptual``: the run reaches upstream's LPIPS-VGG loss (on, and more than 15,000 iterations)."""
     out = []
     for rel in (TRAIN_SCRIPT, TEST_SCRIPT, HOOKS):
         if not (job.code_dir / rel).is_file():

@@ -22,31 +22,28 @@ import re
 import shutil
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from nesbench.config import Benchmark
 from nesbench.data.layout import frame_files, numbered, prediction_dir, sequence_dir
-from nesbench.errors import AssetError, ConfigError
+from nesbench.errors import ConfigError
 from nesbench.fsutil import write_json_atomic, write_text_atomic
-from nesbench.ledger import Ledger, ledger_for_runs
-from nesbench.paths import upstream_dir
 from nesbench.upstream import confs as confs_mod
 from nesbench.upstream import flame as flame_mod
 from nesbench.upstream import patches as patches_mod
 from nesbench.upstream import preflight as preflight_mod
+from nesbench.upstream.iteration_jobs import IterationJob
 from nesbench.upstream.job_records import finished, recorded
+from nesbench.upstream.pins import get_pin
 from nesbench.upstream.jobs import (
     JobResult,
     _read_json,
     _run,
     _tail,
-    default_runs_dir,
     map_predictions,
 )
 from nesbench.upstream.nerface import convert, settings
-from nesbench.upstream.pins import Upstream, get_pin
 
 TRAIN_SCRIPT = "train_transformed_rays.py"
 RENDERER = "nes_nerface_render.py"
@@ -56,51 +53,12 @@ CKPT_RE = re.compile(r"^checkpoint(\d+)\.ckpt$")
 MODULES = ("yaml", "imageio", "cv2", "tqdm", "matplotlib")
 
 
-@dataclass(frozen=True)
-class NerfaceJob:
-    pin: Upstream
-    bench: Benchmark
-    subject: str
-    protocol: str
-    runs: Path
-    code_dir: Path
-    data_root: Path
-    seed: int | None = None
-    work: Path | None = None
-
-    @property
-    def run_name(self) -> str:
-        return self.pin.key if self.seed is None else f"{self.pin.key}-seed{self.seed}"
-
-    @property
-    def job_dir(self) -> Path:
-        return self.runs / self.run_name / self.protocol / self.subject
-
-    @property
-    def work_dir(self) -> Path:
-        return self.work or self.job_dir / "work"
-
-    @property
-    def log_dir(self) -> Path:
-        return self.job_dir / "logs"
+class NerfaceJob(IterationJob):
+    """NeRFace's job: upstream's checkpoints in ``<work>/logs/nerface``."""
 
     @property
     def ckpt_dir(self) -> Path:
         return self.work_dir / "logs" / "nerface"
-
-    @property
-    def name(self) -> str:
-        return f"{self.run_name}/{self.protocol}/{self.subject}"
-
-    @property
-    def key(self) -> str:
-        """The job's key in the ledger (the pipeline's ``Job.key``)."""
-        return self.name
-
-    @property
-    def ledger(self) -> Ledger:
-        """The ledger of the runs folder (the run's own under `nesbench run`, else ``<runs>/.ledger``)."""
-        return ledger_for_runs(self.runs)
 
 
 def make_job(
@@ -113,23 +71,7 @@ def make_job(
     seed: int | None = None,
     work: Path | None = None,
 ) -> NerfaceJob:
-    pin = get_pin("nerface")
-    bench.protocol(protocol)
-    bench.testset_of(subject)
-    code = pin.code_dir(upstream_root or upstream_dir())
-    if not (code / RENDERER).is_file():
-        raise AssetError(f"{code / RENDERER}: missing; run `bash setup.sh --methods nerface` first")
-    return NerfaceJob(
-        pin,
-        bench,
-        str(subject),
-        protocol,
-        Path(runs or default_runs_dir()),
-        code,
-        Path(data_root) if data_root else bench.data_root(),
-        seed,
-        Path(work) if work else None,
-    )
+    return NerfaceJob.make(get_pin("nerface"), RENDERER, bench, subject, protocol, runs, upstream_root, data_root, seed, work)
 
 
 def checkpoints(folder: Path) -> dict[int, Path]:
