@@ -14,6 +14,7 @@ two as ``--monogaussianavatar.*``).
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -156,15 +157,19 @@ class MonoGaussianAvatarMethod(UpstreamMethod):
     upstream = "monogaussianavatar"
 
 
-class NeRFaceMethod:
-    """NeRFace (nesbench.upstream.nerface): converts the subject, trains upstream's script, renders every test
-    sequence with the NES-Bench renderer. Options: ``iterations`` (default configs/methods/nerface.conf),
-    ``overrides`` (upstream YAML keys). Its files live in the run's work folder, so runs never share checkpoints."""
+class IterationMethod:
+    """An upstream method counted in iterations and run by its own scripts (``jobs``: its module with make_job,
+    train_job and eval_job). Options: ``iterations`` (``nesbench run --epochs N`` counts iterations here; default:
+    the method's configs/methods/<name>.conf) and ``overrides`` (``--set KEY=VALUE``). Its files live in the run's
+    work folder, so runs never share checkpoints; a re-run resumes from the newest checkpoint."""
+
+    jobs = ""
+
+    def _jobs(self) -> Any:
+        return importlib.import_module(self.jobs)
 
     def _job(self, job: Job) -> Any:
-        from nesbench.upstream.nerface.jobs import make_job
-
-        return make_job(
+        return self._jobs().make_job(
             job.bench,
             job.subject,
             job.protocol,
@@ -180,11 +185,9 @@ class NeRFaceMethod:
 
     # recorded by the pipeline's stage runner, as for the other upstream methods
     def train(self, job: Job) -> dict[str, Any]:
-        from nesbench.upstream.nerface.jobs import train_job
-
         iterations = job.options.get("iterations") or job.options.get("epochs")
         return UpstreamMethod._check(
-            train_job(
+            self._jobs().train_job(
                 self._job(job),
                 iterations=int(iterations) if iterations else None,
                 overrides=dict(job.options.get("overrides", {})),
@@ -193,30 +196,22 @@ class NeRFaceMethod:
         )
 
     def render(self, job: Job) -> dict[str, Any]:
-        from nesbench.upstream.nerface.jobs import eval_job
-
-        return UpstreamMethod._check(eval_job(self._job(job), record=False))
+        return UpstreamMethod._check(self._jobs().eval_job(self._job(job), record=False))
 
 
-class FlashAvatarMethod:
+class NeRFaceMethod(IterationMethod):
+    """NeRFace (nesbench.upstream.nerface): converts the subject, trains upstream's script, renders every test
+    sequence with the NES-Bench renderer; ``overrides`` are upstream YAML keys."""
+
+    jobs = "nesbench.upstream.nerface.jobs"
+
+
+class FlashAvatarMethod(IterationMethod):
     """FlashAvatar (nesbench.upstream.flashavatar): converts the subject to metrical-tracker frames, trains upstream's
-    train.py, renders every test frame with its test.py. Options: ``iterations`` (``nesbench run --epochs N`` counts
-    iterations here; default configs/methods/flashavatar.conf) and ``overrides`` (``--set KEY=VALUE`` for the
-    settable keys of that file, e.g. ``perceptual_loss=off``). Its files live in the run's work folder, so runs
-    never share checkpoints; a re-run resumes from the newest checkpoint."""
+    train.py, renders every test frame with its test.py; ``overrides`` are the settable keys of
+    configs/methods/flashavatar.conf (e.g. ``perceptual_loss=off``)."""
 
-    def _job(self, job: Job) -> Any:
-        from nesbench.upstream.flashavatar.jobs import make_job
-
-        return make_job(
-            job.bench,
-            job.subject,
-            job.protocol,
-            runs=job.runs_dir,
-            data_root=job.data_root,
-            seed=job.seed,
-            work=job.work_dir,
-        )
+    jobs = "nesbench.upstream.flashavatar.jobs"
 
     def prepare(self, job: Job) -> None:
         from nesbench.upstream.flashavatar import settings
@@ -224,24 +219,4 @@ class FlashAvatarMethod:
         settings.with_overrides(
             settings.load_settings(), job.options.get("overrides")
         )  # refuse bad --set early
-        job.work_dir.mkdir(parents=True, exist_ok=True)
-        self._job(job)
-
-    # recorded by the pipeline's stage runner, as for the other upstream methods
-    def train(self, job: Job) -> dict[str, Any]:
-        from nesbench.upstream.flashavatar.jobs import train_job
-
-        iterations = job.options.get("iterations") or job.options.get("epochs")
-        return UpstreamMethod._check(
-            train_job(
-                self._job(job),
-                iterations=int(iterations) if iterations else None,
-                overrides=dict(job.options.get("overrides", {})),
-                record=False,
-            )
-        )
-
-    def render(self, job: Job) -> dict[str, Any]:
-        from nesbench.upstream.flashavatar.jobs import eval_job
-
-        return UpstreamMethod._check(eval_job(self._job(job), record=False))
+        super().prepare(job)

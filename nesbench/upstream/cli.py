@@ -8,6 +8,7 @@ Old spellings kept for one release: `nesbench confs show` (now `nesbench upstrea
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
@@ -310,16 +311,14 @@ def _jobs(args: argparse.Namespace) -> int:
     return 1 if counts["failed"] else 0
 
 
-OWN_JOBS = ("nerface", "flashavatar")
+OWN_JOBS = ("nerface", "flashavatar")  # the keys of iteration_jobs.JOB_MODULES (imported only when used)
 
 
 def _own_run_jobs(method: str):
     """run_jobs of a method with its own job module (not the IMavatar-format runner)."""
-    if method == "nerface":
-        from nesbench.upstream.nerface.cli import run_jobs
-    else:
-        from nesbench.upstream.flashavatar.cli import run_jobs
-    return run_jobs
+    from nesbench.upstream import iteration_jobs
+
+    return functools.partial(iteration_jobs.run_jobs, method)
 
 
 def _eval_options(args: argparse.Namespace, methods: list[str]) -> dict[str, dict]:

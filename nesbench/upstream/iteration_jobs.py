@@ -1,20 +1,27 @@
 """The job of an upstream method counted in iterations and run by its own scripts (NeRFace, FlashAvatar): where a
-protocol x subject job lives in a runs folder and how it is made. Each method adds its checkpoint folder."""
+protocol x subject job lives in a runs folder and how it is made (each method adds its checkpoint folder), and the
+train/eval loop of `nesbench upstream train|eval` (train.sh / eval.sh) over such jobs."""
 
 from __future__ import annotations
 
+import argparse
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 from nesbench.config import Benchmark
-from nesbench.errors import AssetError
+from nesbench.errors import AssetError, ConfigError
 from nesbench.ledger import Ledger, ledger_for_runs
 from nesbench.paths import upstream_dir
-from nesbench.upstream.jobs import default_runs_dir
-from nesbench.upstream.pins import Upstream
+from nesbench.upstream.jobs import JobResult, default_runs_dir
+from nesbench.upstream.pins import Upstream, get_pin
 
 J = TypeVar("J", bound="IterationJob")
+JOB_MODULES = {  # pin key -> the module with make_job, train_job and eval_job
+    "nerface": "nesbench.upstream.nerface.jobs",
+    "flashavatar": "nesbench.upstream.flashavatar.jobs",
+}
 
 
 @dataclass(frozen=True)
@@ -91,3 +98,42 @@ class IterationJob:
             seed,
             Path(work) if work else None,
         )
+
+
+def run_jobs(
+    method: str,
+    args: argparse.Namespace,
+    bench: Benchmark,
+    protocols: list[str],
+    subjects: list[str],
+    alone: bool = True,
+) -> list[JobResult]:
+    """Train or render ``method`` (a key of :data:`JOB_MODULES`) for every protocol x subject; ``alone``: no other
+    method was chosen, so options that only other methods take are refused instead of left to them."""
+    from nesbench.upstream import confs
+
+    jobs = importlib.import_module(JOB_MODULES[method])
+    display = get_pin(method).name
+    if alone and args.action == "train" and args.epochs is not None:
+        raise ConfigError(f"--epochs: {display} trains for a number of iterations; use --iterations N")
+    if alone and args.action == "eval":
+        for opt in ("test_time_fitting", "fitting_scope"):
+            if getattr(args, opt, None) is not None:
+                raise ConfigError(f"--{opt.replace('_', '-')}: not a {display} option; drop it")
+    overrides = confs.parse_overrides(args.overrides) if args.action == "train" else None
+    results = []
+    for protocol in protocols:
+        for subject in subjects:
+            job = jobs.make_job(bench, subject, protocol, runs=args.runs, data_root=args.data)
+            print(f"[{args.action}] {job.name} ...", flush=True)
+            if args.action == "train":
+                res = jobs.train_job(job, iterations=args.iterations, overrides=overrides, force=args.force)
+            else:
+                res = jobs.eval_job(job, force=args.force, checkpoint=args.checkpoint)
+            print(
+                f"[{args.action}] {res.job}: {res.status} - {res.detail}"
+                + (f" (log: {res.log})" if res.log else ""),
+                flush=True,
+            )
+            results.append(res)
+    return results

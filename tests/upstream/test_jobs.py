@@ -469,3 +469,10 @@ def test_jobs_status_shows_the_ledger_of_a_runs_folder(env, capsys):
     assert main(["jobs", "status", str(job.runs), "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert rows == [{"job": job.key, "stage": "train", "state": "done(1)", "reason": ""}]
+
+
+def test_the_cli_routes_exactly_the_methods_with_their_own_job_module() -> None:
+    """`nesbench upstream train|eval` sends these methods to iteration_jobs.run_jobs; the list must match its modules."""
+    from nesbench.upstream import cli, iteration_jobs
+
+    assert set(cli.OWN_JOBS) == set(iteration_jobs.JOB_MODULES)
