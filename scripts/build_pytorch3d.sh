@@ -46,6 +46,7 @@ verify() {
   "$PY" - <<'PY'
 import pytorch3d, torch
 from pytorch3d import _C  # noqa: F401  (the compiled extension)
+import pytorch3d.io  # noqa: F401  (needs iopath: FlashAvatar's load_obj)
 from pytorch3d.ops import knn_points
 from pytorch3d.renderer import AlphaCompositor, PointsRasterizationSettings, PointsRasterizer
 from pytorch3d.renderer.cameras import FoVOrthographicCameras
@@ -84,5 +85,15 @@ else
   echo "installing the cached wheel $WHEELS (pinned commit ${PIN_COMMIT:0:12})"
 fi
 pb_install_wheel "$WHEELS" "pytorch3d-*.whl"
+# The wheel goes in with --no-deps (no resolver touching torch): its one runtime dependency, iopath, is installed here.
+# pytorch3d.io needs it (FlashAvatar loads its head mesh with it); without it that import fails at training time.
+if ! "$PY" -c 'import iopath' 2>/dev/null; then
+  "$PY" -m pip install -q "iopath>=0.1.9" || {
+    echo "build_pytorch3d.sh: error: PyTorch3D needs iopath and pip could not install it; offline, fetch it where PyPI is" \
+      "reachable (pip download --no-deps iopath: an sdist, iopath-0.1.10.tar.gz) and install it here with" \
+      "pip install --no-deps --no-build-isolation iopath-0.1.10.tar.gz" >&2
+    exit 1
+  }
+fi
 verify
 echo "pytorch3d ready in $((SECONDS - T0)) s ($KEY)"

@@ -26,6 +26,7 @@ REQUIRED_MODULES: dict[str, tuple[str, ...]] = {
     # (loss; lpips imports torchvision), and the small pure-Python packages its FLAME and Gaussian code import
     "flashavatar": (
         "pytorch3d",
+        "pytorch3d.io",  # needs iopath, which the --no-deps PyTorch3D wheel does not bring (found on the H200)
         "diff_gaussian_rasterization",
         "simple_knn",
         "lpips",
@@ -95,6 +96,11 @@ def module_problems(pin: Upstream, python: str) -> list[str]:
             )
         elif name == "pytorch3d":
             fix = "build it for this torch with `bash scripts/build_pytorch3d.sh` (docs/UPSTREAM.md)"
+        elif name == "pytorch3d.io":
+            fix = (
+                "install PyTorch3D's dependency iopath (`pip install iopath`; offline: `pip download --no-deps iopath` "
+                "elsewhere, then `pip install --no-deps --no-build-isolation iopath-0.1.10.tar.gz`)"
+            )
         elif name in ("diff_gaussian_rasterization", "simple_knn"):
             fix = "build it for this torch with `bash scripts/build_gaussian_splatting.sh` (docs/UPSTREAM.md)"
         else:
