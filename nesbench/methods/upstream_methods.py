@@ -4,8 +4,9 @@ The upstream runners (with the NES-Bench overlays) do the work; this module only
 upstream job. Each pipeline run keeps its own upstream experiment folder (``<run>/work/<method>/<protocol>/
 <subject>/experiments``), so runs never share checkpoints and re-running a run resumes from its own last checkpoint.
 
-Job options are stored in the run's plan: ``epochs`` and ``overrides`` (``nesbench run --epochs N --set
-KEY=VALUE``, every upstream method; default: configs/methods/<method>.conf) and PointAvatar's own options
+Job options are stored in the run's plan: ``epochs`` or ``iterations`` (``nesbench run --epochs N`` for the
+epoch-counted methods, ``--iterations N`` for NeRFace and FlashAvatar) and ``overrides`` (``--set KEY=VALUE``, every
+upstream method); default: configs/methods/<method>.conf and PointAvatar's own options
 (:class:`PointAvatarOptions`: ``nesbench run --pointavatar.test-time-fitting on|off
 --pointavatar.fitting-scope split|sequence --pointavatar.tf32 on|off``; IMavatar's :class:`IMavatarOptions`:
 ``--imavatar.tf32 on|off``) and MonoGaussianAvatar's (:class:`MonoGaussianAvatarOptions`, the same
@@ -159,8 +160,8 @@ class MonoGaussianAvatarMethod(UpstreamMethod):
 
 class IterationMethod:
     """An upstream method counted in iterations and run by its own scripts (``jobs``: its module with make_job,
-    train_job and eval_job). Options: ``iterations`` (``nesbench run --epochs N`` counts iterations here; default:
-    the method's configs/methods/<name>.conf) and ``overrides`` (``--set KEY=VALUE``). Its files live in the run's
+    train_job and eval_job). Options: ``iterations`` (``nesbench run --iterations N``; default: the method's
+    configs/methods/<name>.conf) and ``overrides`` (``--set KEY=VALUE``). Its files live in the run's
     work folder, so runs never share checkpoints; a re-run resumes from the newest checkpoint."""
 
     jobs = ""
@@ -185,7 +186,7 @@ class IterationMethod:
 
     # recorded by the pipeline's stage runner, as for the other upstream methods
     def train(self, job: Job) -> dict[str, Any]:
-        iterations = job.options.get("iterations") or job.options.get("epochs")
+        iterations = job.options.get("iterations")
         return UpstreamMethod._check(
             self._jobs().train_job(
                 self._job(job),

@@ -47,6 +47,7 @@ def _run(args: argparse.Namespace) -> int:
             scoring=ScoringOptions.from_args(args),
             allow_cpu=args.allow_cpu,
             epochs=args.epochs,
+            iterations=args.iterations,
             overrides=parse_overrides(args.set) if args.set else None,
             method_options=chosen_options(args, option_methods()),
             test_time_fitting=None if args.test_time_fitting is None else args.test_time_fitting == "on",
@@ -158,7 +159,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--epochs",
         type=cli_args.epochs,
-        help="upstream methods: training epochs (default: configs/methods/*.conf)",
+        help="IMavatar, PointAvatar, MonoGaussianAvatar: training epochs (default: configs/methods/<method>.conf)",
+    )
+    p.add_argument(
+        "--iterations",
+        type=cli_args.bounded_int(1, 10_000_000, "a number of iterations"),
+        help="NeRFace, FlashAvatar: training iterations (default: configs/methods/<method>.conf); with --epochs, "
+        "one run gives each kind of method its own schedule",
     )
     p.add_argument(
         "--set",

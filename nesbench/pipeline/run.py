@@ -46,7 +46,8 @@ class RunOptions:
         default_factory=ScoringOptions
     )  # device, weights, batch, GT cache, decode
     allow_cpu: bool = False
-    epochs: int | None = None
+    epochs: int | None = None  # epoch-counted upstream methods (IMavatar, PointAvatar, MonoGaussianAvatar)
+    iterations: int | None = None  # iteration-counted upstream methods (NeRFace, FlashAvatar)
     overrides: dict[str, str] | None = None
     # each method's own options ({method: {option: value}}, declared by MethodSpec.config; `--<method>.<option>`)
     method_options: dict[str, dict[str, Any]] | None = None
@@ -123,16 +124,37 @@ def sweep_driver_files(run_dir: Path) -> int:
     return n + sum(sweep_temp_files(run_dir / d) for d in SCORING_DIRS if (run_dir / d).exists())
 
 
+def _counts(methods: list[str]) -> str:
+    return f"{', '.join(methods)} count{'s' if len(methods) == 1 else ''}"
+
+
 def method_job_options(opts: RunOptions) -> dict[str, dict]:
-    """Per-method job options (recorded in plan.json, applied to every job of the method): ``epochs`` and
-    ``overrides`` for the wrapped upstream methods, plus each method's own declared options."""
-    common: dict = {}
-    if opts.epochs is not None:
-        common["epochs"] = opts.epochs
-    if opts.overrides:
-        common["overrides"] = dict(opts.overrides)
+    """Per-method job options (recorded in plan.json, applied to every job of the method): ``epochs`` for the
+    epoch-counted upstream methods, ``iterations`` for the iteration-counted ones (NeRFace, FlashAvatar), so one
+    run can give each its own schedule; ``overrides`` for every upstream method; plus each method's own declared
+    options. A schedule that no chosen method counts in is refused with the flag to use instead."""
+    from nesbench.upstream.iteration_jobs import JOB_MODULES
+
     chosen = opts.methods or list(load_benchmark(opts.benchmark).methods)
-    out = {m: dict(common) if get_method(m).upstream else {} for m in chosen}
+    out: dict[str, dict] = {}
+    by_iterations, by_epochs = [], []
+    for m in chosen:
+        key = get_method(m).upstream
+        out[m] = {}
+        if not key:
+            continue
+        (by_iterations if key in JOB_MODULES else by_epochs).append(m)
+        schedule = ("iterations", opts.iterations) if key in JOB_MODULES else ("epochs", opts.epochs)
+        if schedule[1] is not None:
+            out[m][schedule[0]] = schedule[1]
+        if opts.overrides:
+            out[m]["overrides"] = dict(opts.overrides)
+    if opts.epochs is not None and by_iterations and not by_epochs:
+        raise ConfigError(
+            f"--epochs: {_counts(by_iterations)} training in iterations; give --iterations N instead"
+        )
+    if opts.iterations is not None and by_epochs and not by_iterations:
+        raise ConfigError(f"--iterations: {_counts(by_epochs)} training in epochs; give --epochs N instead")
     own = {m: dict(o) for m, o in (opts.method_options or {}).items()}
     if (
         opts.test_time_fitting is not None

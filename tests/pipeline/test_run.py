@@ -168,3 +168,28 @@ def test_a_methods_own_options_are_checked_and_recorded_for_that_method_only():
         method_job_options(
             RunOptions(benchmark="renderme360_nes", methods=["imavatar"], method_options={"pointavatar": {}})
         )
+
+
+def test_epochs_and_iterations_each_reach_the_methods_that_count_in_them():
+    from nesbench.errors import ConfigError
+    from nesbench.pipeline.run import method_job_options
+
+    mixed = RunOptions(
+        benchmark="synthetic_smoke",
+        methods=["monogaussianavatar", "flashavatar", "nerface", "linear-expression"],
+        epochs=40,
+        iterations=3000,
+    )
+    assert method_job_options(mixed) == {
+        "monogaussianavatar": {"epochs": 40},
+        "flashavatar": {"iterations": 3000},
+        "nerface": {"iterations": 3000},
+    }
+    # one of the two given: the other kind keeps its conf default (not the wrong unit)
+    assert method_job_options(RunOptions(benchmark="synthetic_smoke", methods=mixed.methods, epochs=40)) == {
+        "monogaussianavatar": {"epochs": 40}
+    }
+    with pytest.raises(ConfigError, match="flashavatar counts training in iterations; give --iterations N"):
+        method_job_options(RunOptions(benchmark="synthetic_smoke", methods=["flashavatar"], epochs=3))
+    with pytest.raises(ConfigError, match="imavatar counts training in epochs; give --epochs N"):
+        method_job_options(RunOptions(benchmark="synthetic_smoke", methods=["imavatar"], iterations=3))

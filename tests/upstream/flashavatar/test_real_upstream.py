@@ -159,7 +159,7 @@ def test_tiny_cpu_run_is_scored_through_the_harness(cpu_env: Path, tmp_path: Pat
         protocols=["expression"],
         scorers=["unified"],
         allow_cpu=True,
-        epochs=2,
+        iterations=2,
     )
     run_pipeline(opts)
     summary = json.loads((out / "summary.json").read_text())

@@ -61,7 +61,7 @@ def test_tiny_cpu_training_and_render_through_the_harness(
         protocols=["expression"],
         scorers=["unified"],
         allow_cpu=True,
-        epochs=2,
+        iterations=2,
         overrides={k: str(v) for k, v in TINY.items()},
     )
     run_pipeline(opts)
