@@ -48,7 +48,7 @@ def _run(args: argparse.Namespace) -> int:
             allow_cpu=args.allow_cpu,
             epochs=args.epochs,
             iterations=args.iterations,
-            overrides=parse_overrides(args.set) if args.set else None,
+            overrides=parse_overrides(args.set, scoped=True) if args.set else None,
             method_options=chosen_options(args, option_methods()),
             test_time_fitting=None if args.test_time_fitting is None else args.test_time_fitting == "on",
             max_parallel=args.max_parallel,
@@ -170,8 +170,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--set",
         action="append",
-        metavar="KEY=VALUE",
-        help="upstream methods: override a conf key (repeatable)",
+        metavar="[METHOD:]KEY=VALUE",
+        help="upstream methods: override a conf key (repeatable); METHOD: sets it for that method only, e.g. "
+        "--set flashavatar:save_every=1000",
     )
     p.add_argument(
         "--test-time-fitting",

@@ -131,8 +131,10 @@ def _counts(methods: list[str]) -> str:
 def method_job_options(opts: RunOptions) -> dict[str, dict]:
     """Per-method job options (recorded in plan.json, applied to every job of the method): ``epochs`` for the
     epoch-counted upstream methods, ``iterations`` for the iteration-counted ones (NeRFace, FlashAvatar), so one
-    run can give each its own schedule; ``overrides`` for every upstream method; plus each method's own declared
+    run can give each its own schedule; ``overrides`` (``--set KEY=VALUE`` for every upstream method, ``--set
+    METHOD:KEY=VALUE`` for one); plus each method's own declared
     options. A schedule that no chosen method counts in is refused with the flag to use instead."""
+    from nesbench.upstream.confs import override_scopes, overrides_for
     from nesbench.upstream.iteration_jobs import JOB_MODULES
 
     chosen = opts.methods or list(load_benchmark(opts.benchmark).methods)
@@ -147,8 +149,13 @@ def method_job_options(opts: RunOptions) -> dict[str, dict]:
         schedule = ("iterations", opts.iterations) if key in JOB_MODULES else ("epochs", opts.epochs)
         if schedule[1] is not None:
             out[m][schedule[0]] = schedule[1]
-        if opts.overrides:
-            out[m]["overrides"] = dict(opts.overrides)
+        if own_overrides := overrides_for(m, opts.overrides or {}):
+            out[m]["overrides"] = own_overrides
+    if stray := override_scopes(opts.overrides or {}) - set(by_epochs + by_iterations):
+        raise ConfigError(
+            f"--set {sorted(stray)[0]}:KEY=VALUE: {sorted(stray)[0]} is not an upstream method of this run "
+            f"(chosen: {', '.join(by_epochs + by_iterations) or 'none'})"
+        )
     if opts.epochs is not None and by_iterations and not by_epochs:
         raise ConfigError(
             f"--epochs: {_counts(by_iterations)} training in iterations; give --iterations N instead"

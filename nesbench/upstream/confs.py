@@ -125,15 +125,34 @@ def parse_value(key: str, value: str) -> Any:
     return parsed
 
 
-def parse_overrides(items: list[str] | None) -> dict[str, Any]:
-    """['loss.vgg_feature_weight=0', ...] -> {key: value} (see parse_value)."""
+SCOPE_RE = re.compile(r"^([a-z0-9][a-z0-9-]*):(.+)$")
+
+
+def parse_overrides(items: list[str] | None, scoped: bool = False) -> dict[str, Any]:
+    """['loss.vgg_feature_weight=0', ...] -> {key: value} (see parse_value). ``scoped`` (`nesbench run`, several
+    methods in one run): ``METHOD:KEY=VALUE`` is kept as ``METHOD:KEY`` for that method alone (see overrides_for)."""
     out: dict[str, Any] = {}
     for item in items or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip() or not value.strip():
             raise ConfigError(f"--set {item!r}: expected KEY=VALUE, e.g. --set loss.vgg_feature_weight=0")
-        out[key.strip()] = parse_value(key.strip(), value)
+        scope, bare = "", key.strip()
+        if scoped and (m := SCOPE_RE.match(bare)):
+            scope, bare = f"{m.group(1)}:", m.group(2).strip()
+        out[scope + bare] = parse_value(bare, value)
     return out
+
+
+def override_scopes(overrides: dict[str, Any]) -> set[str]:
+    """The methods named by ``METHOD:KEY`` keys of :func:`parse_overrides` (scoped=True)."""
+    return {k.split(":", 1)[0] for k in overrides if ":" in k}
+
+
+def overrides_for(method: str, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The overrides one method gets: every unscoped key, then its own ``METHOD:KEY`` keys (which win)."""
+    common = {k: v for k, v in overrides.items() if ":" not in k}
+    own = {k.split(":", 1)[1]: v for k, v in overrides.items() if k.startswith(f"{method}:")}
+    return {**common, **own}
 
 
 def _is_number(value: Any) -> bool:

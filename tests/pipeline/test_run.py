@@ -193,3 +193,38 @@ def test_epochs_and_iterations_each_reach_the_methods_that_count_in_them():
         method_job_options(RunOptions(benchmark="synthetic_smoke", methods=["flashavatar"], epochs=3))
     with pytest.raises(ConfigError, match="imavatar counts training in epochs; give --epochs N"):
         method_job_options(RunOptions(benchmark="synthetic_smoke", methods=["imavatar"], iterations=3))
+
+
+def test_set_with_a_method_scope_reaches_that_method_only():
+    from nesbench.errors import ConfigError
+    from nesbench.pipeline.run import method_job_options
+    from nesbench.upstream.confs import parse_overrides
+
+    sets = ["flashavatar:save_every=1000", "loss.vgg_feature_weight=0", "monogaussianavatar:train.nepoch=7"]
+    overrides = parse_overrides(sets, scoped=True)
+    # the value is parsed by its bare key's rule: train.nepoch must be a number
+    assert overrides["monogaussianavatar:train.nepoch"] == 7
+    with pytest.raises(ConfigError, match="train.nepoch takes a number"):
+        parse_overrides(["monogaussianavatar:train.nepoch=many"], scoped=True)
+    opts = method_job_options(
+        RunOptions(
+            benchmark="synthetic_smoke",
+            methods=["monogaussianavatar", "flashavatar", "linear-expression"],
+            overrides=overrides,
+        )
+    )
+    assert opts == {
+        "monogaussianavatar": {"overrides": {"loss.vgg_feature_weight": 0, "train.nepoch": 7}},
+        "flashavatar": {"overrides": {"loss.vgg_feature_weight": 0, "save_every": 1000}},
+    }
+    for stray in (["nerface:x=1"], ["linear-expression:x=1"]):
+        with pytest.raises(ConfigError, match="is not an upstream method of this run"):
+            method_job_options(
+                RunOptions(
+                    benchmark="synthetic_smoke",
+                    methods=["flashavatar", "linear-expression"],
+                    overrides=parse_overrides(stray, scoped=True),
+                )
+            )
+    # train.sh and eval.sh keep plain keys: no scope is read there
+    assert parse_overrides(["flashavatar:save_every=1"]) == {"flashavatar:save_every": 1}

@@ -59,7 +59,8 @@ def with_overrides(tpl: FlashAvatarSettings, overrides: dict[str, Any] | None) -
         if key not in SETTABLE:
             raise ConfigError(
                 f"--set {key}: FlashAvatar has no such setting; choose from {', '.join(SETTABLE)} "
-                f"({tpl.source})"
+                f"({tpl.source}); in a `nesbench run` with other methods, give it to one method only: "
+                f"--set METHOD:{key}=VALUE"
             )
         text = str(value).strip().lower()
         if key in ("white_background", "perceptual_loss"):
