@@ -228,3 +228,15 @@ def test_set_with_a_method_scope_reaches_that_method_only():
             )
     # train.sh and eval.sh keep plain keys: no scope is read there
     assert parse_overrides(["flashavatar:save_every=1"]) == {"flashavatar:save_every": 1}
+
+
+def test_run_cli_refuses_epochs_for_an_iteration_method_before_making_a_run_folder(tmp_path, capsys):
+    from nesbench.cli import main
+
+    out = tmp_path / "run"
+    argv = ["run", "--benchmark", "synthetic_smoke", "--methods", "flashavatar", "--out", str(out)]
+    assert main([*argv, "--epochs", "3"]) == 1
+    assert "flashavatar counts training in iterations; give --iterations N instead" in capsys.readouterr().err
+    assert main([*argv, "--set", "pointavatar:train.nepoch=2"]) == 1
+    assert "pointavatar is not an upstream method of this run" in capsys.readouterr().err
+    assert not out.exists()
