@@ -81,11 +81,14 @@ def test_scorer_contract(name: str, backend: str, lpips: LpipsAlex) -> None:
                 assert torch.isfinite(v).all(), n
             for n, t in (*gt.items(), *pred.items()):
                 assert torch.equal(t, before[n]), f"score() changed its input {n}"
-            # batch invariance: each frame alone gives its value in the batch
+            # batch invariance: each frame alone gives its value in the batch. LPIPS goes through float32
+            # convolutions whose algorithm oneDNN picks per batch size (seen on an Intel Xeon: 1.6e-6 relative on a
+            # distance of 0.0017, a difference of feature maps): float32 resolution, not the elementwise 1e-6.
             for i in range(4):
                 alone = s.score(_rows(gt, i), _rows(pred, i), ScoreContext(lpips))
                 for n, v in alone.items():
-                    assert v.item() == pytest.approx(out[n][i].item(), rel=1e-6, abs=1e-9), (n, i)
+                    tol = {"rel": 1e-5, "abs": 1e-7} if n.startswith("lpips") else {"rel": 1e-6, "abs": 1e-9}
+                    assert v.item() == pytest.approx(out[n][i].item(), **tol), (n, i)
             # the memo: a second method scored against the same GT reuses its LPIPS features, same values
             ctx = ScoreContext(lpips)
             first, again = s.score(gt, pred, ctx), s.score(gt, pred, ctx)
