@@ -5,8 +5,8 @@ upstream job. Each pipeline run keeps its own upstream experiment folder (``<run
 <subject>/experiments``), so runs never share checkpoints and re-running a run resumes from its own last checkpoint.
 
 Job options are stored in the run's plan: ``epochs`` or ``iterations`` (``nesbench run --epochs N`` for the
-epoch-counted methods, ``--iterations N`` for NeRFace and FlashAvatar) and ``overrides`` (``--set KEY=VALUE``, every
-upstream method); default: configs/methods/<method>.conf and PointAvatar's own options
+epoch-counted methods, ``--iterations N`` for NeRFace and FlashAvatar; default: configs/methods/<method>.conf),
+``overrides`` (``--set [METHOD:]KEY=VALUE``) and PointAvatar's own options
 (:class:`PointAvatarOptions`: ``nesbench run --pointavatar.test-time-fitting on|off
 --pointavatar.fitting-scope split|sequence --pointavatar.tf32 on|off``; IMavatar's :class:`IMavatarOptions`:
 ``--imavatar.tf32 on|off``) and MonoGaussianAvatar's (:class:`MonoGaussianAvatarOptions`, the same

@@ -132,8 +132,8 @@ def method_job_options(opts: RunOptions) -> dict[str, dict]:
     """Per-method job options (recorded in plan.json, applied to every job of the method): ``epochs`` for the
     epoch-counted upstream methods, ``iterations`` for the iteration-counted ones (NeRFace, FlashAvatar), so one
     run can give each its own schedule; ``overrides`` (``--set KEY=VALUE`` for every upstream method, ``--set
-    METHOD:KEY=VALUE`` for one); plus each method's own declared
-    options. A schedule that no chosen method counts in is refused with the flag to use instead."""
+    METHOD:KEY=VALUE`` for one); plus each method's own declared options. A schedule that no chosen method counts in
+    is refused with the flag to use instead."""
     from nesbench.upstream.confs import override_scopes, overrides_for
     from nesbench.upstream.iteration_jobs import JOB_MODULES
 
