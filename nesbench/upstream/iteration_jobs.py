@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import TypeVar
 
 from nesbench.config import Benchmark
-from nesbench.errors import AssetError, ConfigError
+from nesbench.errors import ConfigError
 from nesbench.ledger import Ledger, ledger_for_runs
 from nesbench.paths import upstream_dir
-from nesbench.upstream.jobs import JobResult, default_runs_dir
+from nesbench.upstream.jobs import JobResult, default_runs_dir, require_installed
 from nesbench.upstream.pins import Upstream, get_pin
 
 J = TypeVar("J", bound="IterationJob")
@@ -82,11 +82,8 @@ class IterationJob:
     ) -> J:
         """The job of the method pinned by ``pin`` for protocol x subject; ``required``: a file of the installed code
         (relative to its code folder) whose absence means the method is not set up."""
-        bench.protocol(protocol)
-        bench.testset_of(subject)
         code = pin.code_dir(upstream_root or upstream_dir())
-        if not (code / required).is_file():
-            raise AssetError(f"{code / required}: missing; run `bash setup.sh --methods {pin.key}` first")
+        require_installed(pin, bench, subject, protocol, code / required)
         return cls(
             pin,
             bench,

@@ -108,6 +108,15 @@ class JobResult:
     result: dict[str, Any] = field(default_factory=dict)  # what a finished job produced (its ledger result)
 
 
+def require_installed(pin: Upstream, bench: Benchmark, subject: str, protocol: str, path: Path) -> None:
+    """ConfigError unless ``bench`` has the protocol and the subject; AssetError unless ``path``, a file of the
+    installed code, exists (the method is not set up)."""
+    bench.protocol(protocol)
+    bench.testset_of(subject)
+    if not path.is_file():
+        raise AssetError(f"{path}: missing; run `bash setup.sh --methods {pin.key}` first")
+
+
 def make_job(
     method: str,
     bench: Benchmark,
@@ -119,13 +128,8 @@ def make_job(
     seed: int | None = None,
 ) -> UpstreamJob:
     pin = get_pin(method)
-    bench.protocol(protocol)
-    bench.testset_of(subject)
     checkout = pin.checkout_dir(upstream_root or upstream_dir())
-    if not (checkout / "code" / RUNNER).is_file():
-        raise AssetError(
-            f"{checkout / 'code' / RUNNER}: missing; run `bash setup.sh --methods {pin.key}` first"
-        )
+    require_installed(pin, bench, subject, protocol, checkout / "code" / RUNNER)
     return UpstreamJob(
         pin,
         bench,
