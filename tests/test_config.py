@@ -58,6 +58,24 @@ def test_synthetic_benchmark_loads():
     assert set(b.protocols) == {"expression", "speech"}
 
 
+@pytest.mark.parametrize("name", [n for n in list_benchmarks() if n.startswith("synthetic")])
+def test_synthetic_benchmarks_generate_into_the_cache(name, monkeypatch):
+    """Generated data goes to the user cache (or $NESBENCH_DATA), never into the checkout: a conf that includes
+    another must restate data_root (pyhocon drops a key whose optional ${?VAR} is unset inside an include)."""
+    monkeypatch.delenv("NESBENCH_DATA", raising=False)
+    b = load_benchmark(name)
+    assert b.data_root_spec == "cache:synthetic"
+    monkeypatch.setenv("NESBENCH_DATA", "/elsewhere")
+    assert str(load_benchmark(name).data_root()) == "/elsewhere"
+
+
+def test_synthetic_smoke512_is_smoke_at_512():
+    small, big = load_benchmark("synthetic_smoke"), load_benchmark("synthetic_smoke512")
+    assert (big.resolution, big.extra["synth"]["res"]) == (512, 512)
+    assert big.extra["synth"]["frames"] == small.extra["synth"]["frames"] and big.subjects == small.subjects
+    assert big.protocols == small.protocols
+
+
 def test_resolve_subjects():
     b = load_benchmark("renderme360_nes")
     assert b.resolve_subjects("testset2") == TESTSET2
