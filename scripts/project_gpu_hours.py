@@ -28,10 +28,10 @@ from nesbench.upstream.confs import load_template
 # Seconds per training frame per epoch and per rendered test frame at 512 px on one H200 (docs/SCALING.md,
 # "Projected GPU-hours"): IMavatar from scripts/bench_upstream.sh on synthetic_smoke512 (runner's epoch time / 48
 # frames; runner's time per frame); PointAvatar from its 100-epoch run at 128 px (grown cloud, ~15,600 points) and
-# the 512/128 ratio of its early epochs and fitted renders (1.23 and 1.22).
+# the 512/128 ratio of its early epochs and fitted renders (1.23 and 1.24).
 MEASURED = {
     "imavatar": {"train": 35.1 / 48, "eval": 26.32},
-    "pointavatar": {"train": 420 / 80 / 48 * 1.23, "eval": 166 / 48 * 1.22},
+    "pointavatar": {"train": 420 / 80 / 48 * 1.23, "eval": 166 / 48 * 1.24},
 }
 # Frames per sequence when the data is not there: RenderMe-360 download page totals / 60 cameras / 21 IDs / sequences.
 ESTIMATE = {"e": 1_820_000 / 60 / 21 / 12, "s": 6_000_000 / 60 / 21 / 6}

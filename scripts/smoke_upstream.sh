@@ -86,7 +86,7 @@ if step setup; then
     WARGS=(); [[ -n "$WEIGHTS_SDIST" ]] && WARGS=(--weights-sdist "$WEIGHTS_SDIST")
     bash setup.sh --methods "$METHODS" --mirror "$MIRROR" --synthetic-flame "${WARGS[@]}"
   fi
-  "$PY" -m nesbench upstream status
+  "$PY" -m nesbench upstream status --methods "$METHODS"
 fi
 if step pytorch3d && { has pointavatar || has monogaussianavatar; }; then
   if ! "$PY" -c 'import pytorch3d' 2>/dev/null; then   # the pinned build (~3 min on 16 cores; cached wheel: seconds)
