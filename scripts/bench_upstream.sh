@@ -45,10 +45,8 @@ IFS=, read -ra VLIST <<< "$VARIANTS"
 [[ ${#MLIST[@]} -gt 0 && ${#VLIST[@]} -gt 0 ]] || die "--methods and --variants must not be empty"
 for m in "${MLIST[@]}"; do [[ "$m" == imavatar || "$m" == pointavatar ]] || die "--methods: imavatar and/or pointavatar, not '$m'"; done
 for v in "${VLIST[@]}"; do [[ "$v" =~ ^(off|on|tf32|on-again)$ ]] || die "--variants: off, on, tf32, on-again, not '$v'"; done
-ENV_DIR="${NESBENCH_OFFLINE_ENV:-$ROOT/.offline-env}"   # made by smoke_upstream.sh --wheels (the image's python3)
-if [[ -z "${VIRTUAL_ENV:-}" && ! -x "$ROOT/.venv/bin/python" && -x "$ENV_DIR/bin/python" ]]; then
-  export VIRTUAL_ENV="$ENV_DIR" PYTHONPATH="$ENV_DIR/site:$ROOT${PYTHONPATH:+:$PYTHONPATH}"
-fi
+# shellcheck source=scripts/lib/offline_env.sh
+source "$ROOT/scripts/lib/offline_env.sh"
 PY="${VIRTUAL_ENV:+$VIRTUAL_ENV/bin/python}"; PY="${PY:-$ROOT/.venv/bin/python}"
 # subject, test sequence and its GT folder from the benchmark definition
 read -r SUBJECT SEQ GT < <("$PY" - "$BENCH" "$SUBJECT" "$SEQ" <<'EOF'

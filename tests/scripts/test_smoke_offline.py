@@ -80,3 +80,33 @@ def test_offline_smoke_names_a_missing_wheels_folder(tmp_path):
         text=True,
     )
     assert r.returncode == 2 and "--wheels" in r.stderr and "no such folder" in r.stderr
+
+
+@pytest.mark.parametrize("has_venv, active", [(False, ""), (True, ""), (False, "/some/venv")])
+def test_gpu_scripts_pick_up_the_offline_env(tmp_path, has_venv, active):
+    """bench_upstream.sh and profile_upstream.sh source scripts/lib/offline_env.sh: the offline env is used only when
+    no virtual environment is active and the checkout has no .venv."""
+    root = tmp_path / "root"
+    (root / ".offline-env" / "bin").mkdir(parents=True)
+    (root / ".offline-env" / "bin" / "python").write_text("#!/bin/sh\n")
+    (root / ".offline-env" / "bin" / "python").chmod(0o755)
+    if has_venv:
+        (root / ".venv" / "bin").mkdir(parents=True)
+        (root / ".venv" / "bin" / "python").write_text("#!/bin/sh\n")
+        (root / ".venv" / "bin" / "python").chmod(0o755)
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "NESBENCH_OFFLINE_ENV", "PYTHONPATH")
+    }
+    if active:
+        env["VIRTUAL_ENV"] = active
+    lib = ROOT / "scripts" / "lib" / "offline_env.sh"
+    out = subprocess.run(
+        ["bash", "-c", f'ROOT={root}; source {lib}; echo "$VIRTUAL_ENV|$PYTHONPATH"'],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    if has_venv or active:
+        assert out == f"{active}|"
+    else:
+        assert out == f"{root}/.offline-env|{root}/.offline-env/site:{root}"
+    for script in ("bench_upstream.sh", "profile_upstream.sh"):
+        assert 'source "$ROOT/scripts/lib/offline_env.sh"' in (ROOT / "scripts" / script).read_text()
