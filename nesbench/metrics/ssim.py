@@ -4,8 +4,8 @@ separable depthwise torch convolutions on the GPU.
 Both legacy paths reduce to this: the IMavatar overlay's MATLAB-style SSIM (cv2.filter2D then a 5-pixel crop,
 constants on the 0..255 scale; its per-channel loop bug gives the mean of per-channel SSIMs, which is what the
 per-channel computation gives) and PointAvatar's torch SSIM (padding 0, groups=3, L=1). Written by hand because
-neither skimage nor cv2 batches over frames on the GPU, and because on the CPU the per-plane loop below keeps every
-intermediate in the cache (whole-batch torch elementwise ops are memory-bound there: ~3x slower).
+neither skimage nor cv2 batches over frames on the GPU, and because on the CPU the per-plane loop below (in strips
+of rows) keeps every intermediate in the cache (whole-batch torch elementwise ops are memory-bound there: ~3x slower).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import torch.nn.functional as F
 WINDOW = 11
 SIGMA = 1.5
 CROP = WINDOW // 2
+STRIP = 128  # output rows per strip of the CPU path (:func:`_ssim_plane`)
 
 
 def gaussian_1d(size: int = WINDOW, sigma: float = SIGMA) -> torch.Tensor:
@@ -45,26 +46,36 @@ def _plane_pool(workers: int) -> ThreadPoolExecutor:
 
 def _ssim_plane(x: np.ndarray, y: np.ndarray, out: np.ndarray, k: np.ndarray, c1: float, c2: float) -> None:
     """SSIM map of one float32 plane pair into ``out`` (valid region). The same float32 operations, in the same
-    order, as the torch formula in :func:`_ssim_map_torch`."""
+    order, as the torch formula in :func:`_ssim_map_torch`.
 
-    x, y = np.ascontiguousarray(x), np.ascontiguousarray(y)  # planes of channels_last batches are strided
+    Computed in strips of :data:`STRIP` output rows (each blurred from its rows plus the window's 10 rows around
+    them) so that the ~10 intermediates stay in the core's cache, and on whole blurred rows (the 10 columns that the
+    crop drops are computed and discarded) so that each elementwise pass runs over contiguous memory: at 512 px on a
+    2-core Xeon, ~30% less CPU per plane alone, ~12-15% for batches of 8 on both cores. Each output value depends
+    only on its 11x11 input window, so the values are those of the whole-plane computation, bit for bit (the tests
+    check it)."""
 
     def blur(a: np.ndarray) -> np.ndarray:
-        return cv2.sepFilter2D(a, -1, k, k)[CROP:-CROP, CROP:-CROP]
+        return cv2.sepFilter2D(a, -1, k, k)[CROP:-CROP]  # valid rows, every column
 
-    mu1, mu2 = blur(x), blur(y)
-    exx, eyy, exy = blur(x * x), blur(y * y), blur(x * y)
-    mu1_sq, mu2_sq, mu12 = mu1 * mu1, mu2 * mu2, mu1 * mu2
-    np.subtract(exx, mu1_sq, out=exx)
-    np.subtract(eyy, mu2_sq, out=eyy)
-    np.subtract(exy, mu12, out=exy)
-    num = (2 * mu12 + c1) * (2 * exy + c2)
-    np.add(mu1_sq, mu2_sq, out=mu1_sq)
-    mu1_sq += c1
-    np.add(exx, eyy, out=exx)
-    exx += c2
-    np.multiply(mu1_sq, exx, out=mu1_sq)
-    np.divide(num, mu1_sq, out=out)
+    h = out.shape[0]
+    for r in range(0, h, STRIP):
+        e = min(r + STRIP, h)
+        # planes of channels_last batches are strided
+        xs, ys = np.ascontiguousarray(x[r : e + 2 * CROP]), np.ascontiguousarray(y[r : e + 2 * CROP])
+        mu1, mu2 = blur(xs), blur(ys)
+        exx, eyy, exy = blur(xs * xs), blur(ys * ys), blur(xs * ys)
+        mu1_sq, mu2_sq, mu12 = mu1 * mu1, mu2 * mu2, mu1 * mu2
+        np.subtract(exx, mu1_sq, out=exx)
+        np.subtract(eyy, mu2_sq, out=eyy)
+        np.subtract(exy, mu12, out=exy)
+        num = (2 * mu12 + c1) * (2 * exy + c2)
+        np.add(mu1_sq, mu2_sq, out=mu1_sq)
+        mu1_sq += c1
+        np.add(exx, eyy, out=exx)
+        exx += c2
+        np.multiply(mu1_sq, exx, out=mu1_sq)
+        np.divide(num[:, CROP:-CROP], mu1_sq[:, CROP:-CROP], out=out[r:e])
 
 
 def _ssim_map_cv2(x: torch.Tensor, y: torch.Tensor, c1: float, c2: float) -> torch.Tensor:

@@ -52,3 +52,16 @@ def test_cpu_planes_equal_the_torch_path_for_any_layout() -> None:
     assert (cpu.double() - ref).abs().max().item() < 1e-5
     single = torch.cat([ssim_map(x[i : i + 1], y[i : i + 1], 1.0) for i in range(3)])
     assert torch.equal(cpu, single)  # the batch does not change a frame's values
+
+
+@pytest.mark.parametrize("strip", [1, 7, 38, 128])
+def test_cpu_strips_equal_the_whole_plane_bit_for_bit(monkeypatch: pytest.MonkeyPatch, strip: int) -> None:
+    """The CPU path works in strips of rows: the values are those of one strip covering the whole plane."""
+    import nesbench.metrics.ssim as ssim_module
+
+    x, y = _pair(b=2, res=150, seed=3)
+    x, y = x.contiguous(memory_format=torch.channels_last), y.contiguous(memory_format=torch.channels_last)
+    monkeypatch.setattr(ssim_module, "STRIP", 10_000)
+    whole = ssim_map(x, y, 1.0)
+    monkeypatch.setattr(ssim_module, "STRIP", strip)
+    assert torch.equal(ssim_map(x, y, 1.0), whole)
