@@ -47,6 +47,7 @@ for m in "${MLIST[@]}"; do [[ "$m" == imavatar || "$m" == pointavatar ]] || die 
 for v in "${VLIST[@]}"; do [[ "$v" =~ ^(off|on|tf32|on-again)$ ]] || die "--variants: off, on, tf32, on-again, not '$v'"; done
 # shellcheck source=scripts/lib/offline_env.sh
 source "$ROOT/scripts/lib/offline_env.sh"
+offline_env_default
 PY="${VIRTUAL_ENV:+$VIRTUAL_ENV/bin/python}"; PY="${PY:-$ROOT/.venv/bin/python}"
 # subject, test sequence and its GT folder from the benchmark definition
 read -r SUBJECT SEQ GT < <("$PY" - "$BENCH" "$SUBJECT" "$SEQ" <<'EOF'

@@ -33,6 +33,7 @@ esac
 [[ "$EPOCHS" =~ ^[1-9][0-9]*$ ]] || { echo "profile_upstream.sh: error: --epochs must be a positive integer" >&2; exit 2; }
 # shellcheck source=scripts/lib/offline_env.sh
 source "$ROOT/scripts/lib/offline_env.sh"
+offline_env_default
 PY="${VIRTUAL_ENV:+$VIRTUAL_ENV/bin/python}"; PY="${PY:-$ROOT/.venv/bin/python}"
 SRC="${NESBENCH_UPSTREAM:-$ROOT/upstream}/$DIRNAME"
 [[ -f "$SRC/code/scripts/nes_runner.py" ]] || { echo "profile_upstream.sh: error: $SRC: not installed; run bash setup.sh --methods $METHOD first" >&2; exit 1; }

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from nesbench.config import load_benchmark
-from nesbench.data.layout import sequence_dir
+from nesbench.data.layout import frame_files, sequence_dir
 from nesbench.errors import ConfigError
 from nesbench.fsutil import write_json_atomic
 from nesbench.upstream.confs import load_template
@@ -55,8 +55,9 @@ class Row:
 
 
 def frames_of(root: Path, testset: str, subject: str, seq: str) -> int | None:
+    """The frames of one sequence (its numbered image/<k>.png), None when the sequence is not there."""
     folder = sequence_dir(root, testset, subject, seq) / "image"
-    return len(list(folder.glob("*.png"))) if folder.is_dir() else None
+    return len(frame_files(folder)) if folder.is_dir() else None
 
 
 def parse_term(text: str) -> tuple[str, dict[str, float]]:

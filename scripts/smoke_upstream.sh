@@ -59,17 +59,19 @@ if [[ -n "$WHEELS" ]]; then          # offline: pip only reads the carried wheel
   # (--no-deps --target), the harness is imported from the checkout (PYTHONPATH), and .offline-env/bin/python runs
   # the image's python3, so train.sh/eval.sh/build scripts take it from $VIRTUAL_ENV/bin/python.
   if [[ -z "${VIRTUAL_ENV:-}" ]] && python3 -c 'import sys, torch; sys.exit(sys.prefix == sys.base_prefix)' 2>/dev/null; then
-    OFFLINE=1 ENV_DIR="${NESBENCH_OFFLINE_ENV:-$ROOT/.offline-env}"
-    mkdir -p "$ENV_DIR/bin" "$ENV_DIR/site"
-    printf '#!/bin/sh\nexec %s "$@"\n' "$(python3 -c 'import sys; print(sys.executable)')" > "$ENV_DIR/bin/python"
-    chmod +x "$ENV_DIR/bin/python"
+    # shellcheck source=scripts/lib/offline_env.sh
+    source "$ROOT/scripts/lib/offline_env.sh"
+    OFFLINE=1
+    mkdir -p "$NESBENCH_ENV_DIR/bin" "$NESBENCH_ENV_DIR/site"
+    printf '#!/bin/sh\nexec %s "$@"\n' "$(python3 -c 'import sys; print(sys.executable)')" > "$NESBENCH_ENV_DIR/bin/python"
+    chmod +x "$NESBENCH_ENV_DIR/bin/python"
     want=$(ls "$WHEELS" | sha256sum | cut -c1-16)
-    if [[ "$(cat "$ENV_DIR/site/.wheels" 2>/dev/null)" != "$want" ]] && compgen -G "$WHEELS/*.whl" >/dev/null; then
-      echo "[smoke] installing the carried wheels of $WHEELS into $ENV_DIR/site"
-      python3 -m pip install -q --disable-pip-version-check --no-index --no-deps --upgrade --target "$ENV_DIR/site" "$WHEELS"/*.whl
-      echo "$want" > "$ENV_DIR/site/.wheels"
+    if [[ "$(cat "$NESBENCH_ENV_DIR/site/.wheels" 2>/dev/null)" != "$want" ]] && compgen -G "$WHEELS/*.whl" >/dev/null; then
+      echo "[smoke] installing the carried wheels of $WHEELS into $NESBENCH_ENV_DIR/site"
+      python3 -m pip install -q --disable-pip-version-check --no-index --no-deps --upgrade --target "$NESBENCH_ENV_DIR/site" "$WHEELS"/*.whl
+      echo "$want" > "$NESBENCH_ENV_DIR/site/.wheels"
     fi
-    export VIRTUAL_ENV="$ENV_DIR" PYTHONPATH="$ENV_DIR/site:$ROOT${PYTHONPATH:+:$PYTHONPATH}"
+    offline_env_activate
   fi
   [[ -n "${VIRTUAL_ENV:-}" || -x .venv/bin/python ]] || python3 -m venv --system-site-packages .venv   # keep its torch
 fi

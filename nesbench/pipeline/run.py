@@ -145,10 +145,14 @@ def method_job_options(opts: RunOptions) -> dict[str, dict]:
         out[m] = {}
         if not key:
             continue
-        (by_iterations if key in JOB_MODULES else by_epochs).append(m)
-        schedule = ("iterations", opts.iterations) if key in JOB_MODULES else ("epochs", opts.epochs)
-        if schedule[1] is not None:
-            out[m][schedule[0]] = schedule[1]
+        if key in JOB_MODULES:
+            by_iterations.append(m)
+            schedule, count = "iterations", opts.iterations
+        else:
+            by_epochs.append(m)
+            schedule, count = "epochs", opts.epochs
+        if count is not None:
+            out[m][schedule] = count
         if own_overrides := overrides_for(m, opts.overrides or {}):
             out[m]["overrides"] = own_overrides
     if stray := override_scopes(opts.overrides or {}) - set(by_epochs + by_iterations):

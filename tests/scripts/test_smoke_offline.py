@@ -84,8 +84,8 @@ def test_offline_smoke_names_a_missing_wheels_folder(tmp_path):
 
 @pytest.mark.parametrize("has_venv, active", [(False, ""), (True, ""), (False, "/some/venv")])
 def test_gpu_scripts_pick_up_the_offline_env(tmp_path, has_venv, active):
-    """bench_upstream.sh and profile_upstream.sh source scripts/lib/offline_env.sh: the offline env is used only when
-    no virtual environment is active and the checkout has no .venv."""
+    """bench_upstream.sh and profile_upstream.sh call offline_env_default (scripts/lib/offline_env.sh): the offline
+    env is used only when no virtual environment is active and the checkout has no .venv."""
     root = tmp_path / "root"
     (root / ".offline-env" / "bin").mkdir(parents=True)
     (root / ".offline-env" / "bin" / "python").write_text("#!/bin/sh\n")
@@ -101,7 +101,7 @@ def test_gpu_scripts_pick_up_the_offline_env(tmp_path, has_venv, active):
         env["VIRTUAL_ENV"] = active
     lib = ROOT / "scripts" / "lib" / "offline_env.sh"
     out = subprocess.run(
-        ["bash", "-c", f'ROOT={root}; source {lib}; echo "$VIRTUAL_ENV|$PYTHONPATH"'],
+        ["bash", "-c", f'ROOT={root}; source {lib}; offline_env_default; echo "$VIRTUAL_ENV|$PYTHONPATH"'],
         env=env, capture_output=True, text=True, check=True,
     ).stdout.strip()  # fmt: skip
     if has_venv or active:
@@ -109,4 +109,7 @@ def test_gpu_scripts_pick_up_the_offline_env(tmp_path, has_venv, active):
     else:
         assert out == f"{root}/.offline-env|{root}/.offline-env/site:{root}"
     for script in ("bench_upstream.sh", "profile_upstream.sh"):
-        assert 'source "$ROOT/scripts/lib/offline_env.sh"' in (ROOT / "scripts" / script).read_text()
+        assert (
+            'source "$ROOT/scripts/lib/offline_env.sh"\noffline_env_default\n'
+            in (ROOT / "scripts" / script).read_text()
+        )
