@@ -39,6 +39,7 @@ SRC="${NESBENCH_UPSTREAM:-$ROOT/upstream}/$DIRNAME"
 [[ -f "$SRC/code/scripts/nes_runner.py" ]] || { echo "profile_upstream.sh: error: $SRC: not installed; run bash setup.sh --methods $METHOD first" >&2; exit 1; }
 OUT="${OUT:-$ROOT/runs/profile-$METHOD}"
 rm -rf "$OUT"; mkdir -p "$OUT/upstream" "$OUT/prof"
+OUT=$(cd "$OUT" && pwd)  # absolute: the runner resolves confs and experiments from the upstream code folder
 # a copy without experiments, so the profiled run starts from scratch and the real checkout is untouched
 tar -C "$(dirname "$SRC")" --exclude="$DIRNAME/data/experiments" -cf - "$DIRNAME" | tar -C "$OUT/upstream" -xf -
 export NESBENCH_UPSTREAM="$OUT/upstream" NESBENCH_PROFILE_DIR="$OUT/prof"

@@ -30,6 +30,24 @@ def torchvision_like_features() -> torch.nn.Sequential:
     return torch.nn.Sequential(*layers)
 
 
+def torchvision_like_vgg16(weights=None, pretrained=False, **kwargs) -> torch.nn.Module:
+    """torchvision's ``vgg16``/``_vgg``/``VGG.__init__`` flow (models/vgg.py): loading weights sets
+    ``init_weights=False``; otherwise ``_initialize_weights`` re-draws every conv and linear weight."""
+    if weights is not None or pretrained:
+        kwargs["init_weights"] = False
+    model = torch.nn.Module()
+    model.features = torchvision_like_features()
+    model.classifier = torch.nn.Sequential(torch.nn.Linear(8, 6), torch.nn.ReLU(True), torch.nn.Linear(6, 5))
+    if kwargs.pop("init_weights", True):
+        for m in model.modules():
+            if isinstance(m, torch.nn.Conv2d):
+                torch.nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, torch.nn.Linear):
+                torch.nn.init.normal_(m.weight, 0, 0.01)
+    assert not kwargs, kwargs
+    return model
+
+
 @pytest.fixture
 def installed(tmp_path, monkeypatch) -> dict[str, torch.Tensor]:
     monkeypatch.setenv("NESBENCH_CACHE", str(tmp_path / "cache"))
@@ -39,7 +57,7 @@ def installed(tmp_path, monkeypatch) -> dict[str, torch.Tensor]:
     pw.installed_path("vgg16").parent.mkdir(parents=True)
     torch.save(state, pw.installed_path("vgg16"))
     fake = types.ModuleType("torchvision")
-    fake.models = types.SimpleNamespace(vgg16=lambda weights: types.SimpleNamespace(features=torchvision_like_features()))
+    fake.models = types.SimpleNamespace(vgg16=torchvision_like_vgg16)
     monkeypatch.setitem(sys.modules, "torchvision", fake)
     yield state
     vgg16._state.cache_clear()
@@ -51,6 +69,20 @@ def test_features_carry_the_cached_weights_and_slice_like_upstream(installed) ->
         assert torch.equal(v, installed[f"features.{k}"]), k
     assert vgg16.vgg16_features() is not feats  # a new module per call, as vgg16(pretrained=True) gave
     assert isinstance(feats[:4][2], torch.nn.Conv2d) and isinstance(feats[4:9][0], torch.nn.MaxPool2d)
+
+
+def test_building_the_features_draws_the_random_numbers_pretrained_true_drew(installed) -> None:
+    """The global CPU generator after the shim is where it is after upstream's ``vgg16(pretrained=True)``, so the
+    training that follows (DataLoader seeds, eikonal samples) sees upstream's random numbers for a given seed."""
+    torch.manual_seed(7)
+    torchvision_like_vgg16(pretrained=True)
+    upstream = torch.rand(4)
+    torch.manual_seed(7)
+    vgg16.vgg16_features()
+    assert torch.equal(torch.rand(4), upstream)
+    torch.manual_seed(7)
+    torchvision_like_vgg16(weights=None)  # what the shim did before: VGG's own init draws more
+    assert not torch.equal(torch.rand(4), upstream)
 
 
 def test_altered_or_missing_weights_fail_with_the_fix(installed) -> None:
