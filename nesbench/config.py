@@ -270,6 +270,13 @@ def load_benchmark(name_or_path: str | Path = DEFAULT_BENCHMARK) -> Benchmark:
     if not all(isinstance(x, str) and x.strip() for x in inferences):
         raise ConfigError(f"{path}: published.inferences must be a list of non-empty strings")
 
+    if "synth" in conf and "data_root" not in conf:
+        # pyhocon drops `data_root = ${?NESBENCH_DATA}` left unset inside an included file, together with the value
+        # set before it; the fallback `benchmark_data/<name>` would put generated data into the checkout
+        raise ConfigError(
+            f'{path}: a synthetic benchmark (it has a synth block) needs data_root; add `data_root = "cache:synthetic"` '
+            "and `data_root = ${?NESBENCH_DATA}` to this file (an included file's optional substitution does not carry over)"
+        )
     plain = _plain(conf)
     digest = hashlib.sha256(json.dumps(plain, sort_keys=True, default=str).encode()).hexdigest()[:16]
     known = {

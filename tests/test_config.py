@@ -69,6 +69,17 @@ def test_synthetic_benchmarks_generate_into_the_cache(name, monkeypatch):
     assert str(load_benchmark(name).data_root()) == "/elsewhere"
 
 
+def test_a_synthetic_conf_that_loses_data_root_in_an_include_is_refused(tmp_path, monkeypatch):
+    monkeypatch.delenv("NESBENCH_DATA", raising=False)
+    smoke = load_benchmark("synthetic_smoke").source
+    conf = tmp_path / "mine.conf"
+    conf.write_text(f'include file("{smoke}")\nname = mine\nsynth {{ res = 64 }}\n')
+    with pytest.raises(ConfigError, match=r"mine\.conf: a synthetic benchmark .* needs data_root; add"):
+        load_benchmark(conf)
+    conf.write_text(conf.read_text() + 'data_root = "cache:synthetic"\ndata_root = ${?NESBENCH_DATA}\n')
+    assert load_benchmark(conf).data_root_spec == "cache:synthetic"
+
+
 def test_synthetic_smoke512_is_smoke_at_512():
     small, big = load_benchmark("synthetic_smoke"), load_benchmark("synthetic_smoke512")
     assert (big.resolution, big.extra["synth"]["res"]) == (512, 512)
