@@ -42,3 +42,26 @@ def test_test_sh_defaults_to_the_fast_subset_and_all_runs_everything(tmp_path):
     assert _pytest_args(tmp_path, "-x", "tests/data") == "PYTEST -m not slow -x tests/data"
     assert _pytest_args(tmp_path, "--all") == "PYTEST"
     assert _pytest_args(tmp_path, "--all", "-q") == "PYTEST -q"
+
+
+def test_ruff_lints_the_harness_upstream_packages_but_not_the_checkouts(tmp_path):
+    """test.sh's ruff covers nesbench/upstream and tests/upstream; only the cloned methods in ./upstream are left out
+    (an unanchored "upstream" exclude once skipped both packages)."""
+    import sys
+
+    checkout = tmp_path / "upstream" / "IMavatar"
+    checkout.mkdir(parents=True)
+    (checkout / "bad.py").write_text("import os\n")
+    for sub in ("nesbench/upstream", "tests/upstream"):
+        (tmp_path / sub).mkdir(parents=True)
+        (tmp_path / sub / "mod.py").write_text("x = 1\n")
+    (tmp_path / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text())
+    out = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", ".", "--no-respect-gitignore", "--show-files"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "nesbench/upstream/mod.py" in out and "tests/upstream/mod.py" in out
+    assert "bad.py" not in out

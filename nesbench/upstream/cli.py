@@ -21,8 +21,9 @@ from nesbench.upstream.tarball_confs import CONF_CHOICES
 
 def register(sub: argparse._SubParsersAction) -> None:
     up = sub.add_parser(
-        "upstream", help="upstream methods (IMavatar, PointAvatar, MonoGaussianAvatar, NeRFace, FlashAvatar): install, status, "
-        "train, eval"
+        "upstream",
+        help="upstream methods (IMavatar, PointAvatar, MonoGaussianAvatar, NeRFace, FlashAvatar): install, status, "
+        "train, eval",
     )
     ups = up.add_subparsers(dest="upstream_command", metavar="ACTION")
 
@@ -255,9 +256,13 @@ def _jobs(args: argparse.Namespace) -> int:
         )
     subjects = bench.resolve_subjects(args.subjects)
     results = []
-    own = [m for m in methods if m.lower() in OWN_JOBS]  # their own jobs (nesbench.upstream.<method>): iterations
+    own = [
+        m for m in methods if m.lower() in OWN_JOBS
+    ]  # their own jobs (nesbench.upstream.<method>): iterations
     if not own and getattr(args, "iterations", None) is not None:
-        raise ConfigError(f"--iterations: only NeRFace and FlashAvatar count iterations; {args.methods} take --epochs")
+        raise ConfigError(
+            f"--iterations: only NeRFace and FlashAvatar count iterations; {args.methods} take --epochs"
+        )
     methods = [m for m in methods if m.lower() not in OWN_JOBS]
     for m in own:
         results += _own_run_jobs(m.lower())(args, bench, protocols, subjects, alone=not methods)

@@ -19,7 +19,6 @@ from nesbench.paths import CONFIGS_DIR
 from nesbench.upstream import tarball_confs
 from nesbench.upstream.pins import Upstream
 
-
 # PointAvatar test-time fitting: one run (one SparseAdam) over the whole test split, as the benchmark's
 # pointavatar/scripts/test.py, or one run per test sequence.
 FITTING_SCOPES = ("split", "sequence")
@@ -181,7 +180,13 @@ def _check_types(base: ConfigTree, overrides: dict[str, Any], source: Path) -> N
 
 
 def _job_values(
-    pin: Upstream, checkout: Path, bench: Benchmark, subject: str, protocol: str, tpl: MethodTemplate, root: Path
+    pin: Upstream,
+    checkout: Path,
+    bench: Benchmark,
+    subject: str,
+    protocol: str,
+    tpl: MethodTemplate,
+    root: Path,
 ) -> dict[str, Any]:
     """What every job conf sets whatever its base: this machine's paths, the method name, the protocol's splits."""
     if protocol not in tpl.exps_folder:

@@ -82,7 +82,7 @@ def check_subject_sequences(
         arrays.append((str(seq), inst / json_name, shape, intr))
     if arrays:
         last, _, last_shape, last_intr = arrays[-1]
-        for seq, path, shape, intr in arrays[:-1]:
+        for _seq, path, shape, intr in arrays[:-1]:
             differ = [
                 name
                 for name, a, b in (("shape_params", shape, last_shape), ("intrinsics", intr, last_intr))

@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 3 or args[0] not in ("apply", "status") or not extension_patches(args[1]):
         keys = sorted({p.method for p in EXTENSION_PATCHES})
         print(
-            f"usage: python -m nesbench.upstream.extensions apply|status {'|'.join(keys)} SRC", file=sys.stderr
+            f"usage: python -m nesbench.upstream.extensions apply|status {'|'.join(keys)} SRC",
+            file=sys.stderr,
         )
         return 2
     action, key, src = args
@@ -87,7 +88,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {src}: source folder not found", file=sys.stderr)
         return 1
     try:
-        states = apply_extension_patches(key, Path(src)) if action == "apply" else extension_patch_states(key, src)
+        states = (
+            apply_extension_patches(key, Path(src)) if action == "apply" else extension_patch_states(key, src)
+        )
     except NesbenchError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -108,8 +108,12 @@ IM_PLOT_IMAGES = (
     "num_samples, is_eval)\n"
 )
 TRAIN_PLOTS_IMPORT = "import utils.plots as plt\n"
-IM_PLOT_IF = "            if (epoch % self.plot_freq == 0 and epoch < 5) or (epoch % (self.plot_freq * 5) == 0):\n"
-PA_PLOT_IF = "            if (epoch % self.plot_freq == 0 and epoch < 5) or (epoch % (self.plot_freq * 2) == 0):\n"
+IM_PLOT_IF = (
+    "            if (epoch % self.plot_freq == 0 and epoch < 5) or (epoch % (self.plot_freq * 5) == 0):\n"
+)
+PA_PLOT_IF = (
+    "            if (epoch % self.plot_freq == 0 and epoch < 5) or (epoch % (self.plot_freq * 2) == 0):\n"
+)
 
 
 def _torch_load(path: str, count: int) -> Edit:
@@ -250,8 +254,9 @@ PATCHES: tuple[Patch, ...] = (
             Edit(
                 "scripts/train.py",
                 IM_PLOT_IF,
-                IM_PLOT_IF.replace("            if (", "            if nes_speed.enabled('train-plots') and ((")
-                .replace(":\n", "):\n")
+                IM_PLOT_IF.replace(
+                    "            if (", "            if nes_speed.enabled('train-plots') and (("
+                ).replace(":\n", "):\n")
                 + "                iter(self.plot_dataloader)  # nesbench: the skipped loop's only random draw\n"
                 + IM_PLOT_IF.replace("            if (", "            elif ("),
             ),
@@ -396,8 +401,9 @@ PATCHES: tuple[Patch, ...] = (
             Edit(
                 "scripts/train.py",
                 PA_PLOT_IF,
-                PA_PLOT_IF.replace("            if (", "            if nes_speed.enabled('train-plots') and ((")
-                .replace(":\n", "):\n")
+                PA_PLOT_IF.replace(
+                    "            if (", "            if nes_speed.enabled('train-plots') and (("
+                ).replace(":\n", "):\n")
                 + "                nes_speed.skip_plot_loop(self.plot_dataloader, self.model.pc.points.shape)  # nesbench\n"
                 + PA_PLOT_IF.replace("            if (", "            elif ("),
             ),

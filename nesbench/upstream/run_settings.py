@@ -101,9 +101,11 @@ def settings_rows(runs: dict[str, dict[str, Any]]) -> list[list[str]]:
                     str(len(mine)),
                     column(lambda v: str(v.get("confs", "not recorded"))),
                     column(
-                        lambda v: describe_filter(v["flame_distance_filter"])
-                        if "flame_distance_filter" in v
-                        else "not recorded"
+                        lambda v: (
+                            describe_filter(v["flame_distance_filter"])
+                            if "flame_distance_filter" in v
+                            else "not recorded"
+                        )
                     ),
                     column(fitting),
                     str(warnings) + (f" ({len(errors)} unreadable method_info.json)" if errors else ""),

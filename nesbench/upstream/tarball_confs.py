@@ -100,7 +100,9 @@ def parse_conf(path: Path) -> ConfigTree:
     try:
         return ConfigFactory.parse_file(str(path))
     except (ConfigException, ParseBaseException, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not a valid HOCON conf ({exc}); fix it or move it out of {path.parent}") from None
+        raise ConfigError(
+            f"{path}: not a valid HOCON conf ({exc}); fix it or move it out of {path.parent}"
+        ) from None
 
 
 def subject_of(conf: ConfigTree, path: Path) -> str:
@@ -108,11 +110,13 @@ def subject_of(conf: ConfigTree, path: Path) -> str:
     try:
         value = conf.get("dataset.subject_name")
     except ConfigException:
-        raise ConfigError(f"{path}: no dataset.subject_name; add the subject id, e.g. subject_name = \"0100\"") from None
+        raise ConfigError(
+            f'{path}: no dataset.subject_name; add the subject id, e.g. subject_name = "0100"'
+        ) from None
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         raise ConfigError(
             f"{path}: dataset.subject_name = {value} is a number (an unquoted id loses its leading zeros); "
-            f"quote it, e.g. subject_name = \"{int(value):04d}\""
+            f'quote it, e.g. subject_name = "{int(value):04d}"'
         )
     return str(value)
 
@@ -148,15 +152,19 @@ def choose(data_root: Path, method: str, subject: str, mode: str = "auto") -> Co
         return ConfChoice(SOURCE_GENERATED, note="--confs generated")
     if method not in METHOD_KEYS:  # the benchmark ran IMavatar and PointAvatar only
         if mode == "tarball":
-            raise ConfigError(f"--confs tarball: the benchmark's tarball has confs for {', '.join(METHOD_KEYS)} only")
+            raise ConfigError(
+                f"--confs tarball: the benchmark's tarball has confs for {', '.join(METHOD_KEYS)} only"
+            )
         return ConfChoice(SOURCE_GENERATED, note=f"the benchmark's tarball has no confs for {method}")
     path = find(folder, method, subject)
     if path is not None:
         return ConfChoice(SOURCE_TARBALL, path)
-    where = f"{folder} has no {method} conf for subject {subject}" if folder.is_dir() else f"{folder} not found"
+    where = (
+        f"{folder} has no {method} conf for subject {subject}" if folder.is_dir() else f"{folder} not found"
+    )
     if mode == "tarball":
         raise ConfigError(
-            f"{folder}: no {method} conf with dataset.subject_name = \"{subject}\" ({where}); extract the benchmark "
+            f'{folder}: no {method} conf with dataset.subject_name = "{subject}" ({where}); extract the benchmark '
             "tarball with `bash setup.sh --data PATH`, or use --confs generated"
         )
     return ConfChoice(SOURCE_GENERATED, note=where)

@@ -27,7 +27,9 @@ def test_pytorch3d_is_pinned_to_a_cuda13_capable_commit():
 
 def test_build_pin_must_be_a_full_commit(tmp_path):
     conf = tmp_path / "upstream.conf"
-    conf.write_text('build { pytorch3d { url = "u", commit = "v0.7.9", version = "0.7.9", mirror = pytorch3d } }\n')
+    conf.write_text(
+        'build { pytorch3d { url = "u", commit = "v0.7.9", version = "0.7.9", mirror = pytorch3d } }\n'
+    )
     with pytest.raises(ConfigError, match="full 40-hex commit"):
         load_build_pin("pytorch3d", conf)
     with pytest.raises(ConfigError, match="no pinned build 'nope'"):
@@ -35,7 +37,12 @@ def test_build_pin_must_be_a_full_commit(tmp_path):
 
 
 def _git(cwd: Path, *args: str) -> str:
-    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env=env).stdout
 
 

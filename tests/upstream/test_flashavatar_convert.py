@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import pickle
-from pathlib import Path
 
 import imageio.v3 as iio
 import numpy as np

@@ -121,7 +121,9 @@ def test_train_resumes_after_interruption_then_skips(env, monkeypatch):
     assert jobs.train_job(job, epochs=10).status == "skipped"
     rec = job.ledger.get(job.key, "train")  # the same ledger as the pipeline's, in <runs>/.ledger
     assert job.ledger.root == job.runs / ".ledger" and not (job.job_dir / "train.done.json").exists()
-    assert rec.state == "done" and rec.attempts == 2 and [h["state"] for h in rec.history] == ["failed", "done"]
+    assert (
+        rec.state == "done" and rec.attempts == 2 and [h["state"] for h in rec.history] == ["failed", "done"]
+    )
     assert rec.result["final_epoch"] == 11 and rec.result["commit"] == job.pin.commit
     assert jobs.train_job(job, epochs=12).status == "done"  # more epochs: continue, not skip
     log = (job.log_dir / "train.log").read_text()
@@ -130,7 +132,12 @@ def test_train_resumes_after_interruption_then_skips(env, monkeypatch):
 
 def stale_render(job, seq, epoch):
     """A finished render of another epoch (e.g. a longer earlier run), which eval must never map."""
-    out = job.checkout / "data/experiments/9001/pointavatar/e_0+e_1+e_2+e_3+e_4+e_5/eval" / seq / f"epoch_{epoch}"
+    out = (
+        job.checkout
+        / "data/experiments/9001/pointavatar/e_0+e_1+e_2+e_3+e_4+e_5/eval"
+        / seq
+        / f"epoch_{epoch}"
+    )
     (out / "rgb_erode_dilate").mkdir(parents=True)
     for k in (1, 2, 3):
         (out / "rgb_erode_dilate" / f"{k}.png").write_text("stale")
@@ -299,7 +306,10 @@ def test_cli_refuses_bad_epochs_and_fitting_for_imavatar(env, capsys):
         assert "a number of epochs is 1..1000000" in capsys.readouterr().err
     assert main(["upstream", "eval", "--method", "imavatar", *base, "--test-time-fitting", "on"]) == 1
     err = capsys.readouterr().err
-    assert "only PointAvatar and MonoGaussianAvatar have test-time fitting" in err and len(err.strip().splitlines()) == 1
+    assert (
+        "only PointAvatar and MonoGaussianAvatar have test-time fitting" in err
+        and len(err.strip().splitlines()) == 1
+    )
     assert main(["upstream", "train", "--method", "pointavatar", *base, "--set", "train.nepoch=abc"]) == 1
     assert "train.nepoch takes a number" in capsys.readouterr().err
 
@@ -320,12 +330,17 @@ def test_a_seeded_job_has_its_own_conf_and_results_and_the_runner_gets_the_seed(
     monkeypatch.delenv("NESBENCH_SEED", raising=False)
     job, tmp_path = env
     seeded = jobs.make_job("pointavatar", job.bench, "9001", "expression", data_root=job.data_root, seed=2)
-    assert (seeded.run_name, seeded.job_dir) == ("pointavatar-seed2", tmp_path / "runs/pointavatar-seed2/expression/9001")
+    assert (seeded.run_name, seeded.job_dir) == (
+        "pointavatar-seed2",
+        tmp_path / "runs/pointavatar-seed2/expression/9001",
+    )
     exps = tmp_path / "exp-seed2"
     assert jobs.train_job(seeded, epochs=10, overrides={"train.exps_folder": str(exps)}).status == "done"
     conf = confs.conf_path(job.checkout, job.bench, "expression", "9001", "seed2")
     assert conf.name == "9001.seed2.conf" and str(exps) in conf.read_text()
-    assert not confs.conf_path(job.checkout, job.bench, "expression", "9001").exists()  # the unseeded one untouched
+    assert not confs.conf_path(
+        job.checkout, job.bench, "expression", "9001"
+    ).exists()  # the unseeded one untouched
     exp = exps / "9001" / "pointavatar" / "e_0+e_1+e_2+e_3+e_4+e_5"
     assert (exp / "seed.txt").read_text() == "2"
     res = jobs.eval_job(seeded, test_time_fitting=False)
@@ -336,16 +351,20 @@ def test_a_seeded_job_has_its_own_conf_and_results_and_the_runner_gets_the_seed(
     assert (info["method"], info["seed"]) == ("pointavatar-seed2", 2)
     # an unseeded job leaves $NESBENCH_SEED to the caller's environment (the runner's default: 0)
     jobs.train_job(job, epochs=1)
-    assert (job.checkout / "data/experiments/9001/pointavatar/e_0+e_1+e_2+e_3+e_4+e_5/seed.txt").read_text() == "unset"
+    assert (
+        job.checkout / "data/experiments/9001/pointavatar/e_0+e_1+e_2+e_3+e_4+e_5/seed.txt"
+    ).read_text() == "unset"
 
 
 def test_a_tarball_conf_is_used_and_recorded_in_method_info(env):
     job, tmp_path = env
-    folder = tmp_path / "conf" / "audio_audio_multiflame"  # next to the data root <tmp>/datasets, as in the tarball
+    folder = (
+        tmp_path / "conf" / "audio_audio_multiflame"
+    )  # next to the data root <tmp>/datasets, as in the tarball
     folder.mkdir(parents=True)
     (folder / "9001.conf").write_text(
-        'train { exps_folder = ../x, methodname = pointavatar, max_points_training = 1000, plot_freq = 9 }\n'
-        'model { point_cloud { n_init_points = 10 } }\n'
+        "train { exps_folder = ../x, methodname = pointavatar, max_points_training = 1000, plot_freq = 9 }\n"
+        "model { point_cloud { n_init_points = 10 } }\n"
         'dataset { subject_name = "9001", json_name = flame_params.json,'
         " train { sub_dir = [e_0], img_res = [256, 256], subsample = 1 },"
         " test { sub_dir = [e_6], img_res = [256, 256], subsample = 50 } }\n"
@@ -368,7 +387,9 @@ def test_a_tarball_conf_is_used_and_recorded_in_method_info(env):
 def test_data_the_benchmark_accepts_warns_is_recorded_and_strict_refuses(env, capsys):
     job, tmp_path = env
     subject = tmp_path / "datasets" / "testset1" / "9001" / "9001"
-    write_json(subject / "e_0", [1, 2, 3], shape=0.5)  # shape_params differ from e_5's (the last train sequence)
+    write_json(
+        subject / "e_0", [1, 2, 3], shape=0.5
+    )  # shape_params differ from e_5's (the last train sequence)
     write_json(subject / "e_6", [3, 2, 1])  # frames not in order (a test sequence)
     res = jobs.train_job(job, epochs=3)
     assert res.status == "done", res.detail

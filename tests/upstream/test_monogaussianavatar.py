@@ -95,7 +95,9 @@ def test_confs_per_subject_and_protocol_with_the_explicit_schedule(mga, tmp_path
     bench = load_benchmark("renderme360_nes")
     for protocol, proto in bench.protocols.items():
         for subject in bench.subjects:
-            path, _, _ = confs.write_conf(pin, checkout, bench, subject, protocol, data_root=tmp_path / "data")
+            path, _, _ = confs.write_conf(
+                pin, checkout, bench, subject, protocol, data_root=tmp_path / "data"
+            )
             c = ConfigFactory.parse_file(str(path))
             assert c.get("dataset.subject_name") == subject
             assert c.get_list("dataset.train.sub_dir") == list(proto.train)
@@ -222,7 +224,11 @@ def test_missing_rasterizer_names_the_build_script(monkeypatch):
     monkeypatch.setattr(
         preflight,
         "module_states",
-        lambda python, mods: {"torch": "2.11.0", **dict.fromkeys(mods, "ok"), "diff_gaussian_rasterization": "x"},
+        lambda python, mods: {
+            "torch": "2.11.0",
+            **dict.fromkeys(mods, "ok"),
+            "diff_gaussian_rasterization": "x",
+        },
     )
     (line,) = preflight.module_problems(load_pins()[MGA], "py")
     assert "diff_gaussian_rasterization" in line and "scripts/build_gaussian_splatting.sh" in line
@@ -257,7 +263,12 @@ def test_extension_header_patches_apply_once_and_refuse_other_trees(tmp_path, ca
 
 
 def _git(cwd: Path, *args: str) -> str:
-    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
     return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True, env=env).stdout
 
 

@@ -9,7 +9,9 @@ from nesbench.upstream import preflight
 from nesbench.upstream.pins import get_pin
 
 
-def test_flashavatar_checks_pytorch3d_io_whose_iopath_the_no_deps_wheel_does_not_bring(tmp_path: Path, monkeypatch) -> None:
+def test_flashavatar_checks_pytorch3d_io_whose_iopath_the_no_deps_wheel_does_not_bring(
+    tmp_path: Path, monkeypatch
+) -> None:
     # found on the H200: `import pytorch3d` worked, FlashAvatar's `from pytorch3d.io import load_obj` did not (no iopath)
     assert "pytorch3d.io" in preflight.REQUIRED_MODULES["flashavatar"]
     fake = tmp_path / "site" / "pytorch3d"

@@ -15,7 +15,15 @@ def write_info(runs, method, protocol, subject, **info):
 def test_every_run_s_settings_are_collected_and_summarised(tmp_path):
     runs = tmp_path / "runs"
     on = {"on": True, "threshold": 5e-5, "skipped_steps": 12}
-    write_info(runs, "imavatar", "speech", "0100", confs="benchmark tarball", flame_distance_filter=on, data_warnings=[])
+    write_info(
+        runs,
+        "imavatar",
+        "speech",
+        "0100",
+        confs="benchmark tarball",
+        flame_distance_filter=on,
+        data_warnings=[],
+    )
     write_info(
         runs,
         "imavatar",
@@ -56,7 +64,10 @@ def test_every_run_s_settings_are_collected_and_summarised(tmp_path):
 
 
 def test_describe_speed():
-    assert describe_speed({"train": {"tf32": "torch default"}, "eval": {"tf32": "torch default"}}) == "torch default"
+    assert (
+        describe_speed({"train": {"tf32": "torch default"}, "eval": {"tf32": "torch default"}})
+        == "torch default"
+    )
     assert describe_speed({"train": {"tf32": "on"}, "eval": {"tf32": "off"}}) == "train on, render off"
     assert describe_speed({"train": None, "eval": {"tf32": "on"}}) == "train not recorded, render on"
     assert describe_speed(None) == "not recorded"

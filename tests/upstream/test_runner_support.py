@@ -54,7 +54,9 @@ def test_dataset_checks_refuse_what_upstream_cannot_load(tmp_path):
     with pytest.raises(DataError, match="'image'"):
         check_subject_sequences(str(bad), "0100", "flame_params.json", ["e_0"])
     (root / "0100" / "0100" / "e_1" / "flame_params.json").write_text(
-        json.dumps({"frames": [{"file_path": "./image/one"}], "shape_params": [0.0] * 100, "intrinsics": [1] * 4})
+        json.dumps(
+            {"frames": [{"file_path": "./image/one"}], "shape_params": [0.0] * 100, "intrinsics": [1] * 4}
+        )
     )
     with pytest.raises(DataError, match="no frame number"):
         check_subject_sequences(str(root), "0100", "flame_params.json", ["e_1"])
@@ -80,7 +82,9 @@ def test_shape_or_intrinsics_differing_warn_naming_the_kept_sequence(tmp_path):
     write_seq(root, "e_5")
     warnings = check_subject_sequences(str(root), "0100", "flame_params.json", ["e_0", "e_3", "e_5"])
     # the loaders keep the LAST sequence's values (benchmark real_dataset.py:100): e_3 differs from e_5's
-    assert len(warnings) == 1 and "e_3/flame_params.json: shape_params differ from sequence e_5's" in warnings[0]
+    assert (
+        len(warnings) == 1 and "e_3/flame_params.json: shape_params differ from sequence e_5's" in warnings[0]
+    )
     assert "keep the last sequence's (e_5) values" in warnings[0]
     warnings = check_subject_sequences(str(root), "0100", "flame_params.json", ["e_3", "e_0", "e_5"])
     assert len(warnings) == 1 and "e_3/" in warnings[0]

@@ -26,7 +26,9 @@ def test_speedup_switches(monkeypatch):
     assert speed.enabled("eval-mesh") and not speed.enabled("train-plots")
     with pytest.raises(ValueError, match="unknown speed-up 'mesh'"):
         speed.enabled_speedups("mesh")
-    assert speed.tf32_choice("1") is True and speed.tf32_choice("0") is False and speed.tf32_choice("") is None
+    assert (
+        speed.tf32_choice("1") is True and speed.tf32_choice("0") is False and speed.tf32_choice("") is None
+    )
     with pytest.raises(ValueError, match="NESBENCH_TF32"):
         speed.tf32_choice("yes")
 

@@ -90,8 +90,12 @@ def test_the_method_is_told_from_the_keys(tmp_path):
     pa = write_tarball_conf(data, "pointavatar", "0100")
     assert tarball_confs.detect_method(tarball_confs.parse_conf(im), im) == "imavatar"
     assert tarball_confs.detect_method(tarball_confs.parse_conf(pa), pa) == "pointavatar"
-    both = write_tarball_conf(data, "imavatar", "0026", text=IMAVATAR_CONF + "model { point_cloud { n = 1 } }\n")
-    with pytest.raises(ConfigError, match=r"ambiguous conf: it has IMavatar keys .* and PointAvatar keys") as e:
+    both = write_tarball_conf(
+        data, "imavatar", "0026", text=IMAVATAR_CONF + "model { point_cloud { n = 1 } }\n"
+    )
+    with pytest.raises(
+        ConfigError, match=r"ambiguous conf: it has IMavatar keys .* and PointAvatar keys"
+    ) as e:
         tarball_confs.detect_method(tarball_confs.parse_conf(both), both)
     assert str(both) in str(e.value) and "\n" not in str(e.value)
     neither = write_tarball_conf(data, "imavatar", "0026", text='dataset { subject_name = "0026" }\n')
@@ -119,7 +123,10 @@ def test_a_method_the_benchmark_did_not_run_gets_generated_confs(tmp_path):
     data = tmp_path / "data" / "datasets"
     write_tarball_conf(data, "pointavatar", "0100", text="broken = [")  # not even read for such a method
     choice = tarball_confs.choose(data, "monogaussianavatar", "0100")
-    assert choice.source == "generated from upstream examples" and "no confs for monogaussianavatar" in choice.note
+    assert (
+        choice.source == "generated from upstream examples"
+        and "no confs for monogaussianavatar" in choice.note
+    )
     with pytest.raises(ConfigError, match="confs for imavatar, pointavatar only"):
         tarball_confs.choose(data, "monogaussianavatar", "0100", "tarball")
 
@@ -129,7 +136,9 @@ def test_two_confs_for_one_subject_are_refused(tmp_path):
     write_tarball_conf(data, "imavatar", "0100", name="a.conf")
     write_tarball_conf(data, "imavatar", "0100", name="b.conf")
     write_tarball_conf(data, "pointavatar", "0100", name="c.conf")  # another method's conf is not a duplicate
-    with pytest.raises(ConfigError, match="b.conf: a second imavatar conf for subject 0100 .also a.conf.; keep one"):
+    with pytest.raises(
+        ConfigError, match="b.conf: a second imavatar conf for subject 0100 .also a.conf.; keep one"
+    ):
         tarball_confs.find(tarball_confs.confs_dir(data), "imavatar", "0100")
     assert tarball_confs.find(tarball_confs.confs_dir(data), "pointavatar", "0100").name == "c.conf"
 
@@ -164,7 +173,9 @@ def test_a_tarball_conf_is_the_base_and_only_machine_keys_are_rewritten(checkout
         assert c.get_float("nes.flame_distance_skip") == 5e-5  # the benchmark's hard-coded train.py rule
         assert "model.ray_tracer.n_steps" in tarball_confs.flat(c)
     else:
-        assert c.get_bool("dataset.test.load_images") is False and c.get_float("dataset.canonical_pose") == 0.4
+        assert (
+            c.get_bool("dataset.test.load_images") is False and c.get_float("dataset.canonical_pose") == 0.4
+        )
         assert "nes.flame_distance_skip" not in tarball_confs.flat(c)
     assert set(job.choice.rewritten) >= {
         "dataset.data_folder",
@@ -172,11 +183,21 @@ def test_a_tarball_conf_is_the_base_and_only_machine_keys_are_rewritten(checkout
         "train.dataset_class",
     }
     if method == "imavatar":
-        assert "dataset.test.subsample" in job.choice.rewritten and "dataset.train.img_res" not in job.choice.rewritten
-        assert "- dataset.train.img_res = [512, 512]" in job.diff and "+ dataset.train.img_res = [256, 256]" in job.diff
+        assert (
+            "dataset.test.subsample" in job.choice.rewritten
+            and "dataset.train.img_res" not in job.choice.rewritten
+        )
+        assert (
+            "- dataset.train.img_res = [512, 512]" in job.diff
+            and "+ dataset.train.img_res = [256, 256]" in job.diff
+        )
     assert "+ dataset.test.sub_dir = " + repr(shuffled) in job.diff
     prov = job.provenance()
-    assert prov["confs"] == "benchmark tarball" and prov["conf_base"] == str(src) and prov["conf_diff"] == job.diff
+    assert (
+        prov["confs"] == "benchmark tarball"
+        and prov["conf_base"] == str(src)
+        and prov["conf_diff"] == job.diff
+    )
 
 
 def test_without_a_tarball_conf_the_conf_is_generated_and_says_why(checkouts, tmp_path):
@@ -189,12 +210,20 @@ def test_without_a_tarball_conf_the_conf_is_generated_and_says_why(checkouts, tm
     job = build_job_conf(pin, checkout, bench, "0100", "speech", data_root=data)
     assert job.choice.source == "generated from upstream examples"
     assert "has no imavatar conf for subject 0100" in job.choice.note and job.diff == []
-    with pytest.raises(ConfigError, match="no imavatar conf with dataset.subject_name = \"0100\".*--confs generated"):
+    with pytest.raises(
+        ConfigError, match='no imavatar conf with dataset.subject_name = "0100".*--confs generated'
+    ):
         build_job_conf(pin, checkout, bench, "0100", "speech", data_root=data, confs="tarball")
     write_tarball_conf(data, "imavatar", "0100")
-    assert build_job_conf(pin, checkout, bench, "0100", "speech", data_root=data).choice.source == "benchmark tarball"
+    assert (
+        build_job_conf(pin, checkout, bench, "0100", "speech", data_root=data).choice.source
+        == "benchmark tarball"
+    )
     generated = build_job_conf(pin, checkout, bench, "0100", "speech", data_root=data, confs="generated")
-    assert generated.choice.source == "generated from upstream examples" and generated.choice.note == "--confs generated"
+    assert (
+        generated.choice.source == "generated from upstream examples"
+        and generated.choice.note == "--confs generated"
+    )
 
 
 def test_set_overrides_apply_on_top_of_a_tarball_conf(checkouts, tmp_path):
@@ -222,8 +251,13 @@ def test_confs_show_prints_the_source_and_the_diff(checkouts, tmp_path, monkeypa
     assert c.get_list("dataset.test.img_res") == [256, 256]
     assert f"# confs: benchmark tarball ({src})" in out
     assert "# diff against the conf generated from upstream examples" in out
-    assert "#   + dataset.test.img_res = [256, 256]" in out and "#   - dataset.test.img_res = [512, 512]" in out
-    assert main(["confs", "show", "imavatar", "0026", "speech", "--data", str(data), "--confs", "generated"]) == 0
+    assert (
+        "#   + dataset.test.img_res = [256, 256]" in out and "#   - dataset.test.img_res = [512, 512]" in out
+    )
+    assert (
+        main(["confs", "show", "imavatar", "0026", "speech", "--data", str(data), "--confs", "generated"])
+        == 0
+    )
     out = capsys.readouterr().out
     assert "# confs: generated from upstream examples" in out and "diff against" not in out
     write_tarball_conf(data, "imavatar", "0026", text="x = [", name="zz.conf")

@@ -59,7 +59,10 @@ def uv_mesh_obj(vertices: np.ndarray, faces: np.ndarray) -> str:
     lines = ["# nesbench: UV mesh of the synthetic FLAME stand-in (not FLAME's)"]
     lines += [f"v {x:.6f} {y:.6f} {z:.6f}" for x, y, z in v]
     lines += [f"vt {a / 1.5:.6f} {b:.6f}" for a, b in uvs]
-    lines += [f"f {a + 1}/{ta + 1} {b + 1}/{tb + 1} {c + 1}/{tc + 1}" for (a, b, c), (ta, tb, tc) in zip(f, face_uv, strict=True)]
+    lines += [
+        f"f {a + 1}/{ta + 1} {b + 1}/{tb + 1} {c + 1}/{tc + 1}"
+        for (a, b, c), (ta, tb, tc) in zip(f, face_uv, strict=True)
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -80,7 +83,11 @@ def install_synthetic(code_dir: Path, model_file: Path, masks_file: Path) -> Non
 
 def find_masks(model: Path, masks: Path | None) -> Path:
     """The licensed FLAME_masks.pkl: ``masks`` when given, else next to the model (or in FLAME_masks/ there)."""
-    cands = [Path(masks).expanduser()] if masks else [model.parent / MASKS.name, model.parent / MASKS.parent.name / MASKS.name]
+    cands = (
+        [Path(masks).expanduser()]
+        if masks
+        else [model.parent / MASKS.name, model.parent / MASKS.parent.name / MASKS.name]
+    )
     for c in cands:
         if c.is_file():
             return c

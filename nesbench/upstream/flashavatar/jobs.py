@@ -36,7 +36,6 @@ from nesbench.upstream import preflight as preflight_mod
 from nesbench.upstream.flashavatar import settings
 from nesbench.upstream.iteration_jobs import IterationJob
 from nesbench.upstream.job_records import finished, recorded
-from nesbench.upstream.pins import get_pin
 from nesbench.upstream.jobs import (
     JobResult,
     _read_json,
@@ -44,6 +43,7 @@ from nesbench.upstream.jobs import (
     _tail,
     map_predictions,
 )
+from nesbench.upstream.pins import get_pin
 
 TRAIN_SCRIPT, TEST_SCRIPT, HOOKS = "train.py", "test.py", "nes_hooks.py"
 CONVERTED = "nesbench_convert.json"
@@ -75,7 +75,18 @@ def make_job(
     seed: int | None = None,
     work: Path | None = None,
 ) -> FlashAvatarJob:
-    return FlashAvatarJob.make(get_pin("flashavatar"), TRAIN_SCRIPT, bench, subject, protocol, runs, upstream_root, data_root, seed, work)
+    return FlashAvatarJob.make(
+        get_pin("flashavatar"),
+        TRAIN_SCRIPT,
+        bench,
+        subject,
+        protocol,
+        runs,
+        upstream_root,
+        data_root,
+        seed,
+        work,
+    )
 
 
 def checkpoints(folder: Path) -> dict[int, Path]:
@@ -89,9 +100,13 @@ def problems(job: FlashAvatarJob, python: str, perceptual: bool) -> list[str]:
     out = []
     for rel in (TRAIN_SCRIPT, TEST_SCRIPT, HOOKS):
         if not (job.code_dir / rel).is_file():
-            out.append(f"{job.code_dir / rel}: missing; run `nesbench upstream install --methods flashavatar`")
+            out.append(
+                f"{job.code_dir / rel}: missing; run `nesbench upstream install --methods flashavatar`"
+            )
     if not out:
-        pending = [n for n, s in patches_mod.patch_states("flashavatar", job.code_dir).items() if s != "applied"]
+        pending = [
+            n for n, s in patches_mod.patch_states("flashavatar", job.code_dir).items() if s != "applied"
+        ]
         if pending:
             out.append(
                 f"{job.code_dir}: patches not applied ({', '.join(pending)}); run `nesbench upstream install "
@@ -131,7 +146,12 @@ def convert_once(job: FlashAvatarJob) -> dict:
         if not params.is_file():
             raise DataError(f"{params}: missing; check the data with `nesbench data check {job.data_root}`")
         digest.update(params.read_bytes())
-    stamp = {"source": str(folder.resolve()), "train": train, "test": test, "flame_params": digest.hexdigest()}
+    stamp = {
+        "source": str(folder.resolve()),
+        "train": train,
+        "test": test,
+        "flame_params": digest.hexdigest(),
+    }
     manifest = _read_json(job.data_dir / "manifest.json")
     if manifest and _read_json(job.data_dir / CONVERTED) == stamp:
         return manifest
@@ -190,7 +210,9 @@ def train_job(
         ident_file = job.ckpt_dir / IDENTITY
         old = _read_json(ident_file)
         if force or (old is not None and old != identity):
-            shutil.rmtree(job.ckpt_dir, ignore_errors=True)  # another configuration: its checkpoints must not resume
+            shutil.rmtree(
+                job.ckpt_dir, ignore_errors=True
+            )  # another configuration: its checkpoints must not resume
         job.ckpt_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(ident_file, identity)
         usable = {i: p for i, p in checkpoints(job.ckpt_dir).items() if i <= iterations}
@@ -260,7 +282,9 @@ def stage_sequences(renders: Path, manifest: dict, stage: Path) -> dict[str, Pat
         folder.mkdir(parents=True)
         for frame, index in frames.items():
             if index not in have:
-                raise DataError(f"{renders / f'{index:05d}.png'}: not rendered ({seq} frame {frame}); re-run eval.sh")
+                raise DataError(
+                    f"{renders / f'{index:05d}.png'}: not rendered ({seq} frame {frame}); re-run eval.sh"
+                )
             try:
                 (folder / f"{frame}.png").hardlink_to(have[index])
             except OSError:
@@ -308,12 +332,20 @@ def eval_job(
     def attempt() -> JobResult:
         manifest = _read_json(data / "manifest.json")
         if not ckpt.is_file() or not manifest:
-            return JobResult(job.name, "failed", f"{ckpt}: checkpoint or {data}/manifest.json missing; re-run train.sh --force")
+            return JobResult(
+                job.name,
+                "failed",
+                f"{ckpt}: checkpoint or {data}/manifest.json missing; re-run train.sh --force",
+            )
         ckpt_sha = hashlib.sha256(ckpt.read_bytes()).hexdigest()
         want = {"checkpoint_sha256": ckpt_sha, "white_background": white}
         log = job.log_dir / "eval.log"
         rendered_now = False
-        if force or _read_json(renders / "nesbench_render.json") != want or not (renders / RENDER_DONE).is_file():
+        if (
+            force
+            or _read_json(renders / "nesbench_render.json") != want
+            or not (renders / RENDER_DONE).is_file()
+        ):
             shutil.rmtree(renders, ignore_errors=True)  # frames of another checkpoint must not mix
             renders.mkdir(parents=True)
             write_json_atomic(renders / "nesbench_render.json", want)
@@ -338,7 +370,9 @@ def eval_job(
             if rc != 0 or not (renders / RENDER_DONE).is_file():
                 return JobResult(job.name, "failed", f"exit {rc}: {_tail(log)}", log)
             n = max(1, manifest["test"][1] - manifest["test"][0])
-            write_json_atomic(renders / "nesbench_timing.json", {"seconds_per_frame": (time.monotonic() - started) / n})
+            write_json_atomic(
+                renders / "nesbench_timing.json", {"seconds_per_frame": (time.monotonic() - started) / n}
+            )
             rendered_now = True
         staged = stage_sequences(renders, manifest, renders / "by_sequence")
         per_seq = {}
@@ -346,7 +380,9 @@ def eval_job(
         for seq in job.bench.protocol(job.protocol).test_sequences:
             gt = frame_files(sequence_dir(job.data_root, testset, job.subject, seq) / "image")
             dst = prediction_dir(job.runs, shown, job.protocol, job.subject, seq)
-            per_seq[seq] = {"frames": map_predictions(staged.get(seq, renders / "by_sequence" / seq), dst, list(gt))}
+            per_seq[seq] = {
+                "frames": map_predictions(staged.get(seq, renders / "by_sequence" / seq), dst, list(gt))
+            }
         timing = _read_json(renders / "nesbench_timing.json") or {}
         info = {
             "method": shown,
@@ -363,9 +399,12 @@ def eval_job(
             "checkpoint_sha256": ckpt_sha,
             "train_seconds_per_iteration": trained.get("seconds_per_iteration"),
             "render_seconds_per_frame": timing.get("seconds_per_frame"),
-            "settings": {k: trained.get(k) for k in ("white_background", "perceptual_loss", "seed", "save_every")},
+            "settings": {
+                k: trained.get(k) for k in ("white_background", "perceptual_loss", "seed", "save_every")
+            },
             "conversion": {
-                k: manifest.get(k) for k in ("frame_delta", "image_format", "image_size", "principal_point_offset_px")
+                k: manifest.get(k)
+                for k in ("frame_delta", "image_format", "image_size", "principal_point_offset_px")
             },
             "patches": [p.name for p in patches_mod.patches_for("flashavatar")],
             "sequences": per_seq,
@@ -377,7 +416,11 @@ def eval_job(
             "done" if rendered_now else "skipped",
             f"{len(per_seq)} sequences mapped ({'rendered now' if rendered_now else 'renders reused'})",
             log,
-            result={"checkpoint_sha256": ckpt_sha, "sequences": sorted(per_seq), "method_info": str(info_path)},
+            result={
+                "checkpoint_sha256": ckpt_sha,
+                "sequences": sorted(per_seq),
+                "method_info": str(info_path),
+            },
         )
 
     return recorded(job.ledger if record else None, key, "render", attempt)

@@ -16,12 +16,8 @@ from nesbench.upstream.patches import Edit, Patch, _torch_load
 M = "flashavatar"
 SCENE = "scene/__init__.py"
 IDNAME = "    parser.add_argument('--idname', type=str, default='id1_25', help='id name')\n"
-DATADIR_ARG = (
-    "    parser.add_argument('--datadir', type=str, default=None, help='nesbench: converted subject folder')\n"
-)
-TEST_OUTDIR_ARG = (
-    "    parser.add_argument('--outdir', type=str, default=None, help='nesbench: folder of the per-frame PNGs')\n"
-)
+DATADIR_ARG = "    parser.add_argument('--datadir', type=str, default=None, help='nesbench: converted subject folder')\n"
+TEST_OUTDIR_ARG = "    parser.add_argument('--outdir', type=str, default=None, help='nesbench: folder of the per-frame PNGs')\n"
 TRAIN_ARGS = (
     "    parser.add_argument('--nes_save_every', type=int, default=5000, help='nesbench: checkpoint cadence')\n"
     "    parser.add_argument('--nes_percep', type=str, default='on', help='nesbench: LPIPS-VGG loss on|off')\n"
@@ -127,7 +123,11 @@ PATCHES: tuple[Patch, ...] = (
                 "    out = cv2.VideoWriter(vid_save_path, fourcc, 25, (args.image_res*2, args.image_res), True)\n",
                 "    out = nes_hooks.FrameWriter(args.outdir or os.path.join(logdir, 'renders'))  # nesbench\n",
             ),
-            Edit("test.py", "        out.write(save_image)\n", "        out.write(frame_id, image_np)  # nesbench\n"),
+            Edit(
+                "test.py",
+                "        out.write(save_image)\n",
+                "        out.write(frame_id, image_np)  # nesbench\n",
+            ),
         ),
     ),
     Patch(

@@ -35,7 +35,6 @@ from nesbench.upstream import patches as patches_mod
 from nesbench.upstream import preflight as preflight_mod
 from nesbench.upstream.iteration_jobs import IterationJob
 from nesbench.upstream.job_records import finished, recorded
-from nesbench.upstream.pins import get_pin
 from nesbench.upstream.jobs import (
     JobResult,
     _read_json,
@@ -44,6 +43,7 @@ from nesbench.upstream.jobs import (
     map_predictions,
 )
 from nesbench.upstream.nerface import convert, settings
+from nesbench.upstream.pins import get_pin
 
 TRAIN_SCRIPT = "train_transformed_rays.py"
 RENDERER = "nes_nerface_render.py"
@@ -71,7 +71,9 @@ def make_job(
     seed: int | None = None,
     work: Path | None = None,
 ) -> NerfaceJob:
-    return NerfaceJob.make(get_pin("nerface"), RENDERER, bench, subject, protocol, runs, upstream_root, data_root, seed, work)
+    return NerfaceJob.make(
+        get_pin("nerface"), RENDERER, bench, subject, protocol, runs, upstream_root, data_root, seed, work
+    )
 
 
 def checkpoints(folder: Path) -> dict[int, Path]:

@@ -14,7 +14,7 @@ def make_grid(tensor, nrow=8, padding=2, normalize=False, value_range=None, scal
     if normalize:
 
         def norm(t):
-            low, high = (value_range if value_range is not None else (float(t.min()), float(t.max())))
+            low, high = value_range if value_range is not None else (float(t.min()), float(t.max()))
             t.clamp_(min=low, max=high)
             t.sub_(low).div_(max(high - low, 1e-5))
 
