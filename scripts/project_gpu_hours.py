@@ -19,7 +19,7 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from nesbench.config import load_benchmark
+from nesbench.config import Benchmark, load_benchmark
 from nesbench.data.layout import frame_files, sequence_dir
 from nesbench.errors import ConfigError
 from nesbench.fsutil import write_json_atomic
@@ -71,6 +71,24 @@ def parse_term(text: str) -> tuple[str, dict[str, float]]:
     return method, values
 
 
+def frames_per_subject(bench: Benchmark, root: Path, subjects: list[str], seqs: list[str]) -> tuple[float, bool]:
+    """Mean frames of ``seqs`` per subject, counted in the data or estimated per sequence kind; True when any was
+    estimated."""
+    total, estimated = 0.0, False
+    for subject in subjects:
+        ts = bench.testset_of(subject)
+        for seq in seqs:
+            found = frames_of(root, ts, subject, seq)
+            if found is None and seq[0] not in ESTIMATE:
+                raise SystemExit(
+                    f"{sequence_dir(root, ts, subject, seq)}: no frames to count and no "
+                    "estimate for this sequence; give the data with --data DIR"
+                )
+            estimated |= found is None
+            total += ESTIMATE[seq[0]] if found is None else found
+    return total / len(subjects), estimated
+
+
 def project(benchmark: str, methods: list[str], terms: dict, data: Path | None = None) -> list[Row]:
     bench = load_benchmark(benchmark)
     root = bench.data_root(data)
@@ -81,27 +99,9 @@ def project(benchmark: str, methods: list[str], terms: dict, data: Path | None =
             raise SystemExit(f"no measured cost for {method!r}: give --term {method}:train=S,eval=S")
         template = load_template(method)
         for pname, proto in bench.protocols.items():
-            counts: dict[str, list[float]] = {"train": [], "test": []}
-            estimated = False
-            for subject in subjects:
-                ts = bench.testset_of(subject)
-                for kind, seqs in (
-                    ("train", proto.train),
-                    ("test", [s for sp in proto.splits for s in sp.sequences]),
-                ):
-                    n = 0.0
-                    for seq in seqs:
-                        found = frames_of(root, ts, subject, seq)
-                        if found is None and seq[0] not in ESTIMATE:
-                            raise SystemExit(
-                                f"{sequence_dir(root, ts, subject, seq)}: no frames to count and no "
-                                "estimate for this sequence; give the data with --data DIR"
-                            )
-                        estimated |= found is None
-                        n += ESTIMATE[seq[0]] if found is None else found
-                    counts[kind].append(n)
-            f_train = sum(counts["train"]) / len(subjects)
-            f_test = sum(counts["test"]) / len(subjects)
+            f_train, est_train = frames_per_subject(bench, root, subjects, list(proto.train))
+            test_seqs = [s for sp in proto.splits for s in sp.sequences]
+            f_test, est_test = frames_per_subject(bench, root, subjects, test_seqs)
             epochs = template.epochs[pname]
             rows.append(
                 Row(
@@ -110,7 +110,7 @@ def project(benchmark: str, methods: list[str], terms: dict, data: Path | None =
                     epochs=epochs,
                     train_frames=round(f_train),
                     test_frames=round(f_test),
-                    frames_from="estimate (download page)" if estimated else f"counted in {root}",
+                    frames_from="estimate (download page)" if est_train or est_test else f"counted in {root}",
                     train_h=epochs * f_train * terms[method]["train"] / 3600,
                     eval_h=f_test * terms[method]["eval"] / 3600,
                     subjects=len(subjects),
