@@ -71,7 +71,9 @@ def parse_term(text: str) -> tuple[str, dict[str, float]]:
     return method, values
 
 
-def frames_per_subject(bench: Benchmark, root: Path, subjects: list[str], seqs: list[str]) -> tuple[float, bool]:
+def frames_per_subject(
+    bench: Benchmark, root: Path, subjects: list[str], seqs: list[str]
+) -> tuple[float, bool]:
     """Mean frames of ``seqs`` per subject, counted in the data or estimated per sequence kind; True when any was
     estimated."""
     total, estimated = 0.0, False
